@@ -1,0 +1,151 @@
+"""The fast CPU core: the reference's formula as one fused Numba loop.
+
+Each element goes through :func:`_adagrad_element`, the same order of
+operations as :func:`adagrad_ref.reference.update_leaf`, so the two agree bit
+for bit. What keeps them equal:
+
+* no ``fastmath``: any of its flags lets LLVM contract ``g*g + G`` into an FMA,
+  replace ``1/sqrt`` by an approximate ``rsqrt``, or assume no NaN/Inf;
+* every scalar is of the array's dtype: Numba types a Python float, or the
+  literal ``1.0``, as float64, and float32 arithmetic mixed with a float64
+  scalar is silently done in float64. The constants 1 and 0 are made with
+  ``dtype.type(...)`` and the hyperparameters are cast before the call;
+* the ``G > 0`` guard is a select, not a branch with side effects, so LLVM can
+  still vectorise the loop.
+
+All functions use ``cache=True``: a second process loads the machine code
+from ``__pycache__`` instead of compiling again.
+
+>>> import numpy as np
+>>> p = np.array([1.0, 2.0, 3.0], np.float32)
+>>> G = np.full(3, 0.1, np.float32)
+>>> adagrad_step_inplace(p, 2 * p, G, 1.0, 1e-7)
+>>> p, G
+(array([0.00623..., 1.0015..., 2.0006...], dtype=float32), array([ 4.1, 16.1, 36.1], dtype=float32))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from adagrad_ref.errors import AdagradError
+
+__all__ = ["adagrad_step_inplace", "update_leaf", "PARALLEL_MIN_SIZE"]
+
+#: From this many elements on, :func:`adagrad_step_inplace` runs on all cores.
+#: Each element is independent, so this changes no bit of the result.
+PARALLEL_MIN_SIZE = 1 << 17
+
+_KERNEL_DTYPES = (np.float32, np.float64)
+
+
+@njit(cache=True, inline="always")
+def _adagrad_element(g, G, neg_lr, eps, one, zero):
+    G = g * g + G  # G_t = g_t² + G_{t-1}
+    s = one / np.sqrt(G + eps) if G > zero else zero  # (G_t + ε)^(-1/2), 0 where G_t = 0
+    u = neg_lr * (s * g)  # u_t = -η · g_t / √(G_t + ε)
+    return u, G
+
+
+@njit(cache=True)
+def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
+    """Out of place, for ``Adagrad.update``: writes ``u_out`` and ``G_out``."""
+    one = G_in.dtype.type(1)
+    zero = G_in.dtype.type(0)
+    for i in range(g.size):
+        u_out[i], G_out[i] = _adagrad_element(g[i], G_in[i], neg_lr, eps, one, zero)
+
+
+@njit(cache=True)
+def _step_kernel(p, g, G, neg_lr, eps):
+    """In place, one pass: G and p are overwritten; w_{t+1} = w_t + u_t."""
+    one = G.dtype.type(1)
+    zero = G.dtype.type(0)
+    for i in range(p.size):
+        u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
+        p[i] = p[i] + u
+
+
+@njit(cache=True, parallel=True)
+def _step_kernel_parallel(p, g, G, neg_lr, eps):
+    """:func:`_step_kernel` with the loop split across threads."""
+    one = G.dtype.type(1)
+    zero = G.dtype.type(0)
+    for i in prange(p.size):
+        u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
+        p[i] = p[i] + u
+
+
+def adagrad_step_inplace(
+    params: np.ndarray,
+    grads: np.ndarray,
+    sum_of_squares: np.ndarray,
+    learning_rate: float,
+    eps: float = 1e-7,
+) -> None:
+    """One fused Adagrad step, in place: ``sum_of_squares`` and ``params`` are overwritten.
+
+    The same bits as ``update`` followed by ``apply_updates`` in the NumPy
+    reference, in one pass over memory and with no allocation. ``params``,
+    ``grads`` and ``sum_of_squares`` must be C-contiguous float32 or float64
+    arrays of one shape and dtype, the first and last writeable, none sharing
+    memory with another (an alias would read an element after it was written).
+    ``learning_rate`` is this step's η (evaluate a schedule yourself) and both
+    hyperparameters are rounded to the arrays' dtype.
+    """
+    dtype = _check_inplace_args(params, grads, sum_of_squares)
+    neg_lr = dtype.type(-learning_rate)
+    eps_ = dtype.type(eps)
+    kernel = _step_kernel_parallel if params.size >= PARALLEL_MIN_SIZE else _step_kernel
+    kernel(params.reshape(-1), grads.reshape(-1), sum_of_squares.reshape(-1), neg_lr, eps_)
+
+
+def _check_inplace_args(params, grads, sum_of_squares) -> np.dtype:
+    named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
+    for name, a in named:
+        if not isinstance(a, np.ndarray):
+            raise AdagradError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+        if a.dtype.type not in _KERNEL_DTYPES:
+            raise AdagradError(f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64")
+        if not a.flags.c_contiguous:
+            raise AdagradError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name})")
+    for name, a in named[1:]:
+        if a.dtype != params.dtype:
+            raise AdagradError(f"{name} has dtype {a.dtype}; expected {params.dtype} as params")
+        if a.shape != params.shape:
+            raise AdagradError(f"{name} has shape {a.shape}; expected {params.shape} as params")
+    for name, a in (named[0], named[2]):
+        if not a.flags.writeable:
+            raise AdagradError(f"{name} is read-only; the in-place step writes to it")
+    for i, (n1, a1) in enumerate(named):
+        for n2, a2 in named[i + 1 :]:
+            if np.may_share_memory(a1, a2):
+                raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
+    return params.dtype
+
+
+def update_leaf(
+    g: np.ndarray, sum_of_squares: np.ndarray, learning_rate: float, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Numba backend's step for one array; returns ``(u_t, G_t)`` like the reference.
+
+    Complex arrays take the NumPy reference path (Numba's complex arithmetic
+    is not guaranteed to round like NumPy's).
+    """
+    if sum_of_squares.dtype.type not in _KERNEL_DTYPES:
+        from adagrad_ref.reference import update_leaf as numpy_update_leaf
+
+        return numpy_update_leaf(g, sum_of_squares, learning_rate, eps)
+    dtype = sum_of_squares.dtype
+    u = np.empty(g.shape, dtype)
+    G = np.empty(g.shape, dtype)
+    _update_kernel(
+        np.ascontiguousarray(g).reshape(-1),
+        np.ascontiguousarray(sum_of_squares).reshape(-1),
+        dtype.type(-learning_rate),
+        dtype.type(eps),
+        u.reshape(-1),
+        G.reshape(-1),
+    )
+    return u, G

@@ -1,0 +1,274 @@
+r"""The reference: Adagrad exactly as ``optax.adagrad`` computes it, in plain NumPy.
+
+The documented formula, for each parameter :math:`i`:
+
+.. math::
+
+    w_{t+1} = w_t - \eta \, \frac{g_t}{\sqrt{\sum_{\tau=1}^{t} g_\tau^2 + \epsilon}}
+
+What the page leaves out and optax's code does (``scale_by_rss`` in
+``optax/_src/transform.py``), and so does this file:
+
+* the sum starts at ``initial_accumulator_value`` (0.1), not at 0:
+  :math:`G_0 = 0.1`, :math:`G_t = G_{t-1} + |g_t|^2`;
+* :math:`\epsilon` is *inside* the square root: :math:`1/\sqrt{G_t + \epsilon}`
+  (PyTorch puts it outside, :math:`1/(\sqrt{G_t} + \epsilon)`, and starts at 0);
+* where :math:`G_t = 0` the update is 0 (the ``sum > 0`` guard), not
+  :math:`g/\sqrt{\epsilon}`.
+
+The one canonical order of operations, per element, that the Numba core
+(:mod:`adagrad_ref.kernels`) follows to the bit::
+
+    G = |g|**2 + G                              # accumulate
+    s = 1 / sqrt(G + eps)  if G > 0  else 0     # inverse root, guarded
+    u = s * g
+    u = (-lr) * u                               # lr, eps rounded to the array's dtype
+    w = w + u                                   # apply_updates
+
+Example (the optax documentation's, with NumPy arrays):
+
+>>> import numpy as np
+>>> from adagrad_ref import adagrad, apply_updates
+>>> solver = adagrad(learning_rate=1.0)
+>>> params = np.array([1.0, 2.0, 3.0], np.float32)
+>>> state = solver.init(params)
+>>> grads = 2 * params                       # gradient of sum(params**2)
+>>> updates, state = solver.update(grads, state, params)
+>>> params = apply_updates(params, updates)
+>>> print(params, state.count)
+[0.00623… 1.0015… 2.0006…] 1
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Union
+
+import numpy as np
+
+from adagrad_ref.errors import AdagradError
+from adagrad_ref.tree import as_array_leaf, first_difference, flatten_with_path, unflatten
+from adagrad_ref.validation import (
+    check_hyperparameter,
+    check_leaf_dtype,
+    check_learning_rate,
+    check_schedule_value,
+)
+
+__all__ = ["AdagradState", "Adagrad", "adagrad", "apply_updates", "update_leaf", "BACKENDS"]
+
+ScalarOrSchedule = Union[float, Callable[[int], Any]]
+INT32_MAX = np.iinfo(np.int32).max
+BACKENDS = ("numpy", "numba")
+
+
+class AdagradState(NamedTuple):
+    """Adagrad's state: the accumulator ``G`` and the number of updates done.
+
+    Attributes:
+      sum_of_squares: :math:`G_t`, the running sum of squared gradients, a tree
+        of the params' structure and dtypes, starting at
+        ``initial_accumulator_value``.
+      count: updates done so far, an ``np.int32`` that saturates at 2**31 - 1
+        (optax's ``safe_increment``). A schedule is evaluated at ``count``, so
+        the first update uses ``learning_rate(0)``.
+
+    How it maps to optax's state, ``optax.adagrad(...).init(params)``::
+
+        (ScaleByRssState(sum_of_squares=...),   # <- sum_of_squares
+         EmptyState())                          # constant learning rate: no count
+        (ScaleByRssState(sum_of_squares=...),
+         ScaleByScheduleState(count=...))       # schedule: <- count
+
+    optax keeps no count for a constant learning rate; this state always has one.
+    """
+
+    sum_of_squares: Any
+    count: np.int32
+
+
+def update_leaf(
+    g: np.ndarray, sum_of_squares: np.ndarray, learning_rate: float, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One Adagrad step for one array: the documented formula, one line per step.
+
+    Returns ``(u_t, G_t)``; the caller adds ``u_t`` to the params.
+
+    >>> u, G = update_leaf(np.float32([2.0, 0.0]), np.float32([0.1, 0.0]), 1.0, 1e-7)
+    >>> G, u
+    (array([4.1, 0. ], dtype=float32), array([-0.98772585, -0.        ], dtype=float32))
+    """
+    G = sum_of_squares
+    eta = G.dtype.type(learning_rate)  # η, rounded to the array's dtype
+    ε = G.dtype.type(eps)  # ε, likewise (a float64 ε must not promote float32)
+    with np.errstate(all="ignore"):  # NaN and Inf propagate silently, as in optax
+        G = (g.conj() * g).real + G  # G_t = |g_t|² + G_{t-1}
+        scale = np.where(G > 0, 1 / np.sqrt(G + ε), 0)  # (G_t + ε)^(-1/2), and 0 where G_t = 0
+        u = scale * g  # g_t / √(G_t + ε)
+        u = -eta * u  # u_t = -η · g_t / √(G_t + ε)
+    return np.asarray(u), np.asarray(G)
+
+
+def _numba_update_leaf(g: np.ndarray, G: np.ndarray, learning_rate: float, eps: float):
+    from adagrad_ref.kernels import update_leaf as numba_update_leaf  # numba loads only when asked
+
+    return numba_update_leaf(g, G, learning_rate, eps)
+
+
+class Adagrad:
+    """Adagrad as ``optax.adagrad`` defines it: ``init`` and ``update`` on pytrees.
+
+    Args:
+      learning_rate: η, a number or a schedule ``count -> η`` (called with the
+        Python int ``state.count`` before each update).
+      initial_accumulator_value: :math:`G_0`, >= 0 (optax's default 0.1).
+      eps: ε, added inside the square root, >= 0 (optax's default 1e-7).
+      backend: ``"numpy"`` (this file's :func:`update_leaf`) or ``"numba"``
+        (the jitted loop of :mod:`adagrad_ref.kernels`, the same bits; complex
+        leaves take the NumPy path there too).
+
+    >>> solver = Adagrad(0.5, backend="numba")
+    >>> state = solver.init({"w": np.zeros(2, np.float64), "b": None})
+    >>> updates, state = solver.update({"w": np.array([3.0, 0.0]), "b": None}, state)
+    >>> updates["w"], updates["b"], int(state.count)
+    (array([-0.49723...,  0.        ]), None, 1)
+    """
+
+    def __init__(
+        self,
+        learning_rate: ScalarOrSchedule,
+        initial_accumulator_value: float = 0.1,
+        eps: float = 1e-7,
+        *,
+        backend: str = "numpy",
+    ) -> None:
+        self.learning_rate = check_learning_rate(learning_rate)
+        self.initial_accumulator_value = check_hyperparameter(
+            "initial_accumulator_value", initial_accumulator_value
+        )
+        self.eps = check_hyperparameter("eps", eps)
+        if backend not in BACKENDS:
+            raise AdagradError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self._update_leaf = update_leaf if backend == "numpy" else _numba_update_leaf
+
+    def __repr__(self) -> str:
+        return (
+            f"Adagrad(learning_rate={self.learning_rate!r}, "
+            f"initial_accumulator_value={self.initial_accumulator_value!r}, "
+            f"eps={self.eps!r}, backend={self.backend!r})"
+        )
+
+    def init(self, params: Any) -> AdagradState:
+        """:math:`G_0` = ``initial_accumulator_value`` in every entry, ``count`` = 0."""
+        leaves, treedef = flatten_with_path(params)
+        sums = []
+        for path, leaf in leaves:
+            if leaf is None:
+                sums.append(None)
+                continue
+            p = as_array_leaf(path, leaf, "params")
+            check_leaf_dtype(f"params{path}", p)
+            sums.append(np.full(p.shape, self.initial_accumulator_value, dtype=p.dtype))
+        return AdagradState(sum_of_squares=unflatten(treedef, sums), count=np.int32(0))
+
+    def update(self, grads: Any, state: AdagradState, params: Any = None) -> tuple[Any, AdagradState]:
+        """Return ``(updates, new_state)``; ``params`` is accepted, as in optax, and unused.
+
+        Nothing is computed until every argument has been checked, so a bad
+        call raises :class:`AdagradError` and leaves ``state`` as it was (it is
+        immutable anyway: a new state is returned).
+        """
+        del params
+        g_leaves, G_leaves, treedef = _check_update_args(grads, state)
+        count = int(state.count)
+        eta = self._learning_rate_at(count)  # η_t
+        updates, sums = [], []
+        for g, G in zip(g_leaves, G_leaves):
+            if g is None:
+                updates.append(None)
+                sums.append(None)
+                continue
+            u, G = self._update_leaf(g, G, eta, self.eps)
+            updates.append(u)
+            sums.append(G)
+        new_count = np.int32(count + 1) if count < INT32_MAX else np.int32(INT32_MAX)
+        return unflatten(treedef, updates), AdagradState(unflatten(treedef, sums), new_count)
+
+    def _learning_rate_at(self, count: int) -> float:
+        if callable(self.learning_rate):
+            return check_schedule_value(self.learning_rate(count), count)
+        return self.learning_rate
+
+
+def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
+    if isinstance(grads, AdagradState):
+        raise AdagradError("update(grads, state): grads is an AdagradState; were grads and state swapped?")
+    if not isinstance(state, AdagradState):
+        raise AdagradError(
+            f"update(grads, state): state must be the AdagradState returned by init/update, got "
+            f"{type(state).__name__}"
+        )
+    count = state.count
+    if not (np.ndim(count) == 0 and np.issubdtype(np.asarray(count).dtype, np.integer) and 0 <= count <= INT32_MAX):
+        raise AdagradError(f"state.count must be an integer in [0, 2**31-1], got {count!r}")
+    g_items, g_def = flatten_with_path(grads)
+    G_items, G_def = flatten_with_path(state.sum_of_squares)
+    where = first_difference(G_def, g_def, "grads")
+    if where is not None:
+        raise AdagradError(f"grads does not match the structure of state.sum_of_squares: {where}")
+    g_leaves, G_leaves = [], []
+    for (path, g), (_, G) in zip(g_items, G_items):
+        if G is None:
+            g_leaves.append(None)
+            G_leaves.append(None)
+            continue
+        g = as_array_leaf(path, g, "grads")
+        G = as_array_leaf(path, G, "state.sum_of_squares")
+        check_leaf_dtype(f"state.sum_of_squares{path}", G)
+        if g.shape != G.shape:
+            raise AdagradError(f"grads{path} has shape {g.shape}; expected {G.shape} as in state.sum_of_squares")
+        if g.dtype != G.dtype:
+            raise AdagradError(f"grads{path} has dtype {g.dtype}; expected {G.dtype} as in state.sum_of_squares")
+        g_leaves.append(g)
+        G_leaves.append(G)
+    return g_leaves, G_leaves, g_def
+
+
+def adagrad(
+    learning_rate: ScalarOrSchedule,
+    initial_accumulator_value: float = 0.1,
+    eps: float = 1e-7,
+    *,
+    backend: str = "numpy",
+) -> Adagrad:
+    """``optax.adagrad``'s signature and defaults, returning an :class:`Adagrad`.
+
+    >>> adagrad(0.1)
+    Adagrad(learning_rate=0.1, initial_accumulator_value=0.1, eps=1e-07, backend='numpy')
+    """
+    return Adagrad(learning_rate, initial_accumulator_value, eps, backend=backend)
+
+
+def apply_updates(params: Any, updates: Any) -> Any:
+    """:math:`w_{t+1} = w_t + u_t`, leaf by leaf, in the params' dtype (as ``optax.apply_updates``).
+
+    >>> apply_updates({"w": np.float32([1.0]), "b": None}, {"w": np.float32([-0.25]), "b": None})
+    {'b': None, 'w': array([0.75], dtype=float32)}
+    """
+    p_items, p_def = flatten_with_path(params)
+    u_items, u_def = flatten_with_path(updates)
+    where = first_difference(p_def, u_def, "updates")
+    if where is not None:
+        raise AdagradError(f"updates does not match the structure of params: {where}")
+    out = []
+    for (path, p), (_, u) in zip(p_items, u_items):
+        if p is None:
+            out.append(None)
+            continue
+        p = as_array_leaf(path, p, "params")
+        u = as_array_leaf(path, u, "updates")
+        if p.shape != u.shape:
+            raise AdagradError(f"updates{path} has shape {u.shape}; expected {p.shape} as in params")
+        with np.errstate(all="ignore"):
+            out.append(np.asarray(p + u).astype(p.dtype, copy=False))  # w_{t+1} = w_t + u_t
+    return unflatten(p_def, out)

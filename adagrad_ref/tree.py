@@ -1,0 +1,195 @@
+"""Pytree helpers: the few things optax gets from ``jax.tree`` and this package
+needs without JAX.
+
+A *pytree* here is what optax accepts as params: one array, or dicts, lists,
+tuples and NamedTuples nesting arrays, with ``None`` allowed as an empty leaf.
+Dict keys are visited in sorted order, as ``jax.tree`` does, so the flat order
+of leaves is the same in both libraries.
+
+Every leaf carries a *path* such as ``params['layer1']['w']`` or
+``params[0].bias`` so that an error can name the offending array.
+
+>>> leaves, treedef = flatten_with_path({"b": np.zeros(2), "a": [np.ones(1), None]})
+>>> [path for path, _ in leaves]
+["['a'][0]", "['a'][1]", "['b']"]
+>>> unflatten(treedef, [1, None, 2])
+{'a': [1, None], 'b': 2}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from adagrad_ref.errors import AdagradError
+
+__all__ = ["TreeDef", "flatten_with_path", "unflatten", "tree_map", "first_difference"]
+
+# A TreeDef is a hashable nested tuple describing the containers of a pytree:
+#   ("leaf",)                         an array
+#   ("none",)                         a None leaf
+#   ("dict", keys, children)          keys sorted, children in that order
+#   ("list", children) / ("tuple", children)
+#   ("namedtuple", cls, children)
+TreeDef = tuple
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(x, "_fields")
+
+
+def _describe(x: Any) -> str:
+    return type(x).__name__
+
+
+def flatten_with_path(tree: Any) -> tuple[list[tuple[str, Any]], TreeDef]:
+    """Return ``([(path, leaf), ...], treedef)``; ``None`` leaves are kept.
+
+    Raises :class:`AdagradError` for a container type this package does not
+    know (a set, a custom object), naming its path.
+    """
+    leaves: list[tuple[str, Any]] = []
+
+    def walk(node: Any, path: str) -> TreeDef:
+        if node is None:
+            leaves.append((path, None))
+            return ("none",)
+        if isinstance(node, dict):
+            try:
+                keys = tuple(sorted(node))
+            except TypeError as e:
+                raise AdagradError(f"{path or 'tree'} is a dict with unsortable keys ({e})") from None
+            return ("dict", keys, tuple(walk(node[k], f"{path}[{k!r}]") for k in keys))
+        if _is_namedtuple(node):
+            children = tuple(walk(v, f"{path}.{f}") for f, v in zip(node._fields, node))
+            return ("namedtuple", type(node), children)
+        if isinstance(node, (list, tuple)):
+            kind = "list" if isinstance(node, list) else "tuple"
+            return (kind, tuple(walk(v, f"{path}[{i}]") for i, v in enumerate(node)))
+        leaves.append((path, node))
+        return ("leaf",)
+
+    treedef = walk(tree, "")
+    return leaves, treedef
+
+
+def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
+    """Inverse of :func:`flatten_with_path`: rebuild the containers around ``leaves``."""
+    it: Iterator[Any] = iter(leaves)
+
+    def build(d: TreeDef) -> Any:
+        kind = d[0]
+        if kind in ("leaf", "none"):
+            return next(it)
+        if kind == "dict":
+            return {k: build(c) for k, c in zip(d[1], d[2])}
+        if kind == "namedtuple":
+            return d[1](*[build(c) for c in d[2]])
+        children = [build(c) for c in d[1]]
+        return children if kind == "list" else tuple(children)
+
+    return build(treedef)
+
+
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """Apply ``fn`` leaf by leaf; ``None`` leaves of ``tree`` stay ``None``.
+
+    The other trees must have the structure of ``tree`` (checked).
+
+    >>> tree_map(lambda a, b: a + b, {"x": 1, "y": None}, {"x": 2, "y": None})
+    {'x': 3, 'y': None}
+    """
+    leaves, treedef = flatten_with_path(tree)
+    others = []
+    for other in rest:
+        other_leaves, other_def = flatten_with_path(other)
+        where = first_difference(treedef, other_def)
+        if where is not None:
+            raise AdagradError(f"tree structures differ: {where}")
+        others.append([leaf for _, leaf in other_leaves])
+    out = [
+        None if leaf is None else fn(leaf, *(o[i] for o in others))
+        for i, (_, leaf) in enumerate(leaves)
+    ]
+    return unflatten(treedef, out)
+
+
+class _Diff(NamedTuple):
+    path: str
+    expected: str
+    got: str
+
+
+def first_difference(expected: TreeDef, got: TreeDef, name: str = "tree") -> str | None:
+    """Describe where two tree structures first differ, or ``None`` if equal.
+
+    ``name`` is the name of the tree ``got`` came from, the start of each path.
+
+    >>> a = flatten_with_path({"w": np.zeros(1), "b": [np.zeros(1)]})[1]
+    >>> first_difference(a, flatten_with_path({"w": np.zeros(1)})[1], "grads")
+    "grads: expected a dict with keys ['b', 'w'], got a dict with keys ['w']"
+    >>> first_difference(a, flatten_with_path({"w": np.zeros(1), "b": [None]})[1], "grads")
+    "grads['b'][0]: expected an array, got None"
+    """
+    d = _first_difference(expected, got, name)
+    if d is None:
+        return None
+    return f"{d.path}: expected {d.expected}, got {d.got}"
+
+
+def _kind_text(d: TreeDef) -> str:
+    kind = d[0]
+    if kind == "leaf":
+        return "an array"
+    if kind == "none":
+        return "None"
+    if kind == "dict":
+        return f"a dict with keys {list(d[1])}"
+    if kind == "namedtuple":
+        return f"a {d[1].__name__} with {len(d[2])} fields"
+    return f"a {kind} of length {len(d[1])}"
+
+
+def _first_difference(a: TreeDef, b: TreeDef, path: str) -> _Diff | None:
+    if a == b:
+        return None
+    same_kind = a[0] == b[0]
+    if same_kind and a[0] == "dict" and a[1] == b[1]:
+        pairs = zip(a[1], a[2], b[2])
+        for k, ca, cb in pairs:
+            d = _first_difference(ca, cb, f"{path}[{k!r}]")
+            if d is not None:
+                return d
+    elif same_kind and a[0] == "namedtuple" and a[1] is b[1]:
+        for f, ca, cb in zip(a[1]._fields, a[2], b[2]):
+            d = _first_difference(ca, cb, f"{path}.{f}")
+            if d is not None:
+                return d
+    elif same_kind and a[0] in ("list", "tuple") and len(a[1]) == len(b[1]):
+        for i, (ca, cb) in enumerate(zip(a[1], b[1])):
+            d = _first_difference(ca, cb, f"{path}[{i}]")
+            if d is not None:
+                return d
+    return _Diff(path, _kind_text(a), _kind_text(b))
+
+
+def as_array_leaf(path: str, leaf: Any, name: str) -> np.ndarray:
+    """Turn a leaf into an ndarray, refusing what has no explicit dtype.
+
+    Python numbers are refused: their dtype would be a guess (optax makes them
+    weakly typed float32, NumPy makes them float64), and a reference must not
+    guess.
+    """
+    if isinstance(leaf, np.ndarray):
+        return leaf
+    if isinstance(leaf, np.generic) or (hasattr(leaf, "__array__") and hasattr(leaf, "dtype")):
+        return np.asarray(leaf)
+    if isinstance(leaf, (bool, int, float, complex)):
+        raise AdagradError(
+            f"{name}{path} is a Python {_describe(leaf)}; pass np.asarray(value, dtype=np.float32) "
+            "(or float64) so that the dtype is explicit"
+        )
+    raise AdagradError(
+        f"{name}{path} is a {_describe(leaf)}; expected an array, or a dict/list/tuple/NamedTuple of arrays"
+    )
