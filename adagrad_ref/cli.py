@@ -1,7 +1,8 @@
 """The command line: ``python -m adagrad_ref COMMAND`` (or ``adagrad-ref COMMAND``).
 
 Commands:
-  example   print the optax documentation's example, computed with each backend
+  example      print the optax documentation's example, computed with each backend
+  optax-gaps   measure the ULP gaps to the real optax (needs jax and optax) as a Markdown table
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
 status 2; never a traceback.
@@ -37,6 +38,18 @@ def _cmd_example(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_optax_gaps(args: argparse.Namespace) -> int:
+    try:
+        from adagrad_ref.compare_optax import report
+
+        print(report(steps=args.steps))
+    except ImportError as e:
+        raise AdagradError(
+            f"optax-gaps needs jax and optax ({e.name} is missing): pip install -r requirements-dev.txt"
+        ) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adagrad-ref", description="Reference implementation of optax.adagrad in NumPy and Numba."
@@ -47,9 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=(*BACKENDS, "all"),
         default="all",
-        help="which backend computes it (default: all, checked to agree bit for bit; the note goes to stderr)",
+        help="which backend computes it (default: all, checked to agree bit for bit; a note on stderr)",
     )
     ex.set_defaults(run=_cmd_example)
+    gaps = sub.add_parser("optax-gaps", help="measure the ULP gaps to the real optax (jax, CPU)")
+    gaps.add_argument("--steps", type=int, default=25, help="steps per configuration (default 25)")
+    gaps.set_defaults(run=_cmd_optax_gaps)
     return parser
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from adagrad_ref.reference import adagrad, apply_updates
 
-__all__ = ["f", "grad_f", "documented_example", "run_documented_example"]
+__all__ = ["documented_example", "f", "grad_f", "run_documented_example"]
 
 
 def f(x: np.ndarray) -> np.floating:
@@ -56,5 +56,5 @@ def documented_example(backend: str = "numpy") -> list[str]:
     """The lines the documentation prints, computed with ``backend``."""
     trajectory = run_documented_example(backend)
     lines = [f"Objective function:  {f(trajectory[0])}"]  # print('...: ', f(params)) adds the 2nd space
-    lines += ["Objective function: {:.2E}".format(f(p)) for p in trajectory[1:]]
+    lines += [f"Objective function: {f(p):.2E}" for p in trajectory[1:]]
     return lines

@@ -36,12 +36,13 @@ Example (the optax documentation's, with NumPy arrays):
 >>> updates, state = solver.update(grads, state, params)
 >>> params = apply_updates(params, updates)
 >>> print(params, state.count)
-[0.00623… 1.0015… 2.0006…] 1
+[0.01227039 1.0031104  2.001386  ] 1
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -54,9 +55,9 @@ from adagrad_ref.validation import (
     check_schedule_value,
 )
 
-__all__ = ["AdagradState", "Adagrad", "adagrad", "apply_updates", "update_leaf", "BACKENDS"]
+__all__ = ["BACKENDS", "Adagrad", "AdagradState", "adagrad", "apply_updates", "update_leaf"]
 
-ScalarOrSchedule = Union[float, Callable[[int], Any]]
+ScalarOrSchedule = float | Callable[[int], Any]
 INT32_MAX = np.iinfo(np.int32).max
 BACKENDS = ("numpy", "numba")
 
@@ -95,7 +96,7 @@ def update_leaf(
 
     >>> u, G = update_leaf(np.float32([2.0, 0.0]), np.float32([0.1, 0.0]), 1.0, 1e-7)
     >>> G, u
-    (array([4.1, 0. ], dtype=float32), array([-0.98772585, -0.        ], dtype=float32))
+    (array([4.1, 0. ], dtype=float32), array([-0.9877296, -0.       ], dtype=float32))
     """
     G = sum_of_squares
     eta = G.dtype.type(learning_rate)  # η, rounded to the array's dtype
@@ -130,7 +131,7 @@ class Adagrad:
     >>> state = solver.init({"w": np.zeros(2, np.float64), "b": None})
     >>> updates, state = solver.update({"w": np.array([3.0, 0.0]), "b": None}, state)
     >>> updates["w"], updates["b"], int(state.count)
-    (array([-0.49723...,  0.        ]), None, 1)
+    (array([-0.49724516, -0.        ]), None, 1)
     """
 
     def __init__(
@@ -183,7 +184,7 @@ class Adagrad:
         count = int(state.count)
         eta = self._learning_rate_at(count)  # η_t
         updates, sums = [], []
-        for g, G in zip(g_leaves, G_leaves):
+        for g, G in zip(g_leaves, G_leaves, strict=True):
             if g is None:
                 updates.append(None)
                 sums.append(None)
@@ -209,7 +210,9 @@ def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
             f"{type(state).__name__}"
         )
     count = state.count
-    if not (np.ndim(count) == 0 and np.issubdtype(np.asarray(count).dtype, np.integer) and 0 <= count <= INT32_MAX):
+    if not (
+        np.ndim(count) == 0 and np.issubdtype(np.asarray(count).dtype, np.integer) and 0 <= count <= INT32_MAX
+    ):
         raise AdagradError(f"state.count must be an integer in [0, 2**31-1], got {count!r}")
     g_items, g_def = flatten_with_path(grads)
     G_items, G_def = flatten_with_path(state.sum_of_squares)
@@ -217,7 +220,7 @@ def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
     if where is not None:
         raise AdagradError(f"grads does not match the structure of state.sum_of_squares: {where}")
     g_leaves, G_leaves = [], []
-    for (path, g), (_, G) in zip(g_items, G_items):
+    for (path, g), (_, G) in zip(g_items, G_items, strict=True):
         if G is None:
             g_leaves.append(None)
             G_leaves.append(None)
@@ -226,9 +229,13 @@ def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
         G = as_array_leaf(path, G, "state.sum_of_squares")
         check_leaf_dtype(f"state.sum_of_squares{path}", G)
         if g.shape != G.shape:
-            raise AdagradError(f"grads{path} has shape {g.shape}; expected {G.shape} as in state.sum_of_squares")
+            raise AdagradError(
+                f"grads{path} has shape {g.shape}; expected {G.shape} as in state.sum_of_squares"
+            )
         if g.dtype != G.dtype:
-            raise AdagradError(f"grads{path} has dtype {g.dtype}; expected {G.dtype} as in state.sum_of_squares")
+            raise AdagradError(
+                f"grads{path} has dtype {g.dtype}; expected {G.dtype} as in state.sum_of_squares"
+            )
         g_leaves.append(g)
         G_leaves.append(G)
     return g_leaves, G_leaves, g_def
@@ -261,7 +268,7 @@ def apply_updates(params: Any, updates: Any) -> Any:
     if where is not None:
         raise AdagradError(f"updates does not match the structure of params: {where}")
     out = []
-    for (path, p), (_, u) in zip(p_items, u_items):
+    for (path, p), (_, u) in zip(p_items, u_items, strict=True):
         if p is None:
             out.append(None)
             continue

@@ -18,13 +18,14 @@ Every leaf carries a *path* such as ``params['layer1']['w']`` or
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
 
-__all__ = ["TreeDef", "flatten_with_path", "unflatten", "tree_map", "first_difference"]
+__all__ = ["TreeDef", "first_difference", "flatten_with_path", "tree_map", "unflatten"]
 
 # A TreeDef is a hashable nested tuple describing the containers of a pytree:
 #   ("leaf",)                         an array
@@ -62,7 +63,7 @@ def flatten_with_path(tree: Any) -> tuple[list[tuple[str, Any]], TreeDef]:
                 raise AdagradError(f"{path or 'tree'} is a dict with unsortable keys ({e})") from None
             return ("dict", keys, tuple(walk(node[k], f"{path}[{k!r}]") for k in keys))
         if _is_namedtuple(node):
-            children = tuple(walk(v, f"{path}.{f}") for f, v in zip(node._fields, node))
+            children = tuple(walk(v, f"{path}.{f}") for f, v in zip(node._fields, node, strict=True))
             return ("namedtuple", type(node), children)
         if isinstance(node, (list, tuple)):
             kind = "list" if isinstance(node, list) else "tuple"
@@ -83,7 +84,7 @@ def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
         if kind in ("leaf", "none"):
             return next(it)
         if kind == "dict":
-            return {k: build(c) for k, c in zip(d[1], d[2])}
+            return {k: build(c) for k, c in zip(d[1], d[2], strict=True)}
         if kind == "namedtuple":
             return d[1](*[build(c) for c in d[2]])
         children = [build(c) for c in d[1]]
@@ -108,10 +109,7 @@ def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
         if where is not None:
             raise AdagradError(f"tree structures differ: {where}")
         others.append([leaf for _, leaf in other_leaves])
-    out = [
-        None if leaf is None else fn(leaf, *(o[i] for o in others))
-        for i, (_, leaf) in enumerate(leaves)
-    ]
+    out = [None if leaf is None else fn(leaf, *(o[i] for o in others)) for i, (_, leaf) in enumerate(leaves)]
     return unflatten(treedef, out)
 
 
@@ -156,18 +154,18 @@ def _first_difference(a: TreeDef, b: TreeDef, path: str) -> _Diff | None:
         return None
     same_kind = a[0] == b[0]
     if same_kind and a[0] == "dict" and a[1] == b[1]:
-        pairs = zip(a[1], a[2], b[2])
+        pairs = zip(a[1], a[2], b[2], strict=True)
         for k, ca, cb in pairs:
             d = _first_difference(ca, cb, f"{path}[{k!r}]")
             if d is not None:
                 return d
     elif same_kind and a[0] == "namedtuple" and a[1] is b[1]:
-        for f, ca, cb in zip(a[1]._fields, a[2], b[2]):
+        for f, ca, cb in zip(a[1]._fields, a[2], b[2], strict=True):
             d = _first_difference(ca, cb, f"{path}.{f}")
             if d is not None:
                 return d
     elif same_kind and a[0] in ("list", "tuple") and len(a[1]) == len(b[1]):
-        for i, (ca, cb) in enumerate(zip(a[1], b[1])):
+        for i, (ca, cb) in enumerate(zip(a[1], b[1], strict=True)):
             d = _first_difference(ca, cb, f"{path}[{i}]")
             if d is not None:
                 return d

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ulp_distance", "max_ulp", "ordered_int"]
+__all__ = ["max_ulp", "ordered_int", "ulp_distance"]
 
 _INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 

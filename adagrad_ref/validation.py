@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -17,8 +18,8 @@ from adagrad_ref.errors import AdagradError
 __all__ = [
     "SUPPORTED_DTYPES",
     "check_hyperparameter",
-    "check_learning_rate",
     "check_leaf_dtype",
+    "check_learning_rate",
     "check_schedule_value",
 ]
 

@@ -12,8 +12,7 @@ import pytest
 from conftest import random_floats
 from numba import njit
 
-from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates
-from adagrad_ref import kernels
+from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates, kernels
 from adagrad_ref.reference import update_leaf
 
 UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -25,7 +24,10 @@ def assert_same_bits(a: np.ndarray, b: np.ndarray, what: str) -> None:
     assert a.dtype == b.dtype and a.shape == b.shape, what
     ua, ub = a.view(UINT[a.dtype]), b.view(UINT[b.dtype])
     bad = np.flatnonzero(ua.reshape(-1) != ub.reshape(-1))
-    assert bad.size == 0, f"{what}: {bad.size} elements differ, first at {bad[0]}: {a.reshape(-1)[bad[0]]!r} vs {b.reshape(-1)[bad[0]]!r}"
+    assert bad.size == 0, (
+        f"{what}: {bad.size} elements differ, first at {bad[0]}: "
+        f"{a.reshape(-1)[bad[0]]!r} vs {b.reshape(-1)[bad[0]]!r}"
+    )
 
 
 def hyper_cases(dtype):
@@ -50,18 +52,25 @@ def test_update_leaf_numba_equals_numpy_bits(rng, dtype, lr, iav, eps):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_multi_step_trajectories_agree_bits(rng, dtype):
     shapes = {"w": (7, 13), "b": (13,), "s": ()}
-    params = {k: random_floats(rng, int(np.prod(s)), dtype, with_edges=False).reshape(s) for k, s in shapes.items()}
+    params = {
+        k: random_floats(rng, int(np.prod(s)), dtype, with_edges=False).reshape(s) for k, s in shapes.items()
+    }
     sched = lambda count: 0.5 / (1 + count)  # noqa: E731
     opts = {b: adagrad(sched, initial_accumulator_value=0.0, backend=b) for b in ("numpy", "numba")}
     states = {b: o.init(params) for b, o in opts.items()}
     ps = dict.fromkeys(opts, params)
     for step in range(30):
-        grads = {k: random_floats(rng, v.size, dtype, with_edges=step % 7 == 3).reshape(v.shape) for k, v in params.items()}
+        grads = {
+            k: random_floats(rng, v.size, dtype, with_edges=step % 7 == 3).reshape(v.shape)
+            for k, v in params.items()
+        }
         for b, o in opts.items():
             u, states[b] = o.update(grads, states[b])
             ps[b] = apply_updates(ps[b], u)
         for k in shapes:
-            assert_same_bits(states["numba"].sum_of_squares[k], states["numpy"].sum_of_squares[k], f"G[{k}] step {step}")
+            assert_same_bits(
+                states["numba"].sum_of_squares[k], states["numpy"].sum_of_squares[k], f"G[{k}] step {step}"
+            )
             assert_same_bits(ps["numba"][k], ps["numpy"][k], f"params[{k}] step {step}")
 
 
@@ -114,7 +123,7 @@ def test_float64_hyperparameters_do_not_promote_float32(rng):
     g = random_floats(rng, n, np.float32, with_edges=False)
     G = np.abs(random_floats(rng, n, np.float32, with_edges=False))
     lr, eps = np.float64(0.1), np.float64(1e-7)  # neither is exactly a float32
-    u_np, G_np = update_leaf(g, G, lr, eps)
+    u_np, _ = update_leaf(g, G, lr, eps)
     u_nb, _ = kernels.update_leaf(g, G, lr, eps)
     assert_same_bits(u_nb, u_np, "updates")
 

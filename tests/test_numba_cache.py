@@ -1,0 +1,35 @@
+"""``cache=True`` works: a second process loads the compiled kernels instead of compiling."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+SCRIPT = """
+import json, numpy as np
+from adagrad_ref import kernels
+p = np.zeros(8, np.float32); g = np.ones(8, np.float32); G = np.full(8, 0.1, np.float32)
+kernels.adagrad_step_inplace(p, g, G, 0.1, 1e-7)
+kernels.update_leaf(g, G, 0.1, 1e-7)
+stats = {}
+for name in ("_step_kernel", "_update_kernel"):
+    s = getattr(kernels, name).stats
+    stats[name] = {"hits": sum(s.cache_hits.values()), "misses": sum(s.cache_misses.values())}
+print(json.dumps(stats))
+"""
+
+
+def run(cache_dir) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_hits_the_cache(tmp_path):
+    first = run(tmp_path)
+    assert all(s["misses"] >= 1 and s["hits"] == 0 for s in first.values()), first
+    assert any(tmp_path.rglob("*.nbi")), "no cache index was written"
+    second = run(tmp_path)
+    assert all(s["hits"] >= 1 and s["misses"] == 0 for s in second.values()), second
