@@ -8,6 +8,7 @@ installed docstring (which the page is built from, compared to the character).
 
 from __future__ import annotations
 
+import pathlib
 import re
 import subprocess
 import sys
@@ -53,3 +54,12 @@ def test_cli_prints_exactly_the_documented_lines(args):
     assert out.stdout == "\n".join(lines_from_optax_docstring()) + "\n"
     if not args:  # both backends ran and were compared bit for bit
         assert "identical bits" in out.stderr
+
+
+def test_console_script_runs_the_same_command():
+    script = pathlib.Path(sys.executable).with_name("adagrad-ref")
+    assert script.exists(), f"the console script was not installed next to {sys.executable}"
+    out = subprocess.run(
+        [str(script), "example", "--backend", "numpy"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout == "\n".join(lines_from_optax_docstring()) + "\n"
