@@ -3,10 +3,12 @@
 * :mod:`adagrad_ref.reference`: the plain NumPy class, the formula line by line;
 * :mod:`adagrad_ref.kernels`: the Numba core, the same bits, one fused pass;
 * :mod:`adagrad_ref.tree`: pytree helpers (dicts, lists, tuples, NamedTuples);
+* :mod:`adagrad_ref.checkpoint`: ``save_state`` / ``load_state``, atomic and checked;
 * :mod:`adagrad_ref.example`: the documented example;
 * :mod:`adagrad_ref.cli`: ``python -m adagrad_ref`` / ``adagrad-ref``.
 """
 
+from adagrad_ref.checkpoint import load_state, save_state
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.reference import Adagrad, AdagradState, adagrad, apply_updates
 
@@ -17,6 +19,8 @@ __all__ = [
     "adagrad",
     "adagrad_step_inplace",
     "apply_updates",
+    "load_state",
+    "save_state",
 ]
 __version__ = "0.1.0"
 

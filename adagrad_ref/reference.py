@@ -126,6 +126,9 @@ class Adagrad:
       backend: ``"numpy"`` (this file's :func:`update_leaf`) or ``"numba"``
         (the jitted loop of :mod:`adagrad_ref.kernels`, the same bits; complex
         leaves take the NumPy path there too).
+      check_finite: if True, ``update`` refuses a gradient holding NaN or Inf,
+        naming the leaf and the index, before computing anything. Off by
+        default, as in optax, where NaN and Inf propagate (see the README).
 
     >>> solver = Adagrad(0.5, backend="numba")
     >>> state = solver.init({"w": np.zeros(2, np.float64), "b": None})
@@ -141,6 +144,7 @@ class Adagrad:
         eps: float = 1e-7,
         *,
         backend: str = "numpy",
+        check_finite: bool = False,
     ) -> None:
         self.learning_rate = check_learning_rate(learning_rate)
         self.initial_accumulator_value = check_hyperparameter(
@@ -150,13 +154,15 @@ class Adagrad:
         if backend not in BACKENDS:
             raise AdagradError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
+        self.check_finite = bool(check_finite)
         self._update_leaf = update_leaf if backend == "numpy" else _numba_update_leaf
 
     def __repr__(self) -> str:
         return (
             f"Adagrad(learning_rate={self.learning_rate!r}, "
             f"initial_accumulator_value={self.initial_accumulator_value!r}, "
-            f"eps={self.eps!r}, backend={self.backend!r})"
+            f"eps={self.eps!r}, backend={self.backend!r}"
+            + (", check_finite=True)" if self.check_finite else ")")
         )
 
     def init(self, params: Any) -> AdagradState:
@@ -180,7 +186,9 @@ class Adagrad:
         immutable anyway: a new state is returned).
         """
         del params
-        g_leaves, G_leaves, treedef = _check_update_args(grads, state)
+        paths, g_leaves, G_leaves, treedef = _check_update_args(grads, state)
+        if self.check_finite:
+            _check_all_finite(paths, g_leaves)
         count = int(state.count)
         eta = self._learning_rate_at(count)  # η_t
         updates, sums = [], []
@@ -219,8 +227,9 @@ def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
     where = first_difference(G_def, g_def, "grads")
     if where is not None:
         raise AdagradError(f"grads does not match the structure of state.sum_of_squares: {where}")
-    g_leaves, G_leaves = [], []
+    paths, g_leaves, G_leaves = [], [], []
     for (path, g), (_, G) in zip(g_items, G_items, strict=True):
+        paths.append(path)
         if G is None:
             g_leaves.append(None)
             G_leaves.append(None)
@@ -238,7 +247,19 @@ def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
             )
         g_leaves.append(g)
         G_leaves.append(G)
-    return g_leaves, G_leaves, g_def
+    return paths, g_leaves, G_leaves, g_def
+
+
+def _check_all_finite(paths: list[str], g_leaves: list) -> None:
+    for path, g in zip(paths, g_leaves, strict=True):
+        if g is None:
+            continue
+        finite = np.isfinite(g)
+        if not finite.all():
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise AdagradError(
+                f"grads{path} has a non-finite value {g[index]!r} at index {index} (check_finite=True)"
+            )
 
 
 def adagrad(
@@ -247,13 +268,14 @@ def adagrad(
     eps: float = 1e-7,
     *,
     backend: str = "numpy",
+    check_finite: bool = False,
 ) -> Adagrad:
     """``optax.adagrad``'s signature and defaults, returning an :class:`Adagrad`.
 
     >>> adagrad(0.1)
     Adagrad(learning_rate=0.1, initial_accumulator_value=0.1, eps=1e-07, backend='numpy')
     """
-    return Adagrad(learning_rate, initial_accumulator_value, eps, backend=backend)
+    return Adagrad(learning_rate, initial_accumulator_value, eps, backend=backend, check_finite=check_finite)
 
 
 def apply_updates(params: Any, updates: Any) -> Any:

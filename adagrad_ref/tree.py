@@ -18,14 +18,14 @@ Every leaf carries a *path* such as ``params['layer1']['w']`` or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
 
-__all__ = ["TreeDef", "first_difference", "flatten_with_path", "tree_map", "unflatten"]
+__all__ = ["TreeDef", "as_array_leaf", "first_difference", "flatten_with_path", "leaf_paths", "unflatten"]
 
 # A TreeDef is a hashable nested tuple describing the containers of a pytree:
 #   ("leaf",)                         an array
@@ -75,6 +75,32 @@ def flatten_with_path(tree: Any) -> tuple[list[tuple[str, Any]], TreeDef]:
     return leaves, treedef
 
 
+def leaf_paths(treedef: TreeDef) -> list[tuple[str, str]]:
+    """``(path, kind)`` of every leaf of ``treedef`` in flat order; kind is ``"leaf"`` or ``"none"``.
+
+    >>> leaf_paths(flatten_with_path({"a": [np.ones(1), None]})[1])
+    [("['a'][0]", 'leaf'), ("['a'][1]", 'none')]
+    """
+    out: list[tuple[str, str]] = []
+
+    def walk(d: TreeDef, path: str) -> None:
+        kind = d[0]
+        if kind in ("leaf", "none"):
+            out.append((path, kind))
+        elif kind == "dict":
+            for k, c in zip(d[1], d[2], strict=True):
+                walk(c, f"{path}[{k!r}]")
+        elif kind == "namedtuple":
+            for f, c in zip(d[1]._fields, d[2], strict=True):
+                walk(c, f"{path}.{f}")
+        else:
+            for i, c in enumerate(d[1]):
+                walk(c, f"{path}[{i}]")
+
+    walk(treedef, "")
+    return out
+
+
 def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Inverse of :func:`flatten_with_path`: rebuild the containers around ``leaves``."""
     it: Iterator[Any] = iter(leaves)
@@ -91,26 +117,6 @@ def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
         return children if kind == "list" else tuple(children)
 
     return build(treedef)
-
-
-def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """Apply ``fn`` leaf by leaf; ``None`` leaves of ``tree`` stay ``None``.
-
-    The other trees must have the structure of ``tree`` (checked).
-
-    >>> tree_map(lambda a, b: a + b, {"x": 1, "y": None}, {"x": 2, "y": None})
-    {'x': 3, 'y': None}
-    """
-    leaves, treedef = flatten_with_path(tree)
-    others = []
-    for other in rest:
-        other_leaves, other_def = flatten_with_path(other)
-        where = first_difference(treedef, other_def)
-        if where is not None:
-            raise AdagradError(f"tree structures differ: {where}")
-        others.append([leaf for _, leaf in other_leaves])
-    out = [None if leaf is None else fn(leaf, *(o[i] for o in others)) for i, (_, leaf) in enumerate(leaves)]
-    return unflatten(treedef, out)
 
 
 class _Diff(NamedTuple):

@@ -174,3 +174,21 @@ def test_cli_bad_arguments_exit_2_without_traceback():
         [sys.executable, "-m", "adagrad_ref", "example", "--backend", "gpu"], capture_output=True, text=True
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr and "invalid choice: 'gpu'" in out.stderr
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_names_leaf_and_index_and_leaves_state(backend, bad):
+    opt = adagrad(0.1, backend=backend, check_finite=True)
+    params = {"layer1": {"w": np.zeros((2, 3), np.float32)}, "b": np.zeros(2, np.float32)}
+    state = opt.init(params)
+    g = {"layer1": {"w": np.ones((2, 3), np.float32)}, "b": np.ones(2, np.float32)}
+    g["layer1"]["w"][1, 2] = bad
+    with raises_one_line(
+        r"^grads\['layer1'\]\['w'\] has a non-finite value .* at index \(1, 2\) \(check_finite=True\)$"
+    ):
+        opt.update(g, state)
+    assert int(state.count) == 0 and np.all(state.sum_of_squares["layer1"]["w"] == np.float32(0.1))
+    # Off by default: the same gradient propagates, as in optax.
+    u, _ = adagrad(0.1, backend=backend).update(g, state)
+    assert np.isnan(u["layer1"]["w"][1, 2])
