@@ -27,9 +27,12 @@ from ``__pycache__`` instead of compiling again.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core.errors import NumbaError
+from numba.extending import overload
 
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.validation import check_hyperparameter, check_learning_rate
 
 __all__ = ["PARALLEL_MIN_SIZE", "adagrad_step_inplace", "update_leaf"]
 
@@ -40,7 +43,7 @@ PARALLEL_MIN_SIZE = 1 << 17
 _KERNEL_DTYPES = (np.float32, np.float64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _adagrad_element(g, G, neg_lr, eps, one, zero):
     G = g * g + G  # G_t = g_t² + G_{t-1}
     s = one / np.sqrt(G + eps) if G > zero else zero  # (G_t + ε)^(-1/2), 0 where G_t = 0
@@ -48,7 +51,7 @@ def _adagrad_element(g, G, neg_lr, eps, one, zero):
     return u, G
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
     """Out of place, for ``Adagrad.update``: writes ``u_out`` and ``G_out``."""
     one = G_in.dtype.type(1)
@@ -57,7 +60,7 @@ def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
         u_out[i], G_out[i] = _adagrad_element(g[i], G_in[i], neg_lr, eps, one, zero)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _step_kernel(p, g, G, neg_lr, eps):
     """In place, one pass: G and p are overwritten; w_{t+1} = w_t + u_t."""
     one = G.dtype.type(1)
@@ -67,7 +70,7 @@ def _step_kernel(p, g, G, neg_lr, eps):
         p[i] = p[i] + u
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _step_kernel_parallel(p, g, G, neg_lr, eps):
     """:func:`_step_kernel` with the loop split across threads."""
     one = G.dtype.type(1)
@@ -75,6 +78,59 @@ def _step_kernel_parallel(p, g, G, neg_lr, eps):
     for i in prange(p.size):
         u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
         p[i] = p[i] + u
+
+
+def _types_ok(p, g, G, lr, eps):
+    """Compile-time check (see its overload): may the fast path take these argument types?"""
+
+
+@overload(_types_ok)
+def _types_ok_overload(p, g, G, lr, eps):
+    arrays = (p, g, G)
+    good = (
+        all(isinstance(a, types.Array) and a.layout == "C" for a in arrays)
+        and p.dtype in (types.float32, types.float64)
+        and p.dtype == g.dtype == G.dtype
+        and p.ndim == g.ndim == G.ndim
+        and p.mutable
+        and G.mutable
+        and all(
+            isinstance(h, (types.Float, types.Integer)) and not isinstance(h, types.Boolean)
+            for h in (lr, eps)
+        )
+    )
+    if good:
+        return lambda p, g, G, lr, eps: True
+    return lambda p, g, G, lr, eps: False
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _overlap(a, b):
+    a0, b0 = a.ctypes.data, b.ctypes.data
+    return a.nbytes > 0 and b.nbytes > 0 and a0 < b0 + b.nbytes and b0 < a0 + a.nbytes
+
+
+@njit(cache=True, error_model="numpy")
+def _step_entry(p, g, G, learning_rate, eps):
+    """Checks and the step in one compiled call; returns 0, or a code for the slow path to explain."""
+    if not _types_ok(p, g, G, learning_rate, eps):
+        return 1
+    if p.shape != g.shape or p.shape != G.shape:
+        return 2
+    if _overlap(p, g) or _overlap(p, G) or _overlap(g, G):
+        return 3
+    if not (np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0):
+        return 4
+    neg_lr = G.dtype.type(
+        -learning_rate
+    )  # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float
+    eps_ = G.dtype.type(eps)
+    n = p.size
+    if n >= PARALLEL_MIN_SIZE:
+        _step_kernel_parallel(p.reshape(n), g.reshape(n), G.reshape(n), neg_lr, eps_)
+    else:
+        _step_kernel(p.reshape(n), g.reshape(n), G.reshape(n), neg_lr, eps_)
+    return 0
 
 
 def adagrad_step_inplace(
@@ -93,15 +149,25 @@ def adagrad_step_inplace(
     memory with another (an alias would read an element after it was written).
     ``learning_rate`` is this step's η (evaluate a schedule yourself) and both
     hyperparameters are rounded to the arrays' dtype.
+
+    Every check runs inside the one compiled call (the argument types at
+    compile time, shapes, overlap and hyperparameters at run time), so a small
+    array pays one dispatch; only a refused call comes back to Python, where
+    :func:`_explain_refusal` names what was wrong. Nothing is written then.
     """
-    dtype = _check_inplace_args(params, grads, sum_of_squares)
-    neg_lr = dtype.type(-learning_rate)
-    eps_ = dtype.type(eps)
-    kernel = _step_kernel_parallel if params.size >= PARALLEL_MIN_SIZE else _step_kernel
-    kernel(params.reshape(-1), grads.reshape(-1), sum_of_squares.reshape(-1), neg_lr, eps_)
+    nd = np.ndarray
+    if not (isinstance(params, nd) and isinstance(grads, nd) and isinstance(sum_of_squares, nd)):
+        code = -1  # never let Numba compile a specialisation for a list or another object
+    else:
+        try:
+            code = _step_entry(params, grads, sum_of_squares, learning_rate, eps)
+        except (TypeError, NumbaError):  # a hyperparameter Numba cannot type at all
+            code = -1
+    if code:
+        _explain_refusal(params, grads, sum_of_squares, learning_rate, eps, code)
 
 
-def _check_inplace_args(params, grads, sum_of_squares) -> np.dtype:
+def _explain_refusal(params, grads, sum_of_squares, learning_rate, eps, code: int) -> None:
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
     for name, a in named:
         if not isinstance(a, np.ndarray):
@@ -122,7 +188,11 @@ def _check_inplace_args(params, grads, sum_of_squares) -> np.dtype:
         for n2, a2 in named[i + 1 :]:
             if np.may_share_memory(a1, a2):
                 raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
-    return params.dtype
+    check_learning_rate(learning_rate)
+    if callable(learning_rate):
+        raise AdagradError("learning_rate must be this step's number; evaluate the schedule before the call")
+    check_hyperparameter("eps", eps)
+    raise AdagradError(f"adagrad_step_inplace refused its arguments (code {code})")  # pragma: no cover
 
 
 def update_leaf(

@@ -192,3 +192,21 @@ def test_check_finite_names_leaf_and_index_and_leaves_state(backend, bad):
     # Off by default: the same gradient propagates, as in optax.
     u, _ = adagrad(0.1, backend=backend).update(g, state)
     assert np.isnan(u["layer1"]["w"][1, 2])
+
+
+@pytest.mark.parametrize(
+    "lr, eps, match",
+    [
+        (float("nan"), 1e-7, r"^learning_rate must be finite, got nan$"),
+        (0.1, -1.0, r"^eps must be finite and >= 0, got -1.0$"),
+        (0.1, float("inf"), r"^eps must be finite and >= 0, got inf$"),
+        ("0.1", 1e-7, r"^learning_rate must be a real number, got str"),
+        (lambda c: 0.1, 1e-7, r"^learning_rate must be this step's number"),
+        (True, 1e-7, r"^learning_rate must be a real number, got bool"),
+    ],
+)
+def test_inplace_kernel_refuses_bad_hyperparameters(lr, eps, match):
+    p, g, G = _inplace_args()
+    with raises_one_line(match):
+        adagrad_step_inplace(p, g, G, lr, eps)
+    assert np.all(p == 0) and np.all(G == np.float32(0.1))

@@ -14,7 +14,7 @@ p = np.zeros(8, np.float32); g = np.ones(8, np.float32); G = np.full(8, 0.1, np.
 kernels.adagrad_step_inplace(p, g, G, 0.1, 1e-7)
 kernels.update_leaf(g, G, 0.1, 1e-7)
 stats = {}
-for name in ("_step_kernel", "_update_kernel"):
+for name in ("_step_entry", "_update_kernel"):
     s = getattr(kernels, name).stats
     stats[name] = {"hits": sum(s.cache_hits.values()), "misses": sum(s.cache_misses.values())}
 print(json.dumps(stats))
