@@ -21,14 +21,15 @@ __all__ = [
     "apply_updates",
     "load_state",
     "save_state",
+    "sparse_step_inplace",
 ]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
     # The Numba core is imported on first use: `import adagrad_ref` stays light.
-    if name == "adagrad_step_inplace":
-        from adagrad_ref.kernels import adagrad_step_inplace
+    if name in ("adagrad_step_inplace", "sparse_step_inplace"):
+        from adagrad_ref import kernels
 
-        return adagrad_step_inplace
+        return getattr(kernels, name)
     raise AttributeError(f"module 'adagrad_ref' has no attribute {name!r}")

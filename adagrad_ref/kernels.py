@@ -34,7 +34,7 @@ from numba.extending import overload
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.validation import check_hyperparameter, check_learning_rate
 
-__all__ = ["PARALLEL_MIN_SIZE", "adagrad_step_inplace", "update_leaf"]
+__all__ = ["PARALLEL_MIN_SIZE", "adagrad_step_inplace", "sparse_step_inplace", "update_leaf"]
 
 #: From this many elements on, :func:`adagrad_step_inplace` runs on all cores.
 #: Each element is independent, so this changes no bit of the result.
@@ -111,8 +111,11 @@ def _overlap(a, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _step_entry(p, g, G, learning_rate, eps):
-    """Checks and the step in one compiled call; returns 0, or a code for the slow path to explain."""
+def _step_entry(p, g, G, learning_rate, eps, parallel):
+    """Checks and the step in one compiled call; returns 0, or a code for the slow path to explain.
+
+    ``parallel``: 1 all cores, 0 one core, -1 all cores from PARALLEL_MIN_SIZE elements on.
+    """
     if not _types_ok(p, g, G, learning_rate, eps):
         return 1
     if p.shape != g.shape or p.shape != G.shape:
@@ -121,12 +124,11 @@ def _step_entry(p, g, G, learning_rate, eps):
         return 3
     if not (np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0):
         return 4
-    neg_lr = G.dtype.type(
-        -learning_rate
-    )  # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float
+    # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float.
+    neg_lr = G.dtype.type(-learning_rate)
     eps_ = G.dtype.type(eps)
     n = p.size
-    if n >= PARALLEL_MIN_SIZE:
+    if parallel == 1 or (parallel == -1 and n >= PARALLEL_MIN_SIZE):
         _step_kernel_parallel(p.reshape(n), g.reshape(n), G.reshape(n), neg_lr, eps_)
     else:
         _step_kernel(p.reshape(n), g.reshape(n), G.reshape(n), neg_lr, eps_)
@@ -139,6 +141,8 @@ def adagrad_step_inplace(
     sum_of_squares: np.ndarray,
     learning_rate: float,
     eps: float = 1e-7,
+    *,
+    parallel: bool | None = None,
 ) -> None:
     """One fused Adagrad step, in place: ``sum_of_squares`` and ``params`` are overwritten.
 
@@ -148,7 +152,9 @@ def adagrad_step_inplace(
     arrays of one shape and dtype, the first and last writeable, none sharing
     memory with another (an alias would read an element after it was written).
     ``learning_rate`` is this step's η (evaluate a schedule yourself) and both
-    hyperparameters are rounded to the arrays' dtype.
+    hyperparameters are rounded to the arrays' dtype. ``parallel``: ``None``
+    (all cores from :data:`PARALLEL_MIN_SIZE` elements on), ``True`` or
+    ``False``; every element is independent, so it changes no bit.
 
     Every check runs inside the one compiled call (the argument types at
     compile time, shapes, overlap and hyperparameters at run time), so a small
@@ -160,7 +166,14 @@ def adagrad_step_inplace(
         code = -1  # never let Numba compile a specialisation for a list or another object
     else:
         try:
-            code = _step_entry(params, grads, sum_of_squares, learning_rate, eps)
+            code = _step_entry(
+                params,
+                grads,
+                sum_of_squares,
+                learning_rate,
+                eps,
+                -1 if parallel is None else int(bool(parallel)),
+            )
         except (TypeError, NumbaError):  # a hyperparameter Numba cannot type at all
             code = -1
     if code:
@@ -169,6 +182,15 @@ def adagrad_step_inplace(
 
 def _explain_refusal(params, grads, sum_of_squares, learning_rate, eps, code: int) -> None:
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
+    _explain_arrays(named, same_shape=True)
+    _explain_hyperparameters(learning_rate, eps)
+    raise AdagradError(f"adagrad_step_inplace refused its arguments (code {code})")  # pragma: no cover
+
+
+def _explain_arrays(named: tuple, same_shape: bool) -> None:
+    """The first of: not an ndarray, wrong dtype, not C-contiguous, dtype or shape unlike the first,
+    read-only where written (the first and last), memory shared between two."""
+    first_name, first = named[0]
     for name, a in named:
         if not isinstance(a, np.ndarray):
             raise AdagradError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
@@ -177,22 +199,145 @@ def _explain_refusal(params, grads, sum_of_squares, learning_rate, eps, code: in
         if not a.flags.c_contiguous:
             raise AdagradError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name})")
     for name, a in named[1:]:
-        if a.dtype != params.dtype:
-            raise AdagradError(f"{name} has dtype {a.dtype}; expected {params.dtype} as params")
-        if a.shape != params.shape:
-            raise AdagradError(f"{name} has shape {a.shape}; expected {params.shape} as params")
-    for name, a in (named[0], named[2]):
+        if a.dtype != first.dtype:
+            raise AdagradError(f"{name} has dtype {a.dtype}; expected {first.dtype} as {first_name}")
+        if same_shape and a.shape != first.shape:
+            raise AdagradError(f"{name} has shape {a.shape}; expected {first.shape} as {first_name}")
+    for name, a in (named[0], named[-1]):
         if not a.flags.writeable:
             raise AdagradError(f"{name} is read-only; the in-place step writes to it")
     for i, (n1, a1) in enumerate(named):
         for n2, a2 in named[i + 1 :]:
             if np.may_share_memory(a1, a2):
                 raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
+
+
+def _explain_hyperparameters(learning_rate, eps) -> None:
     check_learning_rate(learning_rate)
     if callable(learning_rate):
         raise AdagradError("learning_rate must be this step's number; evaluate the schedule before the call")
     check_hyperparameter("eps", eps)
-    raise AdagradError(f"adagrad_step_inplace refused its arguments (code {code})")  # pragma: no cover
+
+
+def _sparse_types_ok(table, rows, row_grads, G, lr, eps):
+    """Compile-time check (see its overload) for :func:`sparse_step_inplace`."""
+
+
+@overload(_sparse_types_ok)
+def _sparse_types_ok_overload(table, rows, row_grads, G, lr, eps):
+    good = (
+        all(isinstance(a, types.Array) and a.layout == "C" and a.ndim == 2 for a in (table, row_grads, G))
+        and table.dtype in (types.float32, types.float64)
+        and table.dtype == row_grads.dtype == G.dtype
+        and table.mutable
+        and G.mutable
+        and isinstance(rows, types.Array)
+        and rows.ndim == 1
+        and isinstance(rows.dtype, types.Integer)
+        and all(
+            isinstance(h, (types.Float, types.Integer)) and not isinstance(h, types.Boolean)
+            for h in (lr, eps)
+        )
+    )
+    if good:
+        return lambda table, rows, row_grads, G, lr, eps: True
+    return lambda table, rows, row_grads, G, lr, eps: False
+
+
+@njit(cache=True, error_model="numpy")
+def _sparse_entry(table, rows, row_grads, G, learning_rate, eps):
+    if not _sparse_types_ok(table, rows, row_grads, G, learning_rate, eps):
+        return 1
+    n, d = table.shape
+    k = rows.shape[0]
+    if G.shape != table.shape or row_grads.shape[0] != k or row_grads.shape[1] != d:
+        return 2
+    if _overlap(table, G) or _overlap(table, row_grads) or _overlap(G, row_grads):
+        return 3
+    if not (np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0):
+        return 4
+    for i in range(k):
+        if rows[i] < 0 or rows[i] >= n:
+            return 5
+    neg_lr = G.dtype.type(-learning_rate)
+    eps_ = G.dtype.type(eps)
+    one = G.dtype.type(1)
+    zero = G.dtype.type(0)
+    order = np.argsort(rows, kind="mergesort")  # stable: duplicates keep their order of occurrence
+    g_sum = np.empty(d, G.dtype)
+    i = 0
+    while i < k:
+        r = rows[order[i]]
+        g_sum[:] = zero  # summed from +0 in order of occurrence: the bits of np.add.at on zeros
+        j = i
+        while j < k and rows[order[j]] == r:
+            for c in range(d):
+                g_sum[c] = g_sum[c] + row_grads[order[j], c]
+            j += 1
+        for c in range(d):
+            u, G[r, c] = _adagrad_element(g_sum[c], G[r, c], neg_lr, eps_, one, zero)
+            table[r, c] = table[r, c] + u
+        i = j
+    return 0
+
+
+def sparse_step_inplace(
+    table: np.ndarray,
+    rows: np.ndarray,
+    row_grads: np.ndarray,
+    sum_of_squares: np.ndarray,
+    learning_rate: float,
+    eps: float = 1e-7,
+) -> None:
+    """One Adagrad step on the rows of an embedding table that have a gradient, in place.
+
+    ``table`` and ``sum_of_squares`` are ``(n, d)``, ``rows`` is ``(k,)``
+    integers in ``[0, n)``, ``row_grads`` is ``(k, d)``: row ``rows[i]`` has
+    gradient ``row_grads[i]``. Duplicate rows are summed first, in their order
+    of occurrence (as torch coalesces a sparse gradient). The result is, bit
+    for bit, the dense step with a gradient that is zero in every other row
+    (an untouched row would get ``G + 0`` and ``w + (-0)``: no change), at a
+    cost proportional to ``k·d`` instead of ``n·d``. It allocates ``O(k + d)``
+    for the sort, nothing of the table's size.
+    """
+    nd = np.ndarray
+    arrays = (table, rows, row_grads, sum_of_squares)
+    if not all(isinstance(a, nd) for a in arrays):
+        code = -1
+    else:
+        try:
+            code = _sparse_entry(table, rows, row_grads, sum_of_squares, learning_rate, eps)
+        except (TypeError, NumbaError):
+            code = -1
+    if code:
+        _explain_sparse_refusal(table, rows, row_grads, sum_of_squares, learning_rate, eps, code)
+
+
+def _explain_sparse_refusal(table, rows, row_grads, sum_of_squares, learning_rate, eps, code: int) -> None:
+    if not isinstance(rows, np.ndarray) or rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        what = (
+            f"{rows.dtype} array of shape {rows.shape}"
+            if isinstance(rows, np.ndarray)
+            else type(rows).__name__
+        )
+        raise AdagradError(f"rows must be a 1-D integer array, got {what}")
+    named = (("table", table), ("row_grads", row_grads), ("sum_of_squares", sum_of_squares))
+    _explain_arrays(named, same_shape=False)
+    for name, a in named:
+        if a.ndim != 2:
+            raise AdagradError(f"{name} must be 2-D (rows, d), got shape {a.shape}")
+    expected = (rows.shape[0], table.shape[1])
+    if row_grads.shape != expected:
+        raise AdagradError(f"row_grads has shape {row_grads.shape}; expected {expected}: (len(rows), d)")
+    if sum_of_squares.shape != table.shape:
+        raise AdagradError(
+            f"sum_of_squares has shape {sum_of_squares.shape}; expected {table.shape} as table"
+        )
+    _explain_hyperparameters(learning_rate, eps)
+    if code == 5:
+        bad = rows[(rows < 0) | (rows >= table.shape[0])]
+        raise AdagradError(f"rows holds {bad[0]}, outside [0, {table.shape[0]}): the rows of table")
+    raise AdagradError(f"sparse_step_inplace refused its arguments (code {code})")  # pragma: no cover
 
 
 def update_leaf(

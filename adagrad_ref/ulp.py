@@ -59,3 +59,30 @@ def max_ulp(a: np.ndarray, b: np.ndarray) -> float:
     """Largest elementwise ULP distance (0 for empty arrays)."""
     d = ulp_distance(a, b)
     return float(d.max()) if d.size else 0.0
+
+
+_UINT = {4: np.uint32, 8: np.uint64, 16: np.uint64}
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same dtype, shape and bit patterns, except that any NaN equals any NaN.
+
+    The sign and payload of a NaN are not part of the contract: when both
+    operands of ``p + u`` are NaN, IEEE 754 lets the result be either, x86
+    returns the first operand's, and compilers may swap the operands of an
+    addition. Everything else, the sign of zero and subnormals included,
+    must match to the bit.
+
+    >>> same_bits(np.float32([0.0, np.nan]), np.float32([-0.0, np.nan]))
+    False
+    >>> same_bits(np.float32([np.nan]), -np.float32([np.nan]))
+    True
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if np.iscomplexobj(a):
+        return same_bits(a.real, b.real) and same_bits(a.imag, b.imag)
+    u = _UINT[a.dtype.itemsize]
+    equal = a.view(u) == b.view(u)
+    return bool(np.all(equal | (np.isnan(a) & np.isnan(b))))

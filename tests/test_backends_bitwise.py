@@ -14,20 +14,23 @@ from numba import njit
 
 from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates, kernels
 from adagrad_ref.reference import update_leaf
+from adagrad_ref.ulp import same_bits
 
 UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 DTYPES = [np.float32, np.float64]
 
 
 def assert_same_bits(a: np.ndarray, b: np.ndarray, what: str) -> None:
+    """Bit patterns equal (any NaN equals any NaN: see adagrad_ref.ulp.same_bits)."""
     a, b = np.asarray(a), np.asarray(b)
     assert a.dtype == b.dtype and a.shape == b.shape, what
-    ua, ub = a.view(UINT[a.dtype]), b.view(UINT[b.dtype])
-    bad = np.flatnonzero(ua.reshape(-1) != ub.reshape(-1))
-    assert bad.size == 0, (
-        f"{what}: {bad.size} elements differ, first at {bad[0]}: "
-        f"{a.reshape(-1)[bad[0]]!r} vs {b.reshape(-1)[bad[0]]!r}"
-    )
+    if not same_bits(a, b):
+        ua, ub = a.reshape(-1).view(UINT[a.dtype]), b.reshape(-1).view(UINT[b.dtype])
+        bad = np.flatnonzero((ua != ub) & ~(np.isnan(a.reshape(-1)) & np.isnan(b.reshape(-1))))
+        i = bad[0]
+        raise AssertionError(
+            f"{what}: {bad.size} differ, first at {i}: {a.reshape(-1)[i]!r} vs {b.reshape(-1)[i]!r}"
+        )
 
 
 def hyper_cases(dtype):

@@ -13,10 +13,9 @@ from hypothesis.extra import numpy as hnp
 
 from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates, kernels
 from adagrad_ref.reference import update_leaf
-from adagrad_ref.ulp import max_ulp
+from adagrad_ref.ulp import max_ulp, same_bits
 
 MANY = settings(max_examples=1000, deadline=None)
-UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
 dtypes = st.sampled_from([np.float32, np.float64])
 lrs = st.floats(1e-6, 10.0)
@@ -47,11 +46,6 @@ def case(draw, kind="any"):
     g = draw(any_floats(dtype) if kind == "any" else hnp.arrays(dtype, SHAPES, elements=tame_floats(dtype)))
     G = draw(hnp.arrays(dtype, g.shape, elements=st.floats(0, 1e6, width=32 if dtype == np.float32 else 64)))
     return dtype, g, G, draw(lrs), draw(epss)
-
-
-def same_bits(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and np.array_equal(a.view(UINT[a.dtype]), b.view(UINT[b.dtype]))
 
 
 @MANY
