@@ -3,6 +3,7 @@
 Commands:
   example      print the optax documentation's example, computed with each backend
   optax-gaps   measure the ULP gaps to the real optax (needs jax and optax) as a Markdown table
+  bench        the benchmark: the Numba core against the roofline, NumPy, torch and optax
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
 status 2; never a traceback.
@@ -50,6 +51,46 @@ def _cmd_optax_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(float(x)) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated sizes like 1e3,1e6, got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    from adagrad_ref.bench import BenchConfig, report, run, save
+
+    if args.quick:
+        config = BenchConfig(
+            sizes=[10**3, 10**5, 10**6], dtypes=["float32"], repeats=3, min_seconds=0.005, startup=False
+        )
+    else:
+        config = BenchConfig()
+    if args.sizes:
+        config.sizes = args.sizes
+    if args.dtype != "both":
+        config.dtypes = [args.dtype]
+    if args.repeats:
+        config.repeats = args.repeats
+    json_path = args.json or (None if args.quick else os.path.join("figures", "bench.json"))
+    result = run(config, progress=not args.no_progress)
+    print(report(result))
+    if json_path:
+        os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
+        plot = json_path[:-5] + ".png" if json_path.endswith(".json") else json_path + ".png"
+        save(result, json_path, plot)
+        print(f"\nwrote {json_path} and {plot}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adagrad-ref", description="Reference implementation of optax.adagrad in NumPy and Numba."
@@ -66,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     gaps = sub.add_parser("optax-gaps", help="measure the ULP gaps to the real optax (jax, CPU)")
     gaps.add_argument("--steps", type=int, default=25, help="steps per configuration (default 25)")
     gaps.set_defaults(run=_cmd_optax_gaps)
+    bench = sub.add_parser("bench", help="the benchmark (writes figures/bench.json and .png unless --quick)")
+    bench.add_argument(
+        "--quick", action="store_true", help="a small run: float32, n = 1e3, 1e5, 1e6, 3 repeats"
+    )
+    bench.add_argument("--json", metavar="FILE", help="write the results here, and the plot beside it (.png)")
+    bench.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
+    bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts, e.g. 1e3,1e6,1e8")
+    bench.add_argument("--repeats", type=int, help="interleaved repeats per size (default 7; quick 3)")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    bench.set_defaults(run=_cmd_bench)
     return parser
 
 

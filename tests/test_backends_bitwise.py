@@ -78,7 +78,7 @@ def test_multi_step_trajectories_agree_bits(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [0, 1, 17, 1000, kernels.PARALLEL_MIN_SIZE + 3])
+@pytest.mark.parametrize("n", [0, 1, 17, 1000, kernels.PARALLEL_MIN_BYTES // 4 + 3])
 def test_inplace_step_equals_update_then_apply(rng, dtype, n):
     p = random_floats(rng, n, dtype)
     g = random_floats(rng, n, dtype)

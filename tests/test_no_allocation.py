@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from adagrad_ref import adagrad_step_inplace
-from adagrad_ref.kernels import PARALLEL_MIN_SIZE
+from adagrad_ref.kernels import PARALLEL_MIN_BYTES
 
 
-@pytest.mark.parametrize("n", [1000, PARALLEL_MIN_SIZE * 2])
+@pytest.mark.parametrize("n", [1000, PARALLEL_MIN_BYTES])  # one core; all cores (>= the bytes)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inplace_step_allocates_no_array(n, dtype):
     p, g, G = np.zeros(n, dtype), np.ones(n, dtype), np.full(n, 0.1, dtype)
