@@ -47,32 +47,37 @@ def _describe(x: Any) -> str:
 def flatten_with_path(tree: Any) -> tuple[list[tuple[str, Any]], TreeDef]:
     """Return ``([(path, leaf), ...], treedef)``; ``None`` leaves are kept.
 
-    Raises :class:`AdagradError` for a container type this package does not
-    know (a set, a custom object), naming its path.
+    Raises :class:`AdagradError` for a dict whose keys cannot be sorted, naming its path.
     """
     leaves: list[tuple[str, Any]] = []
-
-    def walk(node: Any, path: str) -> TreeDef:
-        if node is None:
-            leaves.append((path, None))
-            return ("none",)
-        if isinstance(node, dict):
-            try:
-                keys = tuple(sorted(node))
-            except TypeError as e:
-                raise AdagradError(f"{path or 'tree'} is a dict with unsortable keys ({e})") from None
-            return ("dict", keys, tuple(walk(node[k], f"{path}[{k!r}]") for k in keys))
-        if _is_namedtuple(node):
-            children = tuple(walk(v, f"{path}.{f}") for f, v in zip(node._fields, node, strict=True))
-            return ("namedtuple", type(node), children)
-        if isinstance(node, (list, tuple)):
-            kind = "list" if isinstance(node, list) else "tuple"
-            return (kind, tuple(walk(v, f"{path}[{i}]") for i, v in enumerate(node)))
-        leaves.append((path, node))
-        return ("leaf",)
-
-    treedef = walk(tree, "")
+    treedef = _flatten(tree, "", leaves)
     return leaves, treedef
+
+
+# The walkers are module-level functions that take their accumulator as an argument. A nested
+# recursive function refers to itself through its closure: a reference cycle, which kept every
+# array of every call alive until the cyclic garbage collector ran (the benchmark's NumPy class
+# grew by 2 arrays a step, and 1e8 float64 was killed at 24 GB).
+
+
+def _flatten(node: Any, path: str, leaves: list[tuple[str, Any]]) -> TreeDef:
+    if node is None:
+        leaves.append((path, None))
+        return ("none",)
+    if isinstance(node, dict):
+        try:
+            keys = tuple(sorted(node))
+        except TypeError as e:
+            raise AdagradError(f"{path or 'tree'} is a dict with unsortable keys ({e})") from None
+        return ("dict", keys, tuple(_flatten(node[k], f"{path}[{k!r}]", leaves) for k in keys))
+    if _is_namedtuple(node):
+        children = tuple(_flatten(v, f"{path}.{f}", leaves) for f, v in zip(node._fields, node, strict=True))
+        return ("namedtuple", type(node), children)
+    if isinstance(node, (list, tuple)):
+        kind = "list" if isinstance(node, list) else "tuple"
+        return (kind, tuple(_flatten(v, f"{path}[{i}]", leaves) for i, v in enumerate(node)))
+    leaves.append((path, node))
+    return ("leaf",)
 
 
 def leaf_paths(treedef: TreeDef) -> list[tuple[str, str]]:
@@ -82,41 +87,40 @@ def leaf_paths(treedef: TreeDef) -> list[tuple[str, str]]:
     [("['a'][0]", 'leaf'), ("['a'][1]", 'none')]
     """
     out: list[tuple[str, str]] = []
-
-    def walk(d: TreeDef, path: str) -> None:
-        kind = d[0]
-        if kind in ("leaf", "none"):
-            out.append((path, kind))
-        elif kind == "dict":
-            for k, c in zip(d[1], d[2], strict=True):
-                walk(c, f"{path}[{k!r}]")
-        elif kind == "namedtuple":
-            for f, c in zip(d[1]._fields, d[2], strict=True):
-                walk(c, f"{path}.{f}")
-        else:
-            for i, c in enumerate(d[1]):
-                walk(c, f"{path}[{i}]")
-
-    walk(treedef, "")
+    _paths(treedef, "", out)
     return out
+
+
+def _paths(d: TreeDef, path: str, out: list[tuple[str, str]]) -> None:
+    kind = d[0]
+    if kind in ("leaf", "none"):
+        out.append((path, kind))
+    elif kind == "dict":
+        for k, c in zip(d[1], d[2], strict=True):
+            _paths(c, f"{path}[{k!r}]", out)
+    elif kind == "namedtuple":
+        for f, c in zip(d[1]._fields, d[2], strict=True):
+            _paths(c, f"{path}.{f}", out)
+    else:
+        for i, c in enumerate(d[1]):
+            _paths(c, f"{path}[{i}]", out)
 
 
 def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Inverse of :func:`flatten_with_path`: rebuild the containers around ``leaves``."""
-    it: Iterator[Any] = iter(leaves)
+    return _build(treedef, iter(leaves))
 
-    def build(d: TreeDef) -> Any:
-        kind = d[0]
-        if kind in ("leaf", "none"):
-            return next(it)
-        if kind == "dict":
-            return {k: build(c) for k, c in zip(d[1], d[2], strict=True)}
-        if kind == "namedtuple":
-            return d[1](*[build(c) for c in d[2]])
-        children = [build(c) for c in d[1]]
-        return children if kind == "list" else tuple(children)
 
-    return build(treedef)
+def _build(d: TreeDef, it: Iterator[Any]) -> Any:
+    kind = d[0]
+    if kind in ("leaf", "none"):
+        return next(it)
+    if kind == "dict":
+        return {k: _build(c, it) for k, c in zip(d[1], d[2], strict=True)}
+    if kind == "namedtuple":
+        return d[1](*[_build(c, it) for c in d[2]])
+    children = [_build(c, it) for c in d[1]]
+    return children if kind == "list" else tuple(children)
 
 
 class _Diff(NamedTuple):
