@@ -4,6 +4,8 @@ Commands:
   example      print the optax documentation's example, computed with each backend
   optax-gaps   measure the ULP gaps to the real optax (needs jax and optax) as a Markdown table
   bench        the benchmark: the Numba core against the roofline, NumPy, torch and optax
+  golden       write the golden test vectors (one JSON file per convention) into a folder
+  verify       check a port's results file against the golden test vectors
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
 status 2; never a traceback.
@@ -91,6 +93,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_golden(args: argparse.Namespace) -> int:
+    from adagrad_ref.golden import write_all
+
+    for path in write_all(args.out):
+        print(path)
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from adagrad_ref.golden import format_report, verify
+
+    results = verify(args.results, golden=args.golden, level=args.level)
+    print(format_report(results, args.level))
+    return 0 if all(r.passed for r in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adagrad-ref", description="Reference implementation of optax.adagrad in NumPy and Numba."
@@ -117,6 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, help="interleaved repeats per size (default 7; quick 3)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     bench.set_defaults(run=_cmd_bench)
+    golden = sub.add_parser("golden", help="write the golden test vectors into a folder")
+    golden.add_argument("--out", required=True, metavar="DIR", help="the folder (created if missing)")
+    golden.set_defaults(run=_cmd_golden)
+    verify = sub.add_parser("verify", help="check a port's results file against the golden test vectors")
+    verify.add_argument("results", metavar="RESULTS.json", help="the port's results, in the golden format")
+    verify.add_argument(
+        "--golden", metavar="FILE", help="the golden file (default: the shipped one of its convention)"
+    )
+    verify.add_argument(
+        "--level",
+        choices=("exact", "relaxed"),
+        default="exact",
+        help="exact: every bit (default); relaxed: the tolerances for FMA and approximate rsqrt",
+    )
+    verify.set_defaults(run=_cmd_verify)
     return parser
 
 

@@ -26,7 +26,7 @@ _STYLE = {
 def plot_benchmark(result: dict, path: str) -> None:
     """Time per element against size, log-log, one panel per dtype, the roofline drawn."""
     dtypes = [d for d in result["config"]["dtypes"] if any(r["dtype"] == d for r in result["dense"])]
-    fig, axes = plt.subplots(1, len(dtypes), figsize=(7 * len(dtypes), 5.5), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(7 * len(dtypes), 6.5), squeeze=False, sharey=True)
     for ax, dtype in zip(axes[0], dtypes, strict=True):
         for impl, style in _STYLE.items():
             rows = sorted(
@@ -43,13 +43,14 @@ def plot_benchmark(result: dict, path: str) -> None:
         ax.set_title(f"One Adagrad step, {dtype}")
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("time per element (ns), lower is better")
-    axes[0][-1].legend(fontsize=9, loc="upper right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=10, frameon=False)
     m = result["machine"]
     fig.suptitle(
         f"{m['cpu']}, {m['cores']} cores; median of {result['config']['repeats']} interleaved repeats",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=120)
     if path.endswith(".png"):
         fig.savefig(path[:-4] + ".svg")

@@ -19,7 +19,7 @@ What the page leaves out and optax's code does (``scale_by_rss`` in
 The one canonical order of operations, per element, that the Numba core
 (:mod:`adagrad_ref.kernels`) follows to the bit::
 
-    G = |g|**2 + G                              # accumulate
+    G = |g|**2 + G                              # accumulate (complex: see abs_sq)
     s = 1 / sqrt(G + eps)  if G > 0  else 0     # inverse root, guarded
     u = s * g
     u = (-lr) * u                               # lr, eps rounded to the array's dtype
@@ -55,7 +55,7 @@ from adagrad_ref.validation import (
     check_schedule_value,
 )
 
-__all__ = ["BACKENDS", "Adagrad", "AdagradState", "adagrad", "apply_updates", "update_leaf"]
+__all__ = ["BACKENDS", "Adagrad", "AdagradState", "abs_sq", "adagrad", "apply_updates", "update_leaf"]
 
 ScalarOrSchedule = float | Callable[[int], Any]
 INT32_MAX = np.iinfo(np.int32).max
@@ -102,11 +102,27 @@ def update_leaf(
     eta = G.dtype.type(learning_rate)  # η, rounded to the array's dtype
     ε = G.dtype.type(eps)  # ε, likewise (a float64 ε must not promote float32)
     with np.errstate(all="ignore"):  # NaN and Inf propagate silently, as in optax
-        G = (g.conj() * g).real + G  # G_t = |g_t|² + G_{t-1}
+        G = abs_sq(g) + G  # G_t = |g_t|² + G_{t-1}
         scale = np.where(G > 0, 1 / np.sqrt(G + ε), 0)  # (G_t + ε)^(-1/2), and 0 where G_t = 0
         u = scale * g  # g_t / √(G_t + ε)
         u = -eta * u  # u_t = -η · g_t / √(G_t + ε)
     return np.asarray(u), np.asarray(G)
+
+
+def abs_sq(g: np.ndarray) -> np.ndarray:
+    """|g|², as optax's ``abs_sq`` computes it: ``g * g`` for real ``g``.
+
+    For complex ``g`` it is ``re(conj(g) * g)``, which XLA, and NumPy's SIMD
+    loop for long arrays, evaluate with one fused multiply-add:
+    ``fma(re, re, im * im)``. NumPy's short-array loop rounds twice instead, so
+    ``(g.conj() * g).real`` would give bits that depend on the array's length
+    and the CPU; this spells the fused form out so that they do not.
+    """
+    if np.iscomplexobj(g):
+        from adagrad_ref.fma import fma
+
+        return fma(g.real, g.real, g.imag * g.imag)
+    return g * g
 
 
 def _numba_update_leaf(g: np.ndarray, G: np.ndarray, learning_rate: float, eps: float):
@@ -179,29 +195,36 @@ class Adagrad:
         return AdagradState(sum_of_squares=unflatten(treedef, sums), count=np.int32(0))
 
     def update(self, grads: Any, state: AdagradState, params: Any = None) -> tuple[Any, AdagradState]:
-        """Return ``(updates, new_state)``; ``params`` is accepted, as in optax, and unused.
+        """Return ``(updates, new_state)``; ``params`` is accepted, as in optax, and unused here.
 
         Nothing is computed until every argument has been checked, so a bad
         call raises :class:`AdagradError` and leaves ``state`` as it was (it is
         immutable anyway: a new state is returned).
         """
-        del params
         paths, g_leaves, G_leaves, treedef = _check_update_args(grads, state)
+        p_leaves = _check_params(params, treedef, g_leaves) if self._uses_params else [None] * len(g_leaves)
         if self.check_finite:
             _check_all_finite(paths, g_leaves)
         count = int(state.count)
         eta = self._learning_rate_at(count)  # η_t
         updates, sums = [], []
-        for g, G in zip(g_leaves, G_leaves, strict=True):
+        for g, G, p in zip(g_leaves, G_leaves, p_leaves, strict=True):
             if g is None:
                 updates.append(None)
                 sums.append(None)
                 continue
-            u, G = self._update_leaf(g, G, eta, self.eps)
+            u, G = self._leaf_update(g, G, p, eta)
             updates.append(u)
             sums.append(G)
         new_count = np.int32(count + 1) if count < INT32_MAX else np.int32(INT32_MAX)
         return unflatten(treedef, updates), AdagradState(unflatten(treedef, sums), new_count)
+
+    #: Whether ``update`` needs ``params`` (optax's Adagrad does not; PyTorch's weight decay does).
+    _uses_params = False
+
+    def _leaf_update(self, g: np.ndarray, G: np.ndarray, p: np.ndarray | None, eta: float):
+        """One leaf's ``(u_t, G_t)``: the hook :mod:`adagrad_ref.conventions` overrides."""
+        return self._update_leaf(g, G, eta, self.eps)
 
     def _learning_rate_at(self, count: int) -> float:
         if callable(self.learning_rate):
@@ -248,6 +271,28 @@ def _check_update_args(grads: Any, state: Any) -> tuple[list, list, Any]:
         g_leaves.append(g)
         G_leaves.append(G)
     return paths, g_leaves, G_leaves, g_def
+
+
+def _check_params(params: Any, treedef: Any, g_leaves: list) -> list:
+    """The params' leaves, checked against the grads' structure and shapes (when update needs them)."""
+    if params is None:
+        raise AdagradError(
+            "update(grads, state, params): this optimizer needs params (e.g. for weight decay)"
+        )
+    items, p_def = flatten_with_path(params)
+    where = first_difference(treedef, p_def, "params")
+    if where is not None:
+        raise AdagradError(f"params does not match the structure of grads: {where}")
+    out = []
+    for (path, p), g in zip(items, g_leaves, strict=True):
+        if g is None:
+            out.append(None)
+            continue
+        p = as_array_leaf(path, p, "params")
+        if p.shape != g.shape or p.dtype != g.dtype:
+            raise AdagradError(f"params{path} is {p.dtype} {p.shape}; expected {g.dtype} {g.shape} as grads")
+        out.append(p)
+    return out
 
 
 def _check_all_finite(paths: list[str], g_leaves: list) -> None:
