@@ -732,7 +732,7 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
             f"this verifier reads {SCHEMA_VERSION}"
         )
     convention = res.get("convention")
-    if convention not in FACTORIES:
+    if not isinstance(convention, str) or convention not in FACTORIES:
         raise AdagradError(
             f"{results_path}: convention is {convention!r}; expected one of {sorted(FACTORIES)}"
         )
