@@ -5,6 +5,7 @@ Commands:
   optax-gaps   measure the ULP gaps to the real optax (needs jax and optax) as a Markdown table
   bench        the benchmark: the Numba core against the roofline, NumPy, torch and optax
   golden       write the golden test vectors (one JSON file per convention) into a folder
+  figures      draw every figure of the README and the notebooks into a folder (default figures/)
   verify       check a port's results file against the golden test vectors
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
@@ -93,6 +94,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from adagrad_ref.plots import write_figures
+
+    write_figures(args.out)
+    return 0
+
+
 def _cmd_golden(args: argparse.Namespace) -> int:
     from adagrad_ref.golden import write_all
 
@@ -135,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, help="interleaved repeats per size (default 7; quick 3)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     bench.set_defaults(run=_cmd_bench)
+    figs = sub.add_parser("figures", help="draw every figure into a folder, one progress line each")
+    figs.add_argument("--out", default="figures", metavar="DIR", help="the folder (default: figures)")
+    figs.set_defaults(run=_cmd_figures)
     golden = sub.add_parser("golden", help="write the golden test vectors into a folder")
     golden.add_argument("--out", required=True, metavar="DIR", help="the folder (created if missing)")
     golden.set_defaults(run=_cmd_golden)
