@@ -49,6 +49,7 @@ import numpy as np
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fma import fma
 from adagrad_ref.reference import Adagrad, ScalarOrSchedule, update_leaf
+from adagrad_ref.tree import flatten_with_path
 from adagrad_ref.validation import check_hyperparameter
 
 __all__ = ["FACTORIES", "ORDER_OF_OPERATIONS", "keras", "optax", "pytorch", "tensorflow_v2"]
@@ -134,24 +135,22 @@ class _Convention(Adagrad):
             f"initial_accumulator_value={self.initial_accumulator_value!r}, eps={self.eps!r}"
         )
 
+    #: Only optax's Adagrad takes complex params (PyTorch's treats real and imaginary parts apart).
+    _takes_complex = False
+
     def init(self, params: Any):
-        for path_dtype in self._real_only(params):
-            raise AdagradError(f"params{path_dtype}: the {self.convention} convention here takes real arrays")
+        if not self._takes_complex:
+            for path, leaf in flatten_with_path(params)[0]:
+                if leaf is not None and np.iscomplexobj(leaf):
+                    raise AdagradError(
+                        f"params{path} is complex; the {self.convention} convention here takes real arrays"
+                    )
         return super().init(params)
-
-    def _real_only(self, params: Any):
-        from adagrad_ref.tree import flatten_with_path
-
-        for path, leaf in flatten_with_path(params)[0]:
-            if leaf is not None and np.iscomplexobj(leaf):
-                yield f"{path} is complex"
 
 
 class _Optax(_Convention):
     convention = "optax"
-
-    def _real_only(self, params: Any):
-        return iter(())  # optax's Adagrad takes complex params
+    _takes_complex = True
 
     def _leaf_update(self, g, G, p, eta):
         return update_leaf(g, G, eta, self.eps)

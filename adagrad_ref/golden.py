@@ -805,8 +805,3 @@ def format_report(results: list[CaseResult], level: str) -> str:
     n_fail = sum(not r.passed for r in results)
     lines.append(f"{len(results) - n_fail} passed, {n_fail} failed ({level} tolerances)")
     return "\n".join(lines)
-
-
-def results_from_golden(golden_doc: dict) -> dict:
-    """A results-file skeleton: a deep copy of the golden file, to overwrite with a port's values."""
-    return json.loads(json.dumps(golden_doc))

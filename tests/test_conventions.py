@@ -141,3 +141,13 @@ def test_torch_sqrt_is_not_correctly_rounded_on_cpu(rng):
     assert max_ulp(np.sqrt(x), exact) == 0
     off = ulp_distance(torch.from_numpy(x).sqrt().numpy(), exact)
     assert off.max() == 1 and (off > 0).mean() > 0.01
+
+
+def test_only_the_optax_convention_takes_complex_params():
+    z = {"w": np.zeros(2, np.complex64)}
+    assert conventions.optax(0.1).init(z).sum_of_squares["w"].dtype == np.complex64
+    for name in ("pytorch", "keras", "tensorflow_v2"):
+        with pytest.raises(
+            AdagradError, match=rf"^params\['w'\] is complex; the {name} convention here takes real arrays$"
+        ):
+            conventions.FACTORIES[name]().init(z)

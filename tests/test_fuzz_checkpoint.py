@@ -9,12 +9,11 @@ load runs under a 5-second alarm: a hang fails the test.
 from __future__ import annotations
 
 import json
-import signal
 import zipfile
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from fuzz_helpers import alarm, mutate_json
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -23,20 +22,6 @@ from adagrad_ref.checkpoint import load_state, save_state
 from adagrad_ref.tree import flatten_with_path
 
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@contextmanager
-def alarm(seconds: float):
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"load_state took more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
@@ -99,28 +84,6 @@ def test_byte_mutations(original, tmp_path, mutations):
     check_load(f, state)
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=6,
-)
-
-
-def meta_paths(meta, prefix=()):
-    """Every place in the meta JSON that a value can be put."""
-    yield prefix
-    if isinstance(meta, dict):
-        for k, v in meta.items():
-            yield from meta_paths(v, (*prefix, k))
-    elif isinstance(meta, list):
-        for i, v in enumerate(meta):
-            yield from meta_paths(v, (*prefix, i))
-
-
 @FUZZ
 @given(data=st.data())
 def test_meta_json_mutations(original, tmp_path, data):
@@ -129,21 +92,7 @@ def test_meta_json_mutations(original, tmp_path, data):
     src.write_bytes(raw)
     with zipfile.ZipFile(src) as z:
         members = {i.filename: z.read(i) for i in z.infolist()}
-    meta = json.loads(members["meta.json"])
-    paths = list(meta_paths(meta))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(paths))
-        value = data.draw(json_values)
-        if not path:
-            meta = value
-            break
-        node = meta
-        try:
-            for key in path[:-1]:
-                node = node[key]
-            node[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    meta = mutate_json(data, json.loads(members["meta.json"]))
     members["meta.json"] = json.dumps(meta).encode()
     f = tmp_path / "m.npz"
     with zipfile.ZipFile(f, "w") as z:

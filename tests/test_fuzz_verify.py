@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from fuzz_helpers import alarm, mutate_json
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_fuzz_checkpoint import alarm, json_values, meta_paths
 
 from adagrad_ref import AdagradError
 from adagrad_ref.golden import dumps, golden_path, verify
@@ -49,21 +49,7 @@ def check(results_path: str, golden: str) -> None:
 @given(data=st.data())
 def test_json_mutations(small_golden, tmp_path, data):
     golden, doc = small_golden
-    doc = json.loads(json.dumps(doc))
-    paths = list(meta_paths(doc))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(paths))
-        value = data.draw(json_values)
-        if not path:
-            doc = value
-            break
-        node = doc
-        try:
-            for key in path[:-1]:
-                node = node[key]
-            node[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    doc = mutate_json(data, json.loads(json.dumps(doc)))
     f = tmp_path / "r.json"
     f.write_text(json.dumps(doc))
     check(str(f), golden)
