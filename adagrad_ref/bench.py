@@ -577,6 +577,11 @@ def report(result: dict) -> str:
                 roof = sec.get((dtype, n, "roofline"))
                 cells.append("—" if t is None else f"{t * 1e6:,.1f} ({roof / t:.2f})")
             lines.append(f"| {_ORDER.get(impl, impl)} | " + " | ".join(cells) + " |")
+        gbs = {(r["n"], r["impl"]): r["gb_per_s"] for r in result["dense"] if r["dtype"] == dtype}
+        for impl in ("roofline", "numba", "torch_fused", "optax_jit"):
+            if all((n, impl) in gbs for n in ns):
+                cells = " | ".join(f"{gbs[(n, impl)]:.1f}" for n in ns)
+                lines.append(f"| {_ORDER.get(impl, impl)}: GB/s moved | {cells} |")
         lines.append("")
         lines.append(f"**{dtype}**: speed-up of the Numba core (default dispatch) over each peer")
         lines.append("")
