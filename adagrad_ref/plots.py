@@ -56,7 +56,7 @@ def plot_benchmark(result: dict, path: str) -> None:
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=120)
     if path.endswith(".png"):
-        fig.savefig(path[:-4] + ".svg")
+        fig.savefig(path[:-4] + ".svg", metadata={"Date": None})  # no timestamp: redrawing changes nothing
     plt.close(fig)
 
 
@@ -65,6 +65,15 @@ def plot_benchmark(result: dict, path: str) -> None:
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10})
 
 _COORD = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+
+
+def _dress(ax, title: str, xlabel: str, ylabel: str, **legend: object) -> None:
+    """Title, axis labels, a light grid and the legend: what every teaching figure's axes carry."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(**legend)
 
 
 def _save(fig, path: str | None):
@@ -101,11 +110,7 @@ def fig_effective_lr(path: str | None = None, steps: int = 10_000):
                 label=f"η/√(G+ε), coordinate x{i + 1} (λ = {q.eigenvalues[i]:g})",
             )
         ax.loglog(t, 0.4 / np.sqrt(t), "k--", label="η/√t (the textbook law)")
-        ax.set_title(title)
-        ax.set_xlabel("step t")
-        ax.set_ylabel("effective learning rate")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(loc="lower left")
+        _dress(ax, title, "step t", "effective learning rate", loc="lower left")
     fig.suptitle("Adagrad's effective learning rate on f = 0.1·x1² + 2·x2², η = 0.4")
     return _save(fig, path)
 
@@ -123,11 +128,8 @@ def fig_accumulator(path: str | None = None, steps: int = 200):
             color=_COORD[i],
             label=f"G for x{i + 1} (curvature λ = {q.eigenvalues[i]:g})",
         )
-    ax.set_xlabel("step t")
-    ax.set_ylabel("accumulator G = 0.1 + Σ g² (log)")
-    ax.set_title("The preconditioning picture: steep coordinates accumulate fast, then level off")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    title = "The preconditioning picture: steep coordinates accumulate fast, then level off"
+    _dress(ax, title, "step t", "accumulator G = 0.1 + Σ g² (log)")
     return _save(fig, path)
 
 
@@ -150,11 +152,9 @@ def fig_implicit_vs_explicit(path: str | None = None, steps: int = 300):
     fig, ax = plt.subplots(figsize=(8, 5))
     for tr, style in zip(runs, ["-", "--", ":"], strict=True):
         ax.semilogy(tr.loss, style, linewidth=2, label=tr.label)
-    ax.set_xlabel("step t")
-    ax.set_ylabel("loss f(w) (log)")
-    ax.set_title("Implicit versus explicit learning-rate decay on f = 0.1·x1² + 2·x2²")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    _dress(
+        ax, "Implicit versus explicit learning-rate decay on f = 0.1·x1² + 2·x2²", "step t", "loss f(w) (log)"
+    )
     return _save(fig, path)
 
 
@@ -209,12 +209,9 @@ def fig_condition_numbers(path: str | None = None, steps: int = 500):
         gd = run_gd(q, [1.0, 1.0], 1.0, steps)  # η = 1/λmax: the largest safe constant step
         ax.semilogy(ad.loss, "-", color=color, linewidth=2, label=f"Adagrad, κ = {kappa}")
         ax.semilogy(gd.loss, "--", color=color, label=f"GD η = 1/λmax, κ = {kappa}")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("loss (log)")
     ax.set_ylim(1e-16, 2)
-    ax.set_title("Ill-conditioning: Adagrad rescales each axis, gradient descent crawls along the flat one")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(ncol=2, fontsize=9)
+    title = "Ill-conditioning: Adagrad rescales each axis, gradient descent crawls along the flat one"
+    _dress(ax, title, "step t", "loss (log)", ncol=2, fontsize=9)
     return _save(fig, path)
 
 
@@ -226,11 +223,8 @@ def fig_first_steps(path: str | None = None):
         opt = adagrad(1.0, initial_accumulator_value=g0, eps=eps)
         u, _ = opt.update(g, opt.init(np.zeros_like(g)))
         ax.loglog(g, np.abs(u), style, linewidth=2, label=f"G₀ = {g0:g}, ε = {eps:g}")
-    ax.set_xlabel("size of the first gradient |g₁|")
-    ax.set_ylabel("size of the first step |u₁| (η = 1)")
-    ax.set_title("The first step: with G₀ = 0 it is η·sign(g) whatever |g| (until ε matters)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    title = "The first step: with G₀ = 0 it is η·sign(g) whatever |g| (until ε matters)"
+    _dress(ax, title, "size of the first gradient |g₁|", "size of the first step |u₁| (η = 1)")
     return _save(fig, path)
 
 
@@ -256,21 +250,15 @@ def fig_warning(path: str | None = None, steps: int = 6000, shift_at: int = 5000
         label = f"{tr.label}: back under 0.1 after {recovery_steps(tr, shift_at)} steps"
         axes[0].semilogy(t[window], tr.loss[window], color=color, label=label, alpha=0.85)
     axes[0].axvline(shift_at, color="k", linestyle=":", label=f"the optimum moves (step {shift_at:,})")
-    axes[0].set_xlabel("step t")
-    axes[0].set_ylabel("loss against the current optimum (log)")
-    axes[0].set_title("After the move, Adagrad's shrunken steps lag behind")
-    axes[0].legend(fontsize=9)
-    axes[0].grid(True, which="both", alpha=0.3)
+    title = "After the move, Adagrad's shrunken steps lag behind"
+    _dress(axes[0], title, "step t", "loss against the current optimum (log)", fontsize=9)
     axes[1].loglog(np.arange(1, steps + 1), ad.effective_lr[:, 0], color="tab:red", label="Adagrad η/√(G+ε)")
     axes[1].loglog(
         np.arange(1, steps + 1), gd.effective_lr[:, 0], color="tab:blue", label="gradient descent η"
     )
     axes[1].axvline(shift_at, color="k", linestyle=":")
-    axes[1].set_xlabel("step t")
-    axes[1].set_ylabel("learning rate applied to the gradient")
-    axes[1].set_title("The accumulator only grows, so the rate only falls")
-    axes[1].legend()
-    axes[1].grid(True, which="both", alpha=0.3)
+    title = "The accumulator only grows, so the rate only falls"
+    _dress(axes[1], title, "step t", "learning rate applied to the gradient")
     fig.suptitle("f = ½|w − w*|², noisy gradients (σ = 1); w* jumps from (0, 0) to (3, −3)")
     return _save(fig, path)
 
@@ -296,11 +284,7 @@ def fig_diagonal_vs_full(path: str | None = None, steps: int = 60):
         ax = axes[1][col]
         for tr, color in ((diag, "tab:red"), (full, "tab:purple")):
             ax.semilogy(tr.loss, color=color, linewidth=2, label=tr.label)
-        ax.set_xlabel("step t")
-        ax.set_ylabel("loss (log)")
-        ax.set_title(f"{name}: loss")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        _dress(ax, f"{name}: loss", "step t", "loss (log)")
     fig.suptitle("The diagonal of G sees the axes, not the directions: rotated, it loses to the full matrix")
     return _save(fig, path)
 
@@ -321,15 +305,8 @@ def fig_frameworks(path: str | None = None, steps: int = 200):
         if tr.label != "optax":
             gap = np.max(np.abs(tr.params.astype(np.float64) - runs[0].params.astype(np.float64)), axis=1)
             axes[1].semilogy(np.maximum(gap, 1e-12), style, linewidth=2, label=f"{tr.label} − optax")
-    axes[0].set_title("float32, η = 0.4, each framework's default G₀ and ε")
-    axes[0].set_xlabel("step t")
-    axes[0].set_ylabel("loss (log)")
-    axes[1].set_title("max |w − w_optax| (log; 1e-12 stands for 0)")
-    axes[1].set_xlabel("step t")
-    axes[1].set_ylabel("distance from optax's params")
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+    _dress(axes[0], "float32, η = 0.4, each framework's default G₀ and ε", "step t", "loss (log)")
+    _dress(axes[1], "max |w − w_optax| (log; 1e-12 stands for 0)", "step t", "distance from optax's params")
     fig.suptitle("Same name, different arithmetic: PyTorch starts at G₀ = 0 and puts ε outside the root")
     return _save(fig, path)
 
