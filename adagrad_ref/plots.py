@@ -6,10 +6,26 @@ notebook the figures show inline. ``python -m adagrad_ref figures`` writes them 
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from adagrad_ref.reference import adagrad
+
+# The figures' style, applied inside each figure function only (importing this module changes no
+# global matplotlib setting). The fixed SVG salt makes a redrawn SVG file identical.
+_RC = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10, "svg.hashsalt": "adagrad_ref"}
+
+
+def _styled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(_RC):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 __all__ = ["FIGURES", "plot_benchmark", "write_figures"]
 
@@ -26,6 +42,7 @@ _STYLE = {
 }
 
 
+@_styled
 def plot_benchmark(result: dict, path: str) -> None:
     """Time per element against size, log-log, one panel per dtype, the roofline drawn."""
     dtypes = [d for d in result["config"]["dtypes"] if any(r["dtype"] == d for r in result["dense"])]
@@ -62,10 +79,6 @@ def plot_benchmark(result: dict, path: str) -> None:
 
 # ---------------------------------------------------------------- teaching figures
 
-plt.rcParams.update(
-    {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10, "svg.hashsalt": "adagrad_ref"}
-)
-
 _COORD = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
 
 
@@ -85,6 +98,7 @@ def _save(fig, path: str | None):
     return fig
 
 
+@_styled
 def fig_effective_lr(path: str | None = None, steps: int = 10_000):
     """Effective learning rate per coordinate, log-log, with the 1/sqrt(t) law beside it:
     exact gradients (the decay stops) and noisy gradients (the decay goes on)."""
@@ -117,6 +131,7 @@ def fig_effective_lr(path: str | None = None, steps: int = 10_000):
     return _save(fig, path)
 
 
+@_styled
 def fig_accumulator(path: str | None = None, steps: int = 200):
     """The accumulator per coordinate: the high-curvature coordinate accumulates fastest."""
     from adagrad_ref.experiments import Quadratic, run_adagrad
@@ -135,6 +150,7 @@ def fig_accumulator(path: str | None = None, steps: int = 200):
     return _save(fig, path)
 
 
+@_styled
 def fig_implicit_vs_explicit(path: str | None = None, steps: int = 300):
     """Loss against step: Adagrad, plain gradient descent, gradient descent with η/sqrt(t+1)."""
     from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
@@ -173,6 +189,7 @@ def _contours(ax, q, lim=(-5.5, 1.5, -3, 3)):
     ax.set_ylabel("x2")
 
 
+@_styled
 def fig_contour(path: str | None = None, steps: int = 20):
     """The textbook f = 0.1 x1² + 2 x2² from (−5, −2): Adagrad and gradient descent at η = 0.4 and η = 2."""
     from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
@@ -199,6 +216,7 @@ def fig_contour(path: str | None = None, steps: int = 20):
     return _save(fig, path)
 
 
+@_styled
 def fig_condition_numbers(path: str | None = None, steps: int = 500):
     """Loss curves (log scale) for several condition numbers: axis-aligned quadratics, Adagrad vs GD."""
     from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
@@ -217,6 +235,7 @@ def fig_condition_numbers(path: str | None = None, steps: int = 500):
     return _save(fig, path)
 
 
+@_styled
 def fig_first_steps(path: str | None = None):
     """How initial_accumulator_value and eps shape the first step: |u₁| against |g| for several G₀."""
     g = np.geomspace(1e-4, 1e3, 200)
@@ -236,6 +255,7 @@ def recovery_steps(tr, shift_at: int, level: float = 0.1) -> int:
     return int(below[0]) if below.size else -1
 
 
+@_styled
 def fig_warning(path: str | None = None, steps: int = 6000, shift_at: int = 5000):
     """The documentation's warning made visible: after a long noisy run the optimum moves, and
     Adagrad's step, shrunk by everything it has accumulated, takes long to follow."""
@@ -265,6 +285,7 @@ def fig_warning(path: str | None = None, steps: int = 6000, shift_at: int = 5000
     return _save(fig, path)
 
 
+@_styled
 def fig_diagonal_vs_full(path: str | None = None, steps: int = 60):
     """Diagonal against full-matrix Adagrad on an axis-aligned and a rotated ill-conditioned quadratic."""
     from adagrad_ref.experiments import Quadratic, run_adagrad, run_full_matrix
@@ -291,6 +312,7 @@ def fig_diagonal_vs_full(path: str | None = None, steps: int = 60):
     return _save(fig, path)
 
 
+@_styled
 def fig_frameworks(path: str | None = None, steps: int = 200):
     """One problem under the optax, PyTorch, Keras and TensorFlow conventions (each with its defaults
     for G₀ and ε, one learning rate), and how far each ends up from optax."""
