@@ -25,7 +25,8 @@ first update; its weight decay adds ``weight_decay·w`` to the gradient first
 and ``maximize`` negates the gradient. The sources read: optax
 ``_src/transform.py`` (``scale_by_rss``), torch ``optim/adagrad.py``
 (``_single_tensor_adagrad``: ``addcmul_``, ``sqrt().add_``, ``addcdiv_``), Keras 3
-``optimizers/adagrad.py`` (``update_step``) and TensorFlow's ``ApplyAdagradV2``
+``optimizers/adagrad.py`` (``update_step``; its learning rate lives in a float32 variable, so float64 runs use
+the float32-rounded rate) and TensorFlow's ``ApplyAdagradV2``
 kernel (``training_ops.cc``).
 
 >>> import numpy as np
@@ -73,6 +74,7 @@ ORDER_OF_OPERATIONS = {
         "w = w + u",
     ],
     "keras": [
+        "lr_t = the rate rounded to float32 (Keras keeps it in a float32 variable), then to the dtype",
         "G = G + g*g",
         "d = sqrt(G + eps)",
         "u = -((lr_t * g) / d)  (no guard: G + eps = 0 gives 0/0 = NaN)",
@@ -185,6 +187,11 @@ class _PyTorch(_Convention):
 
 class _Keras(_Convention):
     convention = "keras"
+
+    def _learning_rate_at(self, count: int) -> float:
+        # Keras keeps the rate in a float32 variable and casts it to the params' dtype when used:
+        # a float64 run steps with the float32-rounded rate.
+        return float(np.float32(super()._learning_rate_at(count)))
 
     def _leaf_update(self, g, G, p, eta):
         return _keras_leaf(g, G, eta, self.eps)
