@@ -86,6 +86,19 @@ def _step_kernel_parallel(p, g, G, neg_lr, eps):
         p[i] = p[i] + u
 
 
+def _hyperparameter_types_ok(lr, eps) -> bool:
+    """At compile time: η and ε are real numbers (a bool is refused, as in the Python checks)."""
+    return all(
+        isinstance(h, (types.Float, types.Integer)) and not isinstance(h, types.Boolean) for h in (lr, eps)
+    )
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _hyperparameters_ok(learning_rate, eps):
+    """At run time: η finite, ε finite and >= 0 (what validation.check_* require)."""
+    return np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0
+
+
 def _types_ok(p, g, G, lr, eps):
     """Compile-time check (see its overload): may the fast path take these argument types?"""
 
@@ -100,10 +113,7 @@ def _types_ok_overload(p, g, G, lr, eps):
         and p.ndim == g.ndim == G.ndim
         and p.mutable
         and G.mutable
-        and all(
-            isinstance(h, (types.Float, types.Integer)) and not isinstance(h, types.Boolean)
-            for h in (lr, eps)
-        )
+        and _hyperparameter_types_ok(lr, eps)
     )
     if good:
         return lambda p, g, G, lr, eps: True
@@ -128,7 +138,7 @@ def _step_entry(p, g, G, learning_rate, eps, parallel):
         return 2
     if _overlap(p, g) or _overlap(p, G) or _overlap(g, G):
         return 3
-    if not (np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0):
+    if not _hyperparameters_ok(learning_rate, eps):
         return 4
     # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float.
     neg_lr = G.dtype.type(-learning_rate)
@@ -240,10 +250,7 @@ def _sparse_types_ok_overload(table, rows, row_grads, G, lr, eps):
         and isinstance(rows, types.Array)
         and rows.ndim == 1
         and isinstance(rows.dtype, types.Integer)
-        and all(
-            isinstance(h, (types.Float, types.Integer)) and not isinstance(h, types.Boolean)
-            for h in (lr, eps)
-        )
+        and _hyperparameter_types_ok(lr, eps)
     )
     if good:
         return lambda table, rows, row_grads, G, lr, eps: True
@@ -260,7 +267,7 @@ def _sparse_entry(table, rows, row_grads, G, learning_rate, eps):
         return 2
     if _overlap(table, G) or _overlap(table, row_grads) or _overlap(G, row_grads):
         return 3
-    if not (np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0):
+    if not _hyperparameters_ok(learning_rate, eps):
         return 4
     for i in range(k):
         if rows[i] < 0 or rows[i] >= n:
