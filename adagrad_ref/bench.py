@@ -107,16 +107,18 @@ def _numpy_class(b: Buffers) -> Callable[[], None]:
     return step
 
 
-def _torch(b: Buffers, **kw: Any) -> Callable[[], None]:
+def _torch_step(params: list[np.ndarray], grads: list[np.ndarray], **kw: Any) -> Callable[[], None]:
+    """torch.optim.Adagrad over these tensors (sharing the arrays' memory); its own state is its sums."""
     import torch
 
-    p = torch.nn.Parameter(torch.from_numpy(b.p))  # shares the buffer: torch's own state is its sums
-    p.grad = torch.from_numpy(b.g)
-    opt = torch.optim.Adagrad([p], lr=LR, initial_accumulator_value=G0, eps=EPS, **kw)
-    return opt.step
+    tensors = [torch.nn.Parameter(torch.from_numpy(p)) for p in params]
+    for t, g in zip(tensors, grads, strict=True):
+        t.grad = torch.from_numpy(g)
+    return torch.optim.Adagrad(tensors, lr=LR, initial_accumulator_value=G0, eps=EPS, **kw).step
 
 
-def _optax(b: Buffers) -> Callable[[], None]:
+def _optax_step(params: Any, grads: Any) -> Callable[[], None]:
+    """Jitted optax.adagrad on a pytree of copies, params and state donated to each call."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -128,12 +130,12 @@ def _optax(b: Buffers) -> Callable[[], None]:
         return optax.apply_updates(p, u), s
 
     jitted = jax.jit(step_fn, donate_argnums=(0, 1))
-    p = jnp.asarray(b.p)
-    box = {"p": p, "s": opt.init(p), "g": jnp.asarray(b.g)}
+    p = jax.tree.map(jnp.asarray, params)
+    box = {"p": p, "s": opt.init(p), "g": jax.tree.map(jnp.asarray, grads)}
 
     def step() -> None:
         box["p"], box["s"] = jitted(box["p"], box["s"], box["g"])
-        box["p"].block_until_ready()
+        jax.block_until_ready(box["p"])
 
     return step
 
@@ -149,10 +151,10 @@ def implementations(torch_ok: bool, jax_ok: bool) -> dict[str, Callable[[Buffers
         "numpy_class": _numpy_class,
     }
     if torch_ok:
-        impls["torch_foreach"] = lambda b: _torch(b, foreach=True)
-        impls["torch_fused"] = lambda b: _torch(b, fused=True)
+        impls["torch_foreach"] = lambda b: _torch_step([b.p], [b.g], foreach=True)
+        impls["torch_fused"] = lambda b: _torch_step([b.p], [b.g], fused=True)
     if jax_ok:
-        impls["optax_jit"] = _optax
+        impls["optax_jit"] = lambda b: _optax_step(b.p, b.g)
     return impls
 
 
@@ -368,35 +370,10 @@ def bench_many_leaves(repeats: int, min_seconds: float, torch_ok: bool, jax_ok: 
     flat.set_grads(grads)
     steps: dict[str, Callable[[], None]] = {"numba_per_leaf": per_leaf, "numba_flat": flat.step}
     if torch_ok:
-        import torch
-
         for kind, kw in (("torch_foreach", {"foreach": True}), ("torch_fused", {"fused": True})):
-            tparams = [torch.nn.Parameter(torch.from_numpy(v.copy())) for v in params.values()]
-            for tp, g in zip(tparams, grads.values(), strict=True):
-                tp.grad = torch.from_numpy(g)
-            steps[kind] = torch.optim.Adagrad(
-                tparams, lr=LR, initial_accumulator_value=G0, eps=EPS, **kw
-            ).step
+            steps[kind] = _torch_step([v.copy() for v in params.values()], list(grads.values()), **kw)
     if jax_ok:
-        import jax
-        import jax.numpy as jnp
-        import optax
-
-        opt = optax.adagrad(LR, G0, EPS)
-
-        def step_fn(p, s, g):
-            u, s = opt.update(g, s)
-            return optax.apply_updates(p, u), s
-
-        jitted = jax.jit(step_fn, donate_argnums=(0, 1))
-        jp = {k: jnp.asarray(v) for k, v in params.items()}
-        box = {"p": jp, "s": opt.init(jp), "g": {k: jnp.asarray(v) for k, v in grads.items()}}
-
-        def optax_step() -> None:
-            box["p"], box["s"] = jitted(box["p"], box["s"], box["g"])
-            jax.block_until_ready(box["p"])
-
-        steps["optax_jit"] = optax_step
+        steps["optax_jit"] = _optax_step(params, grads)
     with tqdm(total=repeats, desc="200 leaves", unit="repeat", disable=not progress, file=sys.stderr) as bar:
         samples = measure_interleaved(steps, repeats, min_seconds, tick=lambda: bar.update(1))
     total = sum(sizes)
