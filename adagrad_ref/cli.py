@@ -44,7 +44,7 @@ def _cmd_example(args: argparse.Namespace) -> int:
 
 def _cmd_optax_gaps(args: argparse.Namespace) -> int:
     try:
-        from adagrad_ref.compare_optax import report
+        from adagrad_ref.tools.optax_gaps import report
 
         print(report(steps=args.steps))
     except ImportError as e:
@@ -69,7 +69,7 @@ def _sizes(text: str) -> list[int]:
 def _cmd_bench(args: argparse.Namespace) -> int:
     import os
 
-    from adagrad_ref.bench import BenchConfig, report, run, save
+    from adagrad_ref.tools.bench import BenchConfig, report, run, save
 
     if args.quick:
         config = BenchConfig(
@@ -95,7 +95,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from adagrad_ref.plots import write_figures
+    from adagrad_ref.teaching.plots import write_figures
 
     write_figures(args.out)
     return 0

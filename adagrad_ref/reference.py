@@ -17,7 +17,7 @@ What the page leaves out and optax's code does (``scale_by_rss`` in
   :math:`g/\sqrt{\epsilon}`.
 
 The one canonical order of operations, per element, that the Numba core
-(:mod:`adagrad_ref.kernels`) follows to the bit::
+(:mod:`adagrad_ref.fast.kernels`) follows to the bit::
 
     G = |g|**2 + G                              # accumulate (complex: see abs_sq)
     s = 1 / sqrt(G + eps)  if G > 0  else 0     # inverse root, guarded
@@ -126,7 +126,7 @@ def abs_sq(g: np.ndarray) -> np.ndarray:
 
 
 def _numba_update_leaf(g: np.ndarray, G: np.ndarray, learning_rate: float, eps: float):
-    from adagrad_ref.kernels import update_leaf as numba_update_leaf  # numba loads only when asked
+    from adagrad_ref.fast.kernels import update_leaf as numba_update_leaf  # numba loads only when asked
 
     return numba_update_leaf(g, G, learning_rate, eps)
 
@@ -140,7 +140,7 @@ class Adagrad:
       initial_accumulator_value: :math:`G_0`, >= 0 (optax's default 0.1).
       eps: ε, added inside the square root, >= 0 (optax's default 1e-7).
       backend: ``"numpy"`` (this file's :func:`update_leaf`) or ``"numba"``
-        (the jitted loop of :mod:`adagrad_ref.kernels`, the same bits; complex
+        (the jitted loop of :mod:`adagrad_ref.fast.kernels`, the same bits; complex
         leaves take the NumPy path there too).
       check_finite: if True, ``update`` refuses a gradient holding NaN or Inf,
         naming the leaf and the index, before computing anything. Off by

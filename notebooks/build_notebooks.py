@@ -2,7 +2,7 @@
 
     .venv/bin/python notebooks/build_notebooks.py
 
-The notebooks call the package (``adagrad_ref.experiments``, ``adagrad_ref.plots``): every
+The notebooks call the package (``adagrad_ref.teaching.experiments``, ``adagrad_ref.teaching.plots``): every
 figure and every number in them is computed, and the test suite runs them top to bottom again.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import adagrad_ref
 from adagrad_ref import adagrad, apply_updates
-from adagrad_ref import experiments as ex, plots"""
+from adagrad_ref.teaching import experiments as ex, plots"""
 
 NOTEBOOKS = {
     "01_documented_example.ipynb": [
@@ -148,11 +148,11 @@ exactly this reason.)"""),
         ("md", """# 3. The diagonal against the full matrix
 
 The documentation defines $G = \\sum_t g_t g_t^\\top$ and then keeps only $\\mathrm{diag}(G)$: one
-number per parameter. `adagrad_ref.full_matrix.FullMatrixAdagrad` keeps the whole matrix and
+number per parameter. `adagrad_ref.teaching.full_matrix.FullMatrixAdagrad` keeps the whole matrix and
 preconditions with $(G + \\epsilon I)^{-1/2}$, computed by an eigendecomposition. On an ill-conditioned
 quadratic whose axes are the coordinate axes the diagonal is enough; rotate the same quadratic by
 45° and it is not."""),
-        ("code", SETUP + "\nfrom adagrad_ref.full_matrix import FullMatrixAdagrad"),
+        ("code", SETUP + "\nfrom adagrad_ref.teaching.full_matrix import FullMatrixAdagrad"),
         ("code", "plots.fig_diagonal_vs_full();"),
         ("code", """for name, angle in (("axis-aligned", 0.0), ("rotated 45 degrees", np.pi / 4)):
     q = ex.Quadratic.make([0.2, 4.0], angle=angle)

@@ -12,7 +12,8 @@ import pytest
 from conftest import random_floats
 from numba import njit
 
-from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates, kernels
+from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates
+from adagrad_ref.fast import kernels
 from adagrad_ref.reference import update_leaf
 from adagrad_ref.ulp import same_bits
 

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from adagrad_ref.bench import BenchConfig, check_targets, report, run, save
+from adagrad_ref.tools.bench import BenchConfig, check_targets, report, run, save
 
 
 def test_small_run_measures_everything(tmp_path):

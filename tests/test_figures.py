@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from adagrad_ref import adagrad, apply_updates, plots
-from adagrad_ref.experiments import Quadratic, run_adagrad, run_convention, run_gd
+from adagrad_ref import adagrad, apply_updates
+from adagrad_ref.teaching import plots
+from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_convention, run_gd
 
 
 def test_quadratic_gradient_is_the_derivative_of_its_loss():

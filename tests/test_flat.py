@@ -7,7 +7,7 @@ import pytest
 from conftest import random_floats
 
 from adagrad_ref import AdagradError, adagrad, apply_updates
-from adagrad_ref.flat import FlatAdagrad
+from adagrad_ref.fast.flat import FlatAdagrad
 from adagrad_ref.tree import flatten_with_path
 from adagrad_ref.ulp import same_bits
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from adagrad_ref import AdagradError, adagrad
-from adagrad_ref.experiments import Quadratic, run_adagrad, run_full_matrix
-from adagrad_ref.full_matrix import FullMatrixAdagrad
+from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_full_matrix
+from adagrad_ref.teaching.full_matrix import FullMatrixAdagrad
 
 
 def test_equals_the_diagonal_method_when_every_gradient_is_axis_aligned(rng):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from adagrad_ref import adagrad_step_inplace
-from adagrad_ref.kernels import PARALLEL_MIN_BYTES
+from adagrad_ref.fast.kernels import PARALLEL_MIN_BYTES
 
 
 @pytest.mark.parametrize("n", [1000, PARALLEL_MIN_BYTES])  # one core; all cores (>= the bytes)

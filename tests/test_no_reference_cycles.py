@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from adagrad_ref import adagrad, apply_updates, load_state, save_state
-from adagrad_ref.flat import FlatAdagrad
+from adagrad_ref.fast.flat import FlatAdagrad
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 
 SCRIPT = """
 import json, numpy as np
-from adagrad_ref import kernels
+from adagrad_ref.fast import kernels
 p = np.zeros(8, np.float32); g = np.ones(8, np.float32); G = np.full(8, 0.1, np.float32)
 kernels.adagrad_step_inplace(p, g, G, 0.1, 1e-7)
 kernels.update_leaf(g, G, 0.1, 1e-7)

@@ -24,7 +24,7 @@ import optax
 import pytest
 
 from adagrad_ref import adagrad
-from adagrad_ref.compare_optax import UPDATE_ULP, measure, param_tolerance_step
+from adagrad_ref.tools.optax_gaps import UPDATE_ULP, measure, param_tolerance_step
 from adagrad_ref.ulp import max_ulp, ulp_distance
 
 ACC_ULP_EAGER = 0

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adagrad_ref import kernels
+from adagrad_ref.fast import kernels
 
 
 def assembly(dispatcher, *args) -> str:

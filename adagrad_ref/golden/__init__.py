@@ -1,8 +1,8 @@
 """Golden values for ports: the test-vector format, its generator and its verifier.
 
-One JSON file per convention under ``adagrad_ref/golden/`` (``optax.json``,
+One JSON file per convention under ``adagrad_ref/golden/data/`` (``optax.json``,
 ``pytorch.json``, ``keras.json``, ``tensorflow_v2.json``), valid against
-``adagrad_ref/golden/schema.json``; ``python -m adagrad_ref golden --out DIR``
+``adagrad_ref/golden/data/schema.json``; ``python -m adagrad_ref golden --out DIR``
 writes them again, bit for bit. The layout follows Project Wycheproof (a
 header, a table of flags, groups of tests sharing parameters, each test with
 an id, a comment and flags) and NumPy's ufunc accuracy data (every float as
@@ -617,7 +617,7 @@ def generate(convention: str) -> dict:
 
 
 def golden_dir() -> str:
-    return str(resources.files("adagrad_ref") / "golden")
+    return str(resources.files("adagrad_ref") / "golden" / "data")
 
 
 def golden_path(convention: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.kernels import adagrad_step_inplace
+from adagrad_ref.fast.kernels import adagrad_step_inplace
 from adagrad_ref.reference import INT32_MAX, Adagrad, AdagradState, ScalarOrSchedule
 from adagrad_ref.tree import as_array_leaf, first_difference, flatten_with_path, unflatten
 

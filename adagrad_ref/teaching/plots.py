@@ -102,7 +102,7 @@ def _save(fig, path: str | None):
 def fig_effective_lr(path: str | None = None, steps: int = 10_000):
     """Effective learning rate per coordinate, log-log, with the 1/sqrt(t) law beside it:
     exact gradients (the decay stops) and noisy gradients (the decay goes on)."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad
 
     q = Quadratic.textbook()
     runs = [
@@ -134,7 +134,7 @@ def fig_effective_lr(path: str | None = None, steps: int = 10_000):
 @_styled
 def fig_accumulator(path: str | None = None, steps: int = 200):
     """The accumulator per coordinate: the high-curvature coordinate accumulates fastest."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad
 
     q = Quadratic.make([0.2, 4.0])
     tr = run_adagrad(q, [-5, -2], 0.4, steps)
@@ -153,7 +153,7 @@ def fig_accumulator(path: str | None = None, steps: int = 200):
 @_styled
 def fig_implicit_vs_explicit(path: str | None = None, steps: int = 300):
     """Loss against step: Adagrad, plain gradient descent, gradient descent with η/sqrt(t+1)."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_gd
 
     q = Quadratic.textbook()
     runs = [
@@ -192,7 +192,7 @@ def _contours(ax, q, lim=(-5.5, 1.5, -3, 3)):
 @_styled
 def fig_contour(path: str | None = None, steps: int = 20):
     """The textbook f = 0.1 x1² + 2 x2² from (−5, −2): Adagrad and gradient descent at η = 0.4 and η = 2."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_gd
 
     q = Quadratic.textbook()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
@@ -219,7 +219,7 @@ def fig_contour(path: str | None = None, steps: int = 20):
 @_styled
 def fig_condition_numbers(path: str | None = None, steps: int = 500):
     """Loss curves (log scale) for several condition numbers: axis-aligned quadratics, Adagrad vs GD."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_gd
 
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     colors = ["tab:green", "tab:blue", "tab:orange", "tab:red"]
@@ -259,7 +259,7 @@ def recovery_steps(tr, shift_at: int, level: float = 0.1) -> int:
 def fig_warning(path: str | None = None, steps: int = 6000, shift_at: int = 5000):
     """The documentation's warning made visible: after a long noisy run the optimum moves, and
     Adagrad's step, shrunk by everything it has accumulated, takes long to follow."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad, run_gd
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_gd
 
     q = Quadratic.make([1.0, 1.0], w_star=[0.0, 0.0])
     shift = (shift_at, [3.0, -3.0])
@@ -288,7 +288,7 @@ def fig_warning(path: str | None = None, steps: int = 6000, shift_at: int = 5000
 @_styled
 def fig_diagonal_vs_full(path: str | None = None, steps: int = 60):
     """Diagonal against full-matrix Adagrad on an axis-aligned and a rotated ill-conditioned quadratic."""
-    from adagrad_ref.experiments import Quadratic, run_adagrad, run_full_matrix
+    from adagrad_ref.teaching.experiments import Quadratic, run_adagrad, run_full_matrix
 
     cases = [
         ("axis-aligned", Quadratic.make([0.2, 4.0])),
@@ -316,7 +316,7 @@ def fig_diagonal_vs_full(path: str | None = None, steps: int = 60):
 def fig_frameworks(path: str | None = None, steps: int = 200):
     """One problem under the optax, PyTorch, Keras and TensorFlow conventions (each with its defaults
     for G₀ and ε, one learning rate), and how far each ends up from optax."""
-    from adagrad_ref.experiments import Quadratic, run_convention
+    from adagrad_ref.teaching.experiments import Quadratic, run_convention
 
     q = Quadratic.textbook()
     runs = [

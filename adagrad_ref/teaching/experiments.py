@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from adagrad_ref.conventions import FACTORIES
-from adagrad_ref.full_matrix import FullMatrixAdagrad
 from adagrad_ref.reference import adagrad, apply_updates
+from adagrad_ref.teaching.full_matrix import FullMatrixAdagrad
 
 __all__ = [
     "Quadratic",

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from adagrad_ref.flat import FlatAdagrad
-from adagrad_ref.kernels import PARALLEL_MIN_BYTES, adagrad_step_inplace, sparse_step_inplace
+from adagrad_ref.fast.flat import FlatAdagrad
+from adagrad_ref.fast.kernels import PARALLEL_MIN_BYTES, adagrad_step_inplace, sparse_step_inplace
 from adagrad_ref.reference import Adagrad, apply_updates
 
 __all__ = ["BenchConfig", "check_targets", "report", "run"]
@@ -633,6 +633,6 @@ def save(result: dict, json_path: str, plot_path: str | None) -> None:
     with open(json_path, "w") as f:
         json.dump(result, f, indent=1)
     if plot_path:
-        from adagrad_ref.plots import plot_benchmark
+        from adagrad_ref.teaching.plots import plot_benchmark
 
         plot_benchmark(result, plot_path)

@@ -1,0 +1,1 @@
+"""Teaching code for the notebooks and figures: quadratic experiments, full-matrix Adagrad, plots."""

@@ -1,0 +1,1 @@
+"""Tools beside the core: the benchmark and the measured gaps to optax."""
