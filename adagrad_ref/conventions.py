@@ -177,7 +177,18 @@ class _PyTorch(_Convention):
             f"maximize={self.maximize!r}"
         )
 
-    def _learning_rate_at(self, count: int) -> float:
+    @property
+    def hyperparameters(self) -> dict:
+        return {
+            "lr": self.learning_rate,
+            "lr_decay": self.lr_decay,
+            "weight_decay": self.weight_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
+            "maximize": self.maximize,
+        }
+
+    def learning_rate_at(self, count: int) -> float:
         step = count + 1  # torch increments its step before using it
         return self.learning_rate / (1 + (step - 1) * self.lr_decay)  # clr, in float64 as in Python
 
@@ -185,13 +196,26 @@ class _PyTorch(_Convention):
         return _pytorch_leaf(g, G, p, clr, self.eps, self.weight_decay, self.maximize)
 
 
+def _keras_style_hyperparameters(opt: Adagrad) -> dict:
+    lr = opt.learning_rate
+    return {
+        "learning_rate": "schedule" if callable(lr) else lr,
+        "initial_accumulator_value": opt.initial_accumulator_value,
+        "epsilon": opt.eps,
+    }
+
+
 class _Keras(_Convention):
     convention = "keras"
 
-    def _learning_rate_at(self, count: int) -> float:
+    @property
+    def hyperparameters(self) -> dict:
+        return _keras_style_hyperparameters(self)
+
+    def learning_rate_at(self, count: int) -> float:
         # Keras keeps the rate in a float32 variable and casts it to the params' dtype when used:
         # a float64 run steps with the float32-rounded rate.
-        return float(np.float32(super()._learning_rate_at(count)))
+        return float(np.float32(super().learning_rate_at(count)))
 
     def _leaf_update(self, g, G, p, eta):
         return _keras_leaf(g, G, eta, self.eps)
@@ -199,6 +223,10 @@ class _Keras(_Convention):
 
 class _TensorFlowV2(_Convention):
     convention = "tensorflow_v2"
+
+    @property
+    def hyperparameters(self) -> dict:
+        return _keras_style_hyperparameters(self)
 
     def _leaf_update(self, g, G, p, eta):
         return _tensorflow_v2_leaf(g, G, eta, self.eps)

@@ -206,7 +206,7 @@ class Adagrad:
         if self.check_finite:
             _check_all_finite(paths, g_leaves)
         count = int(state.count)
-        eta = self._learning_rate_at(count)  # η_t
+        eta = self.learning_rate_at(count)  # η_t
         updates, sums = [], []
         for g, G, p in zip(g_leaves, G_leaves, p_leaves, strict=True):
             if g is None:
@@ -226,7 +226,21 @@ class Adagrad:
         """One leaf's ``(u_t, G_t)``: the hook :mod:`adagrad_ref.conventions` overrides."""
         return self._update_leaf(g, G, eta, self.eps)
 
-    def _learning_rate_at(self, count: int) -> float:
+    #: The framework whose arithmetic this optimizer follows (see :mod:`adagrad_ref.conventions`).
+    convention = "optax"
+
+    @property
+    def hyperparameters(self) -> dict:
+        """Every hyperparameter under optax's names; a schedule is recorded as ``"schedule"``."""
+        lr = self.learning_rate
+        return {
+            "learning_rate": "schedule" if callable(lr) else lr,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
+        }
+
+    def learning_rate_at(self, count: int) -> float:
+        """η used by the update at ``count`` (0 at the first update), checked if it comes from a schedule."""
         if callable(self.learning_rate):
             return check_schedule_value(self.learning_rate(count), count)
         return self.learning_rate

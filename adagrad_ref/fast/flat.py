@@ -118,7 +118,7 @@ class FlatAdagrad:
 
     def step(self) -> None:
         """One Adagrad step on every leaf: one call of the fused kernel per dtype."""
-        eta = self._optimizer._learning_rate_at(self._count)  # η_t, checked if a schedule
+        eta = self._optimizer.learning_rate_at(self._count)  # η_t, checked if a schedule
         for p, g, G in self._buffers.values():
             adagrad_step_inplace(p, g, G, eta, self._optimizer.eps, parallel=self.parallel)
         self._count = min(self._count + 1, INT32_MAX)

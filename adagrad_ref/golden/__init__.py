@@ -509,7 +509,7 @@ def _optimizer(convention: str, group: Group):
 
 def _lr_at(opt, count: int, dtype: str) -> np.ndarray:
     """The learning rate (PyTorch: clr) a step uses, rounded to the dtype as the update rounds it."""
-    return np.asarray(opt._learning_rate_at(count), dtype=_REAL[dtype])
+    return np.asarray(opt.learning_rate_at(count), dtype=_REAL[dtype])
 
 
 def _run_case(convention: str, group: Group, case: Case) -> list[dict]:
