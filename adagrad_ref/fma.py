@@ -69,6 +69,7 @@ import numpy as np
 __all__ = ["fma"]
 
 _SPLIT = 2.0**27 + 1  # Veltkamp's constant for 53-bit doubles
+_BLOCK = 1 << 15  # elements per block: the intermediates stay in the CPU's cache
 
 
 def _two_sum(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,10 +135,12 @@ def _fma64_general(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 def _fma64(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     finite_ab = np.isfinite(a) & np.isfinite(b)
+    general = finite_ab & np.isfinite(c) & (a != 0) & (b != 0) & (c != 0)
+    if general.all():
+        return _fma64_general(a, b, c)
     out = a * b + c  # right where the product is Inf/NaN or zero (its sign included)
     out = np.where(finite_ab & ~np.isfinite(c), c, out)  # a finite product never overflows: c wins
     out = np.where(finite_ab & (c == 0) & (a != 0) & (b != 0), a * b, out)  # one rounding of a*b
-    general = finite_ab & np.isfinite(c) & (a != 0) & (b != 0) & (c != 0)
     if general.any():
         out[general] = _fma64_general(a[general], b[general], c[general])
     return out
@@ -155,6 +158,10 @@ def fma(a, b, c) -> np.ndarray:
     a, b, c = np.broadcast_arrays(np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype), c)
     shape = c.shape
     a, b, c = (np.ravel(x) for x in (a, b, c))  # 1-D: boolean indexing also works for 0-d input
+    kernel = _fma32 if dtype.type is np.float32 else _fma64
+    out = np.empty(c.size, dtype)
     with np.errstate(all="ignore"):
-        out = _fma32(a, b, c) if dtype.type is np.float32 else _fma64(a, b, c)
+        for i in range(0, c.size, _BLOCK):
+            j = slice(i, i + _BLOCK)
+            out[j] = kernel(a[j], b[j], c[j])
     return out.reshape(shape)
