@@ -27,35 +27,40 @@ error ``e`` (TwoSum): if ``e != 0`` and the last bit of ``s`` is even, step
 
 *float32.* The product of two float32 numbers (24 bits each) is exact in
 float64 (53 bits). The float64 sum with ``c`` is rounded to odd, then to float32
-(53 >= 2*24 + 2, so this is the correctly rounded result, subnormal float32
+(53 >= 24 + 2, so this is the correctly rounded result, subnormal float32
 results included, since they are normal float64 numbers). Overflow to ±Inf and
 the Inf/NaN rules follow from the exact float64 product.
 
-*float64.* Boldo and Melquiond's emulated FMA (their Algorithm 5.4)::
+*float64.* Boldo and Melquiond's emulated FMA::
 
     (uh, ul) = ExactMult(a, b)      # Dekker's product with Veltkamp's split: uh + ul = a*b
     (th, tl) = TwoSum(c, uh)        # th + tl = c + uh
     v = RO(tl + ul)
     z = RN(th + v)                  # = RN(a*b + c)
 
-which is proved for operations that neither overflow nor underflow. To keep
+which they prove for operations that neither overflow nor underflow. To keep
 every intermediate in range, ``a`` and ``b`` are scaled to their mantissas in
-[1/2, 1) (``frexp``), and ``c`` by the same power of two ``2**-E`` (``E`` the
-sum of the two exponents), clamped: where ``c`` is more than ``2**55`` times
-the product, the result is ``c`` itself (the product is below a quarter of its
-last place); where it is below ``2**-110`` times the product, only its sign can
-matter (the exact product lies on a grid of ``2**-106`` in these units) and
-``c`` is replaced by a value of the same sign below ``2**-110``. The result is
-then scaled back by ``2**E`` exactly, overflowing to ±Inf where it must.
-Results in the subnormal range need one more step, since their last place is
-coarser than 53 bits: with ``K = ±2**-1022`` (the sign of the result),
-``RN(K + x) - K`` rounds ``x`` to the subnormal grid, and ``RN(K + th + v)`` is
-Boldo and Melquiond's correctly rounded sum of three numbers (their
-Algorithm 5.5, built the same way: two TwoSums, RO, RN), evaluated in the same
-scaled units. Zeros, infinities and NaNs take IEEE 754's rules directly:
-a finite product plus an infinite ``c`` is ``c``; an infinite or NaN product
-(``Inf * 0`` is NaN) plus ``c`` is what NumPy's ``a*b + c`` gives; a zero ``c``
-leaves the correctly rounded product ``a*b`` (whose sign survives underflow).
+[1/2, 1) (``frexp``), so that ``a*b = ma*mb * 2**E`` with ``ma*mb`` in [1/4, 1),
+and ``c`` by the same ``2**-E``, clamped: where ``|c| >= 2**(E+55)`` the result
+is ``c`` itself (the product is below an eighth of its last place); where
+``|c| < 2**(E-111)`` only its sign can matter (the exact product is a multiple
+of ``2**(E-106)``, and so is every rounding boundary near it) and ``c`` is
+replaced by a value of the same sign below ``2**(E-110)``. The result is then
+scaled back by ``2**E`` exactly, overflowing to ±Inf where it must.
+
+A result below the smallest normal number has a coarser last place than 53
+bits, so scaling it back would round twice. There, with ``K = ±2**-1022`` (the
+sign of the result, in the scaled units), ``RN(K + x) - K`` is ``x`` rounded
+once to the subnormal grid, and ``RN(K + th + v)`` is computed with the same
+paper's correctly rounded sum of three numbers (two TwoSums, RO, RN). That the
+odd-rounded ``th + v`` stands for the exact ``x`` on this coarser grid too is
+what the tests check, on hundreds of thousands of subnormal results each run.
+
+Zeros, infinities and NaNs take IEEE 754's rules directly: a finite product
+plus an infinite ``c`` is ``c`` (even where ``a*b`` alone would overflow); an
+infinite or NaN product (``Inf * 0`` is NaN) plus ``c`` is what NumPy's
+``a*b + c`` gives; a zero ``c`` leaves the correctly rounded product ``a*b``
+(whose sign survives underflow); a zero ``a`` or ``b`` gives ``a*b + c``.
 
 ``tests/test_fma.py`` checks the result bit for bit against the hardware FMA
 (LLVM's ``llvm.fma`` through Numba, test-only) on millions of values and
