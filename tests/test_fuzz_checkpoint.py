@@ -12,6 +12,7 @@ import json
 import zipfile
 
 import numpy as np
+import optree
 import pytest
 from fuzz_helpers import alarm, mutate_json
 from hypothesis import HealthCheck, event, given, settings
@@ -19,7 +20,6 @@ from hypothesis import strategies as st
 
 from adagrad_ref import AdagradError, adagrad
 from adagrad_ref.checkpoint import load_state, save_state
-from adagrad_ref.tree import flatten_with_path
 
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -35,7 +35,8 @@ def original(tmp_path_factory):
 
 
 def bits(state):
-    return [None if x is None else x.tobytes() for _, x in flatten_with_path(state.sum_of_squares)[0]]
+    leaves = optree.tree_leaves(state.sum_of_squares, none_is_leaf=True)
+    return [None if x is None else (x.dtype.str, x.shape, x.tobytes()) for x in leaves]
 
 
 def check_load(path, state, count=None):
