@@ -97,7 +97,12 @@ def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Adagrad 
     if not isinstance(state, AdagradState):
         raise AdagradError(f"save_state: state must be an AdagradState, got {type(state).__name__}")
     count = state.count
-    if not (isinstance(count, (int, np.integer)) and not isinstance(count, bool) and 0 <= count <= INT32_MAX):
+    if not (
+        not isinstance(count, bool)
+        and np.ndim(count) == 0
+        and np.issubdtype(np.asarray(count).dtype, np.integer)
+        and 0 <= count <= INT32_MAX
+    ):
         raise AdagradError(f"save_state: state.count must be an integer in [0, 2**31-1], got {short(count)}")
     paths, leaves, spec = flatten(state.sum_of_squares, "state.sum_of_squares")
     treedef = encode_tree(spec, "state.sum_of_squares")
@@ -153,7 +158,8 @@ def _write_atomically(target: str, arrays: list[np.ndarray], meta_bytes: bytes) 
     if os.path.isdir(real):
         raise AdagradError(f"{target}: cannot save the state (it is a directory)")
     if not os.path.isdir(folder):
-        raise AdagradError(f"{target}: cannot save the state (the folder {folder} does not exist)")
+        why = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        raise AdagradError(f"{target}: cannot save the state ({folder} {why})")
     _remove_stale_temporaries(folder, base)
     try:
         mode = os.stat(real).st_mode & 0o7777
