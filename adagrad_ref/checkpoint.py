@@ -265,8 +265,8 @@ def _fsync_folder(folder: str) -> None:
 def read_metadata(path: str | os.PathLike) -> dict:
     """The checked ``meta.json`` of a state file (format, version, count, leaves, hyperparameters)."""
     name = _target(path, "read_metadata")
-    with open_zip(name) as zf:
-        return read_meta(zf, name)
+    with open_zip(name) as z:
+        return read_meta(z.zf, name)
 
 
 def load_state(
@@ -282,8 +282,8 @@ def load_state(
         that a resumed run computes what the interrupted one would have.
     """
     name = _target(path, "load_state")
-    with open_zip(name) as zf:
-        meta = read_meta(zf, name)
+    with open_zip(name) as z:
+        meta = read_meta(z.zf, name)
         decoder = TreeDecoder(f"{name}: meta.treedef")
         skeleton = decoder.build(meta["treedef"], "")
         leaves_meta = meta["leaves"]
@@ -292,10 +292,10 @@ def load_state(
                 f"{name}: meta.leaves has {len(leaves_meta)} entries, the tree has {decoder.n_leaves} arrays"
             )
         expected_members = {META} | {f"leaf_{i:05d}.npy" for i in range(decoder.n_leaves)}
-        extra = sorted(set(zf.namelist()) - expected_members)
+        extra = sorted(set(z.zf.namelist()) - expected_members)
         if extra:
             raise AdagradError(f"{name}: unexpected member {short(extra[0])}")
-        arrays = [read_leaf(zf, name, i, lm) for i, lm in enumerate(leaves_meta)]
+        arrays = [read_leaf(z, i, lm) for i, lm in enumerate(leaves_meta)]
 
     spec = optree.tree_structure(skeleton, none_is_leaf=False)
     if like is not None:

@@ -27,14 +27,14 @@ Reading is bounded: compressed, encrypted, duplicated or unexpected members, unk
 fields, a ``meta.json`` over 64 MiB or holding over 2**24 JSON values, a tree over 2**20 nodes or
 256 levels, more than 64 dimensions, a shape too large for an array, a member declaring more bytes
 than the file has: each is refused with a one-line :class:`AdagradError` before anything big is
-allocated. Each array is read straight into the array returned, in 1 MiB chunks hashed on the
-way (peak memory about the state's size, plus one chunk).
+allocated. Each array is read from the file straight into the array returned (peak memory: the state).
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import io
 import json
 import keyword
 import math
@@ -226,6 +226,7 @@ class open_zip:
         except _ZIP_ERRORS as e:
             self.f.close()
             raise AdagradError(f"{name}: not a readable .npz/zip file ({e})") from None
+        self.size, self.headers = size, {}  # headers: the parsed .npy headers, by their bytes
         try:
             self._check_members(size)
         except AdagradError:
@@ -241,15 +242,15 @@ class open_zip:
             seen.add(info.filename)
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
                 raise AdagradError(
-                    f"{self.name}: member {member} is compressed or encrypted; state files store"
+                    f"{self.name}: member {member} is compressed or encrypted; state files are stored as is"
                 )
             if info.file_size > size or info.file_size != info.compress_size:
                 raise AdagradError(
                     f"{self.name}: member {member} declares {info.file_size} bytes in a file of {size}"
                 )
 
-    def __enter__(self) -> zipfile.ZipFile:
-        return self.zf
+    def __enter__(self) -> open_zip:
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.zf.close()
@@ -338,12 +339,17 @@ def _leaf_description(name: str, i: int, lm: Any) -> tuple[np.dtype, tuple[int, 
     return dtype, tuple(shape), math.prod(shape) * dtype.itemsize
 
 
-def read_leaf(zf: zipfile.ZipFile, name: str, i: int, lm: Any) -> np.ndarray:
-    """Read one ``.npy`` member straight into its array, hashing it on the way: no other copy."""
+def read_leaf(z: open_zip, i: int, lm: Any) -> np.ndarray:
+    """Read one ``.npy`` member straight into the array returned, then hash it: no other copy.
+
+    The member is stored, so its bytes are read from the file itself (after the zip's local
+    header); the SHA-256 of meta.json, not the zip's CRC-32, vouches for them.
+    """
+    name = z.name
     dtype, shape, nbytes = _leaf_description(name, i, lm)
     member = f"leaf_{i:05d}.npy"
     try:
-        info = zf.getinfo(member)
+        info = z.zf.getinfo(member)
     except KeyError:
         raise AdagradError(f"{name}: missing member {member!r}") from None
     if not nbytes <= info.file_size <= nbytes + MAX_NPY_HEADER:
@@ -352,39 +358,66 @@ def read_leaf(zf: zipfile.ZipFile, name: str, i: int, lm: Any) -> np.ndarray:
             f"and a header of at most {MAX_NPY_HEADER}"
         )
     try:
-        with zf.open(info) as m:
-            header = _read_npy_header(m, name, member)
-            h_shape, fortran, h_dtype = header
-            if h_dtype != dtype or tuple(h_shape) != shape or fortran:
-                got = f"{h_dtype} {tuple(h_shape)}" + " in Fortran order" * bool(fortran)
-                raise AdagradError(f"{name}: {member} holds {got}, meta.leaves[{i}] says {dtype} {shape}")
-            have = info.file_size - m.tell()
-            if have != nbytes:
-                raise AdagradError(f"{name}: {member} has {have} bytes of data, expected {nbytes}")
-            a = np.empty(shape, dtype)
-            out, h, pos = a.reshape(-1).view(np.uint8), hashlib.sha256(), 0
-            while pos < nbytes:
-                chunk = m.read(min(CHUNK, nbytes - pos))
-                if not chunk:
-                    raise AdagradError(f"{name}: {member} is truncated")
-                out[pos : pos + len(chunk)] = np.frombuffer(chunk, np.uint8)
-                h.update(chunk)
-                pos += len(chunk)
-            m.read(1)  # reaches the end of the member: zipfile checks its CRC-32 there
-    except _ZIP_ERRORS as e:
-        raise AdagradError(f"{name}: member {member!r} is corrupted ({e})") from None
-    if h.hexdigest() != lm["sha256"]:
+        z.f.seek(info.header_offset)
+        local = z.f.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04" or local[8:10] != b"\0\0" or local[6] & 1:
+            raise AdagradError(f"{name}: {member} has a bad local header (the file is corrupted)")
+        n_name, n_extra = struct.unpack("<HH", local[26:30])
+        if z.f.read(n_name) != member.encode():
+            raise AdagradError(
+                f"{name}: {member} has another name in its local header (the file is corrupted)"
+            )
+        start = info.header_offset + 30 + n_name + n_extra
+        if start + info.file_size > z.size:
+            raise AdagradError(f"{name}: {member} extends past the end of the file")
+        z.f.seek(start)
+        head = z.f.read(min(info.file_size, MAX_NPY_HEADER + 16))
+        h_shape, fortran, h_dtype, h_len = _npy_header(z, head, member)
+        if h_dtype != dtype or tuple(h_shape) != shape or fortran:
+            got = f"{h_dtype} {tuple(h_shape)}" + " in Fortran order" * bool(fortran)
+            raise AdagradError(f"{name}: {member} holds {got}, meta.leaves[{i}] says {dtype} {shape}")
+        have = info.file_size - h_len
+        if have != nbytes:
+            raise AdagradError(f"{name}: {member} has {have} bytes of data, expected {nbytes}")
+        a = np.empty(shape, dtype)
+        out = a.reshape(-1).view(np.uint8)
+        first = head[h_len:]
+        out[: len(first)] = np.frombuffer(first, np.uint8)
+        pos = len(first)
+        while pos < nbytes:  # straight into the array, no intermediate bytes
+            got = z.f.readinto(memoryview(out[pos : pos + CHUNK]))
+            if not got:
+                raise AdagradError(f"{name}: {member} is truncated")
+            pos += got
+    except OSError as e:
+        raise AdagradError(f"{name}: cannot read {member} ({e.strerror or e})") from None
+    if hashlib.sha256(out).hexdigest() != lm["sha256"]:
         raise AdagradError(f"{name}: {member} does not match meta.leaves[{i}].sha256 (the file is corrupted)")
     return a
 
 
-def _read_npy_header(m: Any, name: str, member: str) -> tuple:
+def _npy_header(z: open_zip, head: bytes, member: str) -> tuple:
+    """``(shape, fortran_order, dtype, header length)`` of the ``.npy`` member starting with ``head``."""
+    f = io.BytesIO(head)
     try:
-        version = np.lib.format.read_magic(m)
-        if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(m, max_header_size=MAX_NPY_HEADER)
-        if version == (2, 0):
-            return np.lib.format.read_array_header_2_0(m, max_header_size=MAX_NPY_HEADER)
-        raise ValueError(f"version {version}")
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError) as e:
-        raise AdagradError(f"{name}: {member} has a bad .npy header ({type(e).__name__})") from None
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"version {version}")
+        size_bytes = 2 if version == (1, 0) else 4
+        h_len = 6 + 2 + size_bytes + int.from_bytes(head[8 : 8 + size_bytes], "little")
+        key = head[:h_len]
+        if key not in z.headers:  # most leaves share a few headers: each is parsed once
+            f.seek(0)
+            np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            parsed = read(f, max_header_size=MAX_NPY_HEADER)
+            if f.tell() != h_len:
+                raise ValueError("header length")
+            z.headers[key] = (*parsed, h_len)
+        return z.headers[key]
+    except Exception as e:  # numpy's parser of untrusted text: SyntaxError, tokenize.TokenError, ...
+        raise AdagradError(f"{z.name}: {member} has a bad .npy header ({type(e).__name__})") from None
