@@ -51,6 +51,8 @@ from adagrad_ref.errors import AdagradError
 
 INT32_MAX = int(np.iinfo(np.int32).max)
 
+# Containers registered with optree, globally or in this namespace, are seen as nodes (and refused).
+NAMESPACE = "adagrad_ref"
 FORMAT = "adagrad_ref.state"
 VERSION = 2
 META = "meta.json"
@@ -77,7 +79,9 @@ DTYPES = {
 def flatten(tree: Any, name: str) -> tuple[list[str], list[Any], Any]:
     """``(paths, leaves, treespec)`` of ``tree`` as optree flattens it, paths like ``name['w']``."""
     try:
-        accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=False)
+        accessors, leaves, spec = optree.tree_flatten_with_accessor(
+            tree, none_is_leaf=False, namespace=NAMESPACE
+        )
     except RecursionError:
         raise AdagradError(f"{name} is nested too deeply, or contains itself") from None
     except (TypeError, ValueError) as e:

@@ -147,6 +147,22 @@ def test_what_cannot_be_described_is_refused_at_save_with_the_reason(tmp_path, t
     assert list(tmp_path.iterdir()) == []
 
 
+class Box:
+    """A user's container, registered with optree: no state file can rebuild it without its code."""
+
+    def __init__(self, x):
+        self.x = x
+
+
+optree.register_pytree_node(Box, lambda b: ((b.x,), None), lambda _, kids: Box(*kids), namespace=sf.NAMESPACE)
+
+
+def test_a_registered_custom_node_is_refused_at_save(tmp_path):
+    with one_line(r"^state.sum_of_squares: cannot save a Box node; a state file records dict, OrderedDict"):
+        save_state(tmp_path / "s.npz", state_of({"b": Box(np.ones(2))}))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_trees_too_deep_cyclic_or_with_unbuildable_classes_are_refused_at_save(tmp_path):
     deep = np.ones(1)
     for _ in range(sf.MAX_DEPTH + 1):
