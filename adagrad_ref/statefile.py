@@ -24,7 +24,7 @@ dtypes had no byte order, a leaf was ``{"t": "leaf"}``) is refused with a one-li
 the version.
 
 Reading is bounded: compressed, encrypted, duplicated or unexpected members, unknown or missing
-fields, a ``meta.json`` over 64 MiB or holding over 2**24 JSON values, a tree over 2**20 nodes or
+fields, a ``meta.json`` over 64 MiB or holding over 2**23 JSON values, a tree over 2**20 nodes or
 256 levels, more than 64 dimensions, a shape too large for an array, a member declaring more bytes
 than the file has: each is refused with a one-line :class:`AdagradError` before anything big is
 allocated. Each array is read from the file straight into the array returned (peak memory: the state).
@@ -59,9 +59,11 @@ META = "meta.json"
 META_KEYS = {"format", "version", "count", "treedef", "leaves", "hyperparameters"}
 MAX_META_BYTES = 64 << 20
 MAX_NODES = 1 << 20
-# json.loads builds about 60 bytes per value: "{}" costs 64 bytes for 2 of text. Counting the
-# separators first bounds what parsing can allocate; a real state needs about 12 per leaf.
-MAX_JSON_VALUES = 16 * MAX_NODES
+# json.loads builds up to ~70 bytes per value ("{}" costs 64 bytes for 2 of text). Counting commas,
+# brackets and strings first bounds what parsing can allocate (measured: a meta.json of "{}", short
+# strings, floats or long strings at these caps peaks at 160 to 315 MiB); a real state counts about
+# 20 per leaf (a dict of layers of w and b), so about 400,000 leaves fit.
+MAX_JSON_VALUES = 8 * MAX_NODES
 MAX_DEPTH = 256
 MAX_NDIM = 64
 MAX_NPY_HEADER = 4096
@@ -264,7 +266,7 @@ class open_zip:
 def check_meta_size(raw: bytes, where: str) -> None:
     if len(raw) > MAX_META_BYTES:
         raise AdagradError(f"{where}: meta.json has {len(raw)} bytes, more than {MAX_META_BYTES}")
-    values = raw.count(b",") + raw.count(b"{") + raw.count(b"[")
+    values = raw.count(b",") + raw.count(b"{") + raw.count(b"[") + raw.count(b'"') // 2
     if values > MAX_JSON_VALUES:
         raise AdagradError(f"{where}: meta.json holds more than {MAX_JSON_VALUES} values")
 

@@ -318,6 +318,24 @@ def test_meta_json_and_tree_caps(saved, tmp_path, monkeypatch):
         load_state(saved)
 
 
+@pytest.mark.parametrize("payload", [b"{}", b"[]", b'"ab"', b"0.5", b"1000000", b'"' + b"x" * 40 + b'"'])
+def test_parsing_meta_json_allocates_under_80_bytes_a_counted_value(saved, tmp_path, monkeypatch, payload):
+    # The cap is lowered to 2**18 values so that the file stays small; the bound is per value.
+    monkeypatch.setattr(sf, "MAX_JSON_VALUES", 1 << 18)
+    meta = members(saved)[0][1]
+    body = meta[:-1] + b',"x":[' + b",".join([payload] * ((1 << 17) - 100)) + b"]}"
+    bad = tmp_path / "bad.npz"
+    write_zip(bad, [("meta.json", body), *members(saved)[1:]])
+    tracemalloc.start()
+    try:
+        with one_line(r"bad.npz: meta.x is unknown$|bad.npz: meta.json holds more than 262144 values$"):
+            load_state(bad)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 80 * (1 << 18) + 4 * len(body), (peak, len(body))
+
+
 def test_a_large_state_loads_with_one_copy_at_most(tmp_path):
     n = 8 << 20  # 32 MiB of float32 in four leaves, plus small ones
     state = state_of({f"w{i}": np.full(n // 4, i, np.float32) for i in range(4)} | {"b": np.ones(3)})
