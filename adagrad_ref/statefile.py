@@ -28,6 +28,12 @@ fields, a ``meta.json`` over 64 MiB or holding over 2**23 JSON values, a tree ov
 256 levels, more than 64 dimensions, a shape too large for an array, a member declaring more bytes
 than the file has: each is refused with a one-line :class:`AdagradError` before anything big is
 allocated. Each array is read from the file straight into the array returned (peak memory: the state).
+
+>>> _, _, spec = flatten({"b": [np.zeros(2), None], "a": np.ones(1)}, "tree")
+>>> encode_tree(spec, "tree")
+{'t': 'dict', 'keys': ['a', 'b'], 'children': ['*', {'t': 'list', 'children': ['*', None]}]}
+>>> TreeDecoder("meta.treedef").build(encode_tree(spec, "tree"), "")  # the leaves' indices at "*"
+{'a': 0, 'b': [1, None]}
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import keyword
 import math
 import os
 import reprlib
+import stat
 import struct
 import zipfile
 from typing import Any
@@ -222,10 +229,14 @@ class open_zip:
 
     def __init__(self, name: str):
         self.name = name
-        try:
-            self.f = open(name, "rb")
+        try:  # O_NONBLOCK: a FIFO must not hang the open; it is then refused as not a regular file
+            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
         except OSError as e:
             raise AdagradError(f"{name}: cannot open ({e.strerror or e})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise AdagradError(f"{name}: cannot open (not a regular file)")
+        self.f = os.fdopen(fd, "rb")
         try:
             size = os.fstat(self.f.fileno()).st_size
             self.zf = zipfile.ZipFile(self.f)

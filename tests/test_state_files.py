@@ -281,6 +281,14 @@ def test_malformed_archives_are_refused_in_one_line(saved, tmp_path, build, matc
     assert "\n" not in str(info.value) and str(info.value).startswith(f"{bad}: ")
 
 
+def test_directories_devices_and_fifos_are_refused_without_reading(tmp_path):
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero", tmp_path):
+        with one_line(rf"^{re.escape(str(path))}: cannot open \(not a regular file\)$"):
+            load_state(path)
+
+
 def declare_size(src, dst, member: str, size: int) -> None:
     """Copy ``src``, its central directory declaring ``size`` bytes for ``member`` (a zip64 entry)."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
