@@ -58,6 +58,7 @@ from adagrad_ref.statefile import (
     check_meta_size,
     encode_tree,
     flatten,
+    leaf_description,
     open_zip,
     read_leaf,
     read_meta,
@@ -295,11 +296,15 @@ def load_state(
         extra = sorted(set(z.zf.namelist()) - expected_members)
         if extra:
             raise AdagradError(f"{name}: unexpected member {short(extra[0])}")
+        spec = optree.tree_structure(skeleton, none_is_leaf=False)
+        if like is not None:  # checked before any array is read
+            described = [leaf_description(name, i, lm)[:2] for i, lm in enumerate(leaves_meta)]
+            spec, like_dtypes = _check_like(name, meta["treedef"], like, described)
         arrays = [read_leaf(z, i, lm) for i, lm in enumerate(leaves_meta)]
-
-    spec = optree.tree_structure(skeleton, none_is_leaf=False)
     if like is not None:
-        spec = _check_like(name, meta["treedef"], like, arrays)
+        for i, dtype in enumerate(like_dtypes):
+            if dtype != arrays[i].dtype:  # the other byte order: the same values, bit for bit
+                arrays[i] = arrays[i].byteswap().view(dtype)
     if optimizer is not None:
         saved, ours = meta["hyperparameters"], _hyperparameters(optimizer)
         if saved is None:
@@ -315,25 +320,25 @@ def load_state(
     return AdagradState(sum_of_squares=spec.unflatten(arrays), count=np.int32(meta["count"]))
 
 
-def _check_like(name: str, treedef: Any, like: Any, arrays: list[np.ndarray]) -> Any:
-    """``like``'s treespec, once its structure, dtypes and shapes are the file's (byte order aside)."""
+def _check_like(name: str, treedef: Any, like: Any, described: list[tuple]) -> tuple[Any, list[np.dtype]]:
+    """``like``'s treespec and dtypes, once its structure, dtypes and shapes are the file's.
+
+    ``described``: the file's ``(dtype, shape)`` per array. Byte order may differ: the result
+    takes ``like``'s.
+    """
     tree = like.sum_of_squares if isinstance(like, AdagradState) else like
     paths, leaves, spec = flatten(tree, "like")
     if encode_tree(spec, "like") != treedef:
         raise AdagradError(f"{name}: the saved tree does not have the structure of `like`")
-    for i, (p, leaf) in enumerate(zip(paths, leaves, strict=True)):
-        a = arrays[i]
+    dtypes = []
+    for p, leaf, (saved, saved_shape) in zip(paths, leaves, described, strict=True):
         try:
             dtype, shape = np.dtype(leaf.dtype), tuple(leaf.shape)
         except (AttributeError, TypeError):
             raise AdagradError(f"{name}: {p} is a {type(leaf).__name__}; `like` must hold arrays") from None
-        if dtype.newbyteorder("=") != a.dtype.newbyteorder("=") or shape != a.shape:
+        if dtype.newbyteorder("=") != saved.newbyteorder("=") or shape != saved_shape:
             raise AdagradError(
-                f"{name}: the file holds {a.dtype.name} {a.shape} where {p} is {dtype.name} {shape}"
+                f"{name}: the file holds {saved.name} {saved_shape} where {p} is {dtype.name} {shape}"
             )
-        if dtype != a.dtype:  # the other byte order: the same values, bit for bit
-            arrays[i] = a.byteswap().view(a.dtype.newbyteorder())
-    return spec
-
-
-# What zipfile raises on a damaged archive (found by tests/test_fuzz_checkpoint.py).
+        dtypes.append(dtype)
+    return spec, dtypes

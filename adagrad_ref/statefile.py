@@ -333,7 +333,7 @@ def _refuse_constant(c: str) -> None:
     raise ValueError(f"has {c}, which is not JSON")
 
 
-def _leaf_description(name: str, i: int, lm: Any) -> tuple[np.dtype, tuple[int, ...], int]:
+def leaf_description(name: str, i: int, lm: Any) -> tuple[np.dtype, tuple[int, ...], int]:
     where = f"{name}: meta.leaves[{i}]"
     if not isinstance(lm, dict) or set(lm) != {"dtype", "shape", "sha256"}:
         raise AdagradError(f"{where}: expected an object with exactly dtype, shape and sha256")
@@ -363,7 +363,7 @@ def read_leaf(z: open_zip, i: int, lm: Any) -> np.ndarray:
     header); the SHA-256 of meta.json, not the zip's CRC-32, vouches for them.
     """
     name = z.name
-    dtype, shape, nbytes = _leaf_description(name, i, lm)
+    dtype, shape, nbytes = leaf_description(name, i, lm)
     member = f"leaf_{i:05d}.npy"
     try:
         info = z.zf.getinfo(member)

@@ -202,6 +202,16 @@ def test_like_checks_dtypes_and_shapes_not_only_the_structure(tmp_path):
         load_state(f, like={"w": good["w"], "b": (np.zeros(3),)})  # a tuple where the file has a list
     state_like = adagrad(0.1).init(good)
     assert load_state(f, like=state_like).sum_of_squares["b"][0].dtype == np.float64
+    # like= is checked before any array is read: a damaged array is not what gets reported.
+    damaged = tmp_path / "damaged.npz"
+    data = bytearray(f.read_bytes())
+    at = data.index(b"\x9a\x99\x99\x99\x99\x99\xb9?")  # the first 0.1 of the float64 leaf
+    data[at] ^= 1
+    damaged.write_bytes(bytes(data))
+    with one_line(r"damaged.npz: the file holds float32 \(2, 3\) where like\['w'\] is float64"):
+        load_state(damaged, like={**good, "w": np.zeros((2, 3))})
+    with one_line(r"damaged.npz: leaf_00000.npy does not match meta.leaves\[0\].sha256"):
+        load_state(damaged, like=good)
 
 
 # ---------------------------------------------------------------- bounded reading
