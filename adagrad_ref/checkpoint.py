@@ -1,21 +1,24 @@
 """Save and load an :class:`~adagrad_ref.AdagradState`: one ``.npz``, written atomically.
 
-The file is an ordinary uncompressed ``.npz`` (a zip of ``.npy`` members) that
-``numpy.load`` can open, plus one member ``meta.json``::
-
-    meta.json        {"format": "adagrad_ref.state", "version": 1, "count": 5,
-                      "treedef": {...}, "leaves": [{"path", "dtype", "shape", "sha256"}, ...],
-                      "hyperparameters": {...} or null}
-    leaf_00000.npy   the accumulator of the first non-None leaf, in tree order
-    leaf_00001.npy   ...
+The format (version 2, see :mod:`adagrad_ref.statefile`) is an ordinary uncompressed ``.npz``
+that ``numpy.load`` opens: one ``.npy`` per accumulator and a ``meta.json`` holding the count,
+the tree as optree flattens it, each leaf's dtype (with its byte order), shape and SHA-256, and
+the hyperparameters. Files of version 1 are refused with a one-line error naming the version.
 
 Guarantees:
 
-* a round trip is bit-exact (the raw bytes of every accumulator, NaN payloads included);
-* the write is atomic: the file is written under a temporary name in the same
-  folder, flushed to disk, then renamed over the target. A crash or a full disk
-  part-way leaves the previous file as it was;
-* a truncated, corrupted or wrong-version file, or one whose arrays do not match
+* a round trip is bit-exact (the raw bytes of every accumulator, NaN payloads and byte order
+  included) for every state ``save_state`` accepts; one it cannot describe (a dict key that is
+  not a ``str``, a ``deque``, a registered custom node, a NamedTuple whose name cannot be
+  rebuilt, a tree more than 256 levels deep, a masked array) is refused before anything is
+  written, with the reason;
+* the write is atomic: the file is written under a temporary name in the same folder, flushed
+  to disk, then renamed over the target. A crash or a full disk part-way leaves the previous
+  file as it was; the temporary file of a killed process is removed by the next save to the same
+  target. An existing file keeps its mode; a new one gets ``0o666`` less the umask, as
+  ``np.savez`` does. A symlink at the target is written through: the file it points to is
+  replaced, the link stays;
+* a truncated, corrupted, oversized or wrong-version file, or one whose arrays do not match
   their description, raises :class:`AdagradError` naming the file and the field,
   and nothing is returned: never a partly loaded state. Nothing is unpickled
   and no class is imported: NamedTuples come back as NamedTuples of the same
@@ -33,86 +36,36 @@ Guarantees:
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import io
 import json
-import math
 import os
-import struct
-import tempfile
+import re
+import secrets
 import zipfile
 from typing import Any
 
 import numpy as np
+import optree
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.reference import INT32_MAX, Adagrad, AdagradState
-from adagrad_ref.tree import TreeDef, as_array_leaf, flatten_with_path, leaf_paths, unflatten
-from adagrad_ref.validation import SUPPORTED_DTYPES
+from adagrad_ref.statefile import (
+    DTYPES,
+    FORMAT,
+    META,
+    VERSION,
+    TreeDecoder,
+    check_meta_size,
+    encode_tree,
+    flatten,
+    leaf_description,
+    open_zip,
+    read_leaf,
+    read_meta,
+    short,
+)
 
 __all__ = ["FORMAT", "VERSION", "load_state", "read_metadata", "save_state"]
-
-FORMAT = "adagrad_ref.state"
-VERSION = 1
-_META = "meta.json"
-_MAX_META_BYTES = 64 << 20
-_DTYPES = {np.dtype(t).name: np.dtype(t) for t in SUPPORTED_DTYPES}
-
-
-# ---------------------------------------------------------------- tree <-> JSON
-
-
-def _treedef_to_json(d: TreeDef) -> dict:
-    kind = d[0]
-    if kind in ("leaf", "none"):
-        return {"t": kind}
-    if kind == "dict":
-        for k in d[1]:
-            if not isinstance(k, str):
-                raise AdagradError(f"cannot save a dict key of type {type(k).__name__} ({k!r}); use str keys")
-        return {"t": "dict", "keys": list(d[1]), "children": [_treedef_to_json(c) for c in d[2]]}
-    if kind == "namedtuple":
-        cls = d[1]
-        return {
-            "t": "namedtuple",
-            "name": cls.__name__,
-            "fields": list(cls._fields),
-            "children": [_treedef_to_json(c) for c in d[2]],
-        }
-    return {"t": kind, "children": [_treedef_to_json(c) for c in d[1]]}
-
-
-def _treedef_from_json(j: Any, where: str) -> TreeDef:
-    if not isinstance(j, dict) or not isinstance(j.get("t"), str):
-        raise AdagradError(f"{where}: expected an object with a string 't'")
-    kind = j["t"]
-    if kind in ("leaf", "none"):
-        return (kind,)
-    children = j.get("children")
-    if not isinstance(children, list):
-        raise AdagradError(f"{where}.children: expected a list")
-    kids = tuple(_treedef_from_json(c, f"{where}.children[{i}]") for i, c in enumerate(children))
-    if kind == "dict":
-        keys = j.get("keys")
-        if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys) and len(keys) == len(kids)):
-            raise AdagradError(f"{where}.keys: expected {len(kids)} strings")
-        if keys != sorted(set(keys)):
-            raise AdagradError(f"{where}.keys: expected sorted, distinct keys")
-        return ("dict", tuple(keys), kids)
-    if kind == "namedtuple":
-        name, fields = j.get("name"), j.get("fields")
-        ok = isinstance(name, str) and isinstance(fields, list) and len(fields) == len(kids)
-        if not ok or not all(isinstance(f, str) for f in fields):
-            raise AdagradError(f"{where}: a namedtuple needs a string name and {len(kids)} string fields")
-        try:
-            cls = collections.namedtuple(name, fields)
-        except (ValueError, TypeError) as e:
-            raise AdagradError(f"{where}: invalid namedtuple ({e})") from None
-        return ("namedtuple", cls, kids)
-    if kind in ("list", "tuple"):
-        return (kind, kids)
-    raise AdagradError(f"{where}.t: unknown kind {kind!r}")
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -136,55 +89,162 @@ def _hyperparameters(opt: Adagrad | None) -> dict | None:
 def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Adagrad | None = None) -> None:
     """Write ``state`` (and ``optimizer``'s hyperparameters, if given) to ``path`` atomically.
 
-    If writing fails part-way (full disk, a crash), the file that was at
-    ``path`` before is left as it was; on an exception the temporary file is
-    removed.
+    If writing fails part-way (full disk, a crash), the file that was at ``path`` before is left
+    as it was; on an exception the temporary file is removed, and the next save to ``path``
+    removes those of killed processes. A symlink at ``path`` is written through. Every failure
+    is an :class:`AdagradError` naming ``path``.
     """
+    target = _target(path, "save_state")
     if not isinstance(state, AdagradState):
         raise AdagradError(f"save_state: state must be an AdagradState, got {type(state).__name__}")
-    count = int(state.count)
-    if not 0 <= count <= INT32_MAX:
-        raise AdagradError(f"save_state: state.count must be in [0, 2**31-1], got {count}")
-    items, treedef = flatten_with_path(state.sum_of_squares)
-    arrays, described = [], []
-    for leaf_path, leaf in items:
-        if leaf is None:
-            continue
-        a = np.asarray(as_array_leaf(leaf_path, leaf, "state.sum_of_squares"), order="C")  # keeps 0-d
-        if a.dtype.name not in _DTYPES:
-            raise AdagradError(f"state.sum_of_squares{leaf_path} has dtype {a.dtype}; cannot save it")
-        arrays.append(a)
-        described.append(
-            {"path": leaf_path, "dtype": a.dtype.name, "shape": list(a.shape), "sha256": _sha256(a)}
-        )
+    count = state.count
+    if not (
+        not isinstance(count, bool)
+        and np.ndim(count) == 0
+        and np.issubdtype(np.asarray(count).dtype, np.integer)
+        and 0 <= count <= INT32_MAX
+    ):
+        raise AdagradError(f"save_state: state.count must be an integer in [0, 2**31-1], got {short(count)}")
+    paths, leaves, spec = flatten(state.sum_of_squares, "state.sum_of_squares")
+    treedef = encode_tree(spec, "state.sum_of_squares")
+    TreeDecoder("save_state: state.sum_of_squares").build(treedef, "")  # what load will do, refused now
+    arrays = [_as_saved_array(p, leaf) for p, leaf in zip(paths, leaves, strict=True)]
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "count": count,
-        "treedef": _treedef_to_json(treedef),
-        "leaves": described,
+        "count": int(count),
+        "treedef": treedef,
+        "leaves": [{"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _sha256(a)} for a in arrays],
         "hyperparameters": _hyperparameters(optimizer),
     }
-    meta_bytes = json.dumps(meta, indent=1, allow_nan=False).encode()
+    try:
+        meta_bytes = json.dumps(meta, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as e:
+        raise AdagradError(f"save_state: cannot record the hyperparameters ({e})") from None
+    check_meta_size(meta_bytes, f"save_state: {target}")
+    _write_atomically(target, arrays, meta_bytes)
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+
+def _target(path: Any, fn: str) -> str:
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise AdagradError(
+            f"{fn}: path must be a str or os.PathLike of str, got {type(path).__name__} {short(path)}"
+        )
+    target = os.fspath(path)
+    if not isinstance(target, str) or not target:
+        raise AdagradError(f"{fn}: path must name a file, got {short(target)}")
+    return target
+
+
+def _as_saved_array(path: str, leaf: Any) -> np.ndarray:
+    if isinstance(leaf, np.ma.MaskedArray):
+        raise AdagradError(f"{path} is a masked array; its mask cannot be saved")
+    if not (
+        isinstance(leaf, (np.ndarray, np.generic)) or (hasattr(leaf, "__array__") and hasattr(leaf, "dtype"))
+    ):
+        raise AdagradError(f"{path} is a {type(leaf).__name__}; expected an array")
+    a = np.asarray(leaf, order="C")  # keeps 0-d arrays and the byte order
+    if a.dtype.str not in DTYPES:
+        raise AdagradError(f"{path} has dtype {a.dtype}; a state file holds float32/64 and complex64/128")
+    return a
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(a.reshape(-1).view(np.uint8)).hexdigest()
+
+
+def _write_atomically(target: str, arrays: list[np.ndarray], meta_bytes: bytes) -> None:
+    real = os.path.realpath(target)  # a symlink is written through: the file it names is replaced
+    folder, base = os.path.split(real)
+    if os.path.isdir(real):
+        raise AdagradError(f"{target}: cannot save the state (it is a directory)")
+    if not os.path.isdir(folder):
+        why = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        raise AdagradError(f"{target}: cannot save the state ({folder} {why})")
+    _remove_stale_temporaries(folder, base)
+    try:
+        mode = os.stat(real).st_mode & 0o7777
+    except OSError:
+        mode = None  # a new file: os.open's 0o666 goes through the umask
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as e:
+        raise AdagradError(f"{target}: cannot save the state ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
+            _lock(fd, blocking=True)  # tells a later save that this temporary file is in use
+            if mode is not None:
+                os.fchmod(fd, mode)
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(_META, meta_bytes)
+                zf.writestr(META, meta_bytes)
                 for i, a in enumerate(arrays):
                     with zf.open(f"leaf_{i:05d}.npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, a, allow_pickle=False)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, real)
+    except OSError as e:
+        _unlink(tmp)
+        raise AdagradError(f"{target}: cannot save the state ({e.strerror or e})") from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _lock(fd: int, blocking: bool) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): temporary files are only removed on exceptions
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _remove_stale_temporaries(folder: str, base: str) -> None:
+    """Remove ``.{base}.{pid}.{random}.tmp`` files whose writer is dead: not locked, pid gone."""
+    pattern = re.compile(re.escape(f".{base}.") + r"(\d+)\.[0-9a-f]{16}\.tmp")
+    try:
+        entries = [e.name for e in os.scandir(folder) if pattern.fullmatch(e.name)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = int(pattern.fullmatch(entry).group(1))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        path = os.path.join(folder, entry)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if _lock(fd, blocking=False):
+                os.unlink(path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or a number that is no pid: leave its file alone
+    return True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _fsync_folder(folder: str) -> None:
@@ -200,17 +260,14 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def _sha256(a: np.ndarray) -> str:
-    return hashlib.sha256(a.tobytes()).hexdigest()
-
-
 # ---------------------------------------------------------------- load
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
     """The checked ``meta.json`` of a state file (format, version, count, leaves, hyperparameters)."""
-    with _open_zip(path) as zf:
-        return _read_meta(zf, os.fspath(path))
+    name = _target(path, "read_metadata")
+    with open_zip(name) as z:
+        return read_meta(z.zf, name)
 
 
 def load_state(
@@ -219,39 +276,35 @@ def load_state(
     """Read a state written by :func:`save_state`; everything is checked before it is returned.
 
     Args:
-      like: optional params or state whose tree the file must have; its
-        NamedTuple classes are used for the result (otherwise classes of the
-        same name and fields are made).
+      like: optional params or state whose tree the file must have, with the same dtype (byte
+        order aside: the result takes ``like``'s) and shape at every leaf; its NamedTuple classes
+        are used for the result (otherwise classes of the same name and fields are made).
       optimizer: optional; the file's hyperparameters must equal its own, so
         that a resumed run computes what the interrupted one would have.
     """
-    name = os.fspath(path)
-    with _open_zip(path) as zf:
-        meta = _read_meta(zf, name)
-        treedef = _treedef_from_json(meta["treedef"], f"{name}: meta.treedef")
-        kinds = leaf_paths(treedef)
-        array_paths = [p for p, kind in kinds if kind == "leaf"]
+    name = _target(path, "load_state")
+    with open_zip(name) as z:
+        meta = read_meta(z.zf, name)
+        decoder = TreeDecoder(f"{name}: meta.treedef")
+        skeleton = decoder.build(meta["treedef"], "")
         leaves_meta = meta["leaves"]
-        if len(leaves_meta) != len(array_paths):
+        if len(leaves_meta) != decoder.n_leaves:
             raise AdagradError(
-                f"{name}: meta.leaves has {len(leaves_meta)} entries, the tree has {len(array_paths)} arrays"
+                f"{name}: meta.leaves has {len(leaves_meta)} entries, the tree has {decoder.n_leaves} arrays"
             )
-        for i, (lm, p) in enumerate(zip(leaves_meta, array_paths, strict=True)):
-            if not isinstance(lm, dict) or lm.get("path") != p:
-                raise AdagradError(f"{name}: meta.leaves[{i}].path: expected {p!r} as the tree says")
-        arrays = [_read_leaf(zf, name, i, lm) for i, lm in enumerate(leaves_meta)]
-        n_arrays = len(arrays)
-        expected_members = {_META} | {f"leaf_{i:05d}.npy" for i in range(n_arrays)}
-        extra = sorted(set(zf.namelist()) - expected_members)
+        expected_members = {META} | {f"leaf_{i:05d}.npy" for i in range(decoder.n_leaves)}
+        extra = sorted(set(z.zf.namelist()) - expected_members)
         if extra:
-            raise AdagradError(f"{name}: unexpected member {extra[0]!r}")
-
+            raise AdagradError(f"{name}: unexpected member {short(extra[0])}")
+        spec = optree.tree_structure(skeleton, none_is_leaf=False)
+        if like is not None:  # checked before any array is read
+            described = [leaf_description(name, i, lm)[:2] for i, lm in enumerate(leaves_meta)]
+            spec, like_dtypes = _check_like(name, meta["treedef"], like, described)
+        arrays = [read_leaf(z, i, lm) for i, lm in enumerate(leaves_meta)]
     if like is not None:
-        like_tree = like.sum_of_squares if isinstance(like, AdagradState) else like
-        like_def = flatten_with_path(like_tree)[1]
-        if _treedef_to_json(like_def) != meta["treedef"]:
-            raise AdagradError(f"{name}: the saved tree does not have the structure of `like`")
-        treedef = like_def
+        for i, dtype in enumerate(like_dtypes):
+            if dtype != arrays[i].dtype:  # the other byte order: the same values, bit for bit
+                arrays[i] = arrays[i].byteswap().view(dtype)
     if optimizer is not None:
         saved, ours = meta["hyperparameters"], _hyperparameters(optimizer)
         if saved is None:
@@ -264,131 +317,28 @@ def load_state(
                     f"{name}: hyperparameters.{key} is {saved.get(key)!r} in the file, "
                     f"{ours[key]!r} in the optimizer"
                 )
-    it = iter(arrays)
-    leaves = [None if kind == "none" else next(it) for _, kind in kinds]
-    return AdagradState(sum_of_squares=unflatten(treedef, leaves), count=np.int32(meta["count"]))
+    return AdagradState(sum_of_squares=spec.unflatten(arrays), count=np.int32(meta["count"]))
 
 
-# What zipfile raises on a damaged archive (found by tests/test_fuzz_checkpoint.py).
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    NotImplementedError,  # "zip file version 10.9", an unknown compression method
-    struct.error,
-    OSError,
-    EOFError,
-    ValueError,
-    OverflowError,
-    RuntimeError,  # an "encrypted" flag bit
-)
+def _check_like(name: str, treedef: Any, like: Any, described: list[tuple]) -> tuple[Any, list[np.dtype]]:
+    """``like``'s treespec and dtypes, once its structure, dtypes and shapes are the file's.
 
-
-class _open_zip:
-    def __init__(self, path: str | os.PathLike):
-        self.name = os.fspath(path)
+    ``described``: the file's ``(dtype, shape)`` per array. Byte order may differ: the result
+    takes ``like``'s.
+    """
+    tree = like.sum_of_squares if isinstance(like, AdagradState) else like
+    paths, leaves, spec = flatten(tree, "like")
+    if encode_tree(spec, "like") != treedef:
+        raise AdagradError(f"{name}: the saved tree does not have the structure of `like`")
+    dtypes = []
+    for p, leaf, (saved, saved_shape) in zip(paths, leaves, described, strict=True):
         try:
-            self.f = open(self.name, "rb")
-        except OSError as e:
-            raise AdagradError(f"{self.name}: cannot open ({e.strerror or e})") from None
-        try:
-            self.zf = zipfile.ZipFile(self.f)
-        except _ZIP_ERRORS as e:
-            self.f.close()
-            raise AdagradError(f"{self.name}: not a readable .npz/zip file ({e})") from None
-
-    def __enter__(self) -> zipfile.ZipFile:
-        return self.zf
-
-    def __exit__(self, *exc: Any) -> None:
-        self.zf.close()
-        self.f.close()
-
-
-def _read_member(zf: zipfile.ZipFile, name: str, member: str, limit: int) -> bytes:
-    try:
-        info = zf.getinfo(member)
-    except KeyError:
-        raise AdagradError(f"{name}: missing member {member!r}") from None
-    if info.file_size > limit:
-        raise AdagradError(f"{name}: member {member!r} declares {info.file_size} bytes, more than {limit}")
-    try:
-        with zf.open(info) as m:
-            data = m.read(limit + 1)
-    except _ZIP_ERRORS as e:
-        raise AdagradError(f"{name}: member {member!r} is corrupted ({e})") from None
-    if len(data) != info.file_size:
-        raise AdagradError(f"{name}: member {member!r} is truncated")
-    return data
-
-
-def _read_meta(zf: zipfile.ZipFile, name: str) -> dict:
-    raw = _read_member(zf, name, _META, _MAX_META_BYTES)
-    try:
-        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise AdagradError(f"{name}: meta.json is not valid JSON ({e})") from None
-    except ValueError as e:
-        raise AdagradError(f"{name}: meta.json {e}") from None
-    if not isinstance(meta, dict):
-        raise AdagradError(f"{name}: meta.json must be an object")
-    if meta.get("format") != FORMAT:
-        raise AdagradError(f"{name}: meta.format is {meta.get('format')!r}, expected {FORMAT!r}")
-    if meta.get("version") != VERSION:
-        raise AdagradError(
-            f"{name}: meta.version is {meta.get('version')!r}; this reader reads version {VERSION}"
-        )
-    count = meta.get("count")
-    if not (isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= INT32_MAX):
-        raise AdagradError(f"{name}: meta.count must be an integer in [0, 2**31-1], got {count!r}")
-    if not isinstance(meta.get("leaves"), list):
-        raise AdagradError(f"{name}: meta.leaves must be a list")
-    if "treedef" not in meta:
-        raise AdagradError(f"{name}: meta.treedef is missing")
-    hp = meta.get("hyperparameters", "missing")
-    if hp is not None and not isinstance(hp, dict):
-        raise AdagradError(f"{name}: meta.hyperparameters must be an object or null")
-    return meta
-
-
-def _refuse_constant(c: str) -> None:
-    raise ValueError(f"has {c}, which is not JSON")
-
-
-def _read_leaf(zf: zipfile.ZipFile, name: str, i: int, lm: Any) -> np.ndarray:
-    where = f"{name}: meta.leaves[{i}]"
-    if not isinstance(lm, dict):
-        raise AdagradError(f"{where}: expected an object")
-    dtype = _DTYPES.get(lm.get("dtype")) if isinstance(lm.get("dtype"), str) else None
-    if dtype is None:
-        raise AdagradError(f"{where}.dtype: expected one of {sorted(_DTYPES)}, got {lm.get('dtype')!r}")
-    shape = lm.get("shape")
-    if not (
-        isinstance(shape, list)
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
-    ):
-        raise AdagradError(f"{where}.shape: expected a list of non-negative integers, got {shape!r}")
-    nbytes = math.prod(shape) * dtype.itemsize
-    member = f"leaf_{i:05d}.npy"
-    raw = _read_member(zf, name, member, nbytes + 4096)  # the .npy header is < 4 KiB
-    try:
-        f = io.BytesIO(raw)
-        version = np.lib.format.read_magic(f)
-        header = (
-            np.lib.format.read_array_header_1_0(f)
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0(f)
-        )
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError) as e:
-        raise AdagradError(f"{name}: {member} has a bad .npy header ({type(e).__name__})") from None
-    h_shape, fortran, h_dtype = header
-    if h_dtype != dtype or list(h_shape) != shape or fortran:
-        raise AdagradError(
-            f"{name}: {member} holds {h_dtype} {tuple(h_shape)}, meta.leaves[{i}] says {dtype} {tuple(shape)}"
-        )
-    data = raw[f.tell() :]
-    if len(data) != nbytes:
-        raise AdagradError(f"{name}: {member} has {len(data)} bytes of data, expected {nbytes}")
-    a = np.frombuffer(data, dtype=dtype).reshape(tuple(shape)).copy()
-    if _sha256(a) != lm.get("sha256"):
-        raise AdagradError(f"{name}: {member} does not match meta.leaves[{i}].sha256 (the file is corrupted)")
-    return a
+            dtype, shape = np.dtype(leaf.dtype), tuple(leaf.shape)
+        except (AttributeError, TypeError):
+            raise AdagradError(f"{name}: {p} is a {type(leaf).__name__}; `like` must hold arrays") from None
+        if dtype.newbyteorder("=") != saved.newbyteorder("=") or shape != saved_shape:
+            raise AdagradError(
+                f"{name}: the file holds {saved.name} {saved_shape} where {p} is {dtype.name} {shape}"
+            )
+        dtypes.append(dtype)
+    return spec, dtypes
