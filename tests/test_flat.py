@@ -8,7 +8,7 @@ from conftest import random_floats
 
 from adagrad_ref import AdagradError, adagrad, apply_updates
 from adagrad_ref.fast.flat import FlatAdagrad
-from adagrad_ref.tree import flatten_with_path
+from adagrad_ref.trees import flatten
 from adagrad_ref.ulp import same_bits
 
 
@@ -25,10 +25,11 @@ def tree(rng, with_edges=False):
 
 
 def assert_same_tree(a, b):
-    la, lb = flatten_with_path(a)[0], flatten_with_path(b)[0]
-    assert [p for p, _ in la] == [p for p, _ in lb]
-    for (path, x), (_, y) in zip(la, lb, strict=True):
-        assert (x is None and y is None) or same_bits(x, y), path
+    pa, la, _ = flatten(a, "a")
+    pb, lb, _ = flatten(b, "b")
+    assert pa == pb
+    for path, x, y in zip(pa, la, lb, strict=True):
+        assert same_bits(x, y), path
 
 
 @pytest.mark.parametrize("edges", [False, True])
@@ -52,7 +53,7 @@ def test_flat_equals_per_leaf_bit_for_bit(rng, edges):
 def test_views_share_one_buffer_per_dtype(rng):
     flat = FlatAdagrad({k: np.zeros_like(v) if k == "emb" else v for k, v in tree(rng).items()}, 0.1)
     flat.params["enc"][0][...] = 0.5
-    f32 = [x for _, x in flatten_with_path(flat.params)[0] if x is not None and x.dtype == np.float32]
+    f32 = [x for x in flatten(flat.params, "params")[1] if x.dtype == np.float32]
     assert len({x.base.ctypes.data for x in f32 if x.size}) == 1  # views of the same buffer
     flat.grads["enc"][0][...] = 1.0  # writing a view is writing the buffer the kernel reads
     before = flat.params["enc"][0].copy()
