@@ -181,18 +181,17 @@ def _describe(spec: PyTreeSpec) -> str:
 def _too_deep(tree: Any, name: str) -> str:
     """Why optree gave up: the first node inside itself, or nested past the limit (found by a loop)."""
     limit = optree.MAX_RECURSION_DEPTH
-    stack: list[tuple[Any, str, int, tuple | None]] = [(tree, name, 0, None)]  # node, path, depth, ancestors
+    # Each entry: node, its path as a linked list (step, parent), depth, the ids above it (linked too).
+    stack: list[tuple[Any, tuple | None, int, tuple | None]] = [(tree, None, 0, None)]
     while stack:
         node, path, depth, ancestors = stack.pop()
         chain = ancestors
-        while chain is not None:  # a linked list of the ids above this node
+        while chain is not None:
             if chain[0] == id(node):
-                return (
-                    f"{_short(path)} is the same object as one of its ancestors: a pytree cannot hold itself"
-                )
+                return f"{_render(name, path)} is one of its own ancestors: a pytree cannot contain itself"
             chain = chain[1]
         if depth >= limit:
-            return f"{_short(path)} is nested {depth} levels deep; optree flattens at most {limit}"
+            return f"{_render(name, path)} is nested {depth} levels deep; optree flattens at most {limit}"
         try:
             children, _, entries, _ = optree.tree_flatten_one_level(
                 node, none_is_leaf=False, namespace=NAMESPACE
@@ -202,11 +201,17 @@ def _too_deep(tree: Any, name: str) -> str:
         fields = getattr(node, "_fields", None) if isinstance(node, tuple) else None
         steps = [f".{fields[i]}" if fields else f"[{e!r}]" for i, e in enumerate(entries)]
         here = (id(node), ancestors)
-        stack.extend(
-            (c, path + s, depth + 1, here) for c, s in reversed(list(zip(children, steps, strict=True)))
-        )
+        for child, step in reversed(list(zip(children, steps, strict=True))):
+            stack.append((child, (step, path), depth + 1, here))
     return f"{name} is too deeply nested to flatten"  # pragma: no cover
 
 
-def _short(path: str, keep: int = 40) -> str:
-    return path if len(path) <= 2 * keep + 3 else f"{path[:keep]}...{path[-keep:]}"
+def _render(name: str, path: tuple | None, keep: int = 6) -> str:
+    steps: list[str] = []
+    while path is not None:
+        steps.append(path[0])
+        path = path[1]
+    steps.reverse()
+    if len(steps) > 2 * keep + 1:
+        steps = [*steps[:keep], "...", *steps[-keep:]]
+    return name + "".join(steps)
