@@ -44,6 +44,7 @@ tensorflow_v2  -0.84515405
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,6 @@ import optree
 
 from adagrad_ref import validation
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.fma import fma
 from adagrad_ref.reference import AdagradState, ScalarOrSchedule, safe_increment, update_leaf
 from adagrad_ref.trees import NAMESPACE
 
@@ -119,6 +119,8 @@ def pytorch_leaf(
     weight_decay: float = 0.0, maximize: bool = False,
 ):  # fmt: skip
     """torch.optim.Adagrad's ``_single_tensor_adagrad``, ``clr`` being this step's decayed rate."""
+    from adagrad_ref.fma import fma  # torch's fused multiply-adds (loaded when a PyTorch step runs)
+
     dtype = G.dtype.type
     with np.errstate(all="ignore"):
         if maximize:
@@ -168,6 +170,8 @@ class Convention:
       initial_accumulator_value: :math:`G_0`.
       needs_params: whether ``update`` needs ``params`` (PyTorch's weight decay).
       takes_complex: whether complex params are accepted (optax only).
+      g0_must_fit: whether a G₀ that overflows the params' dtype is refused at ``init``
+        (torch's ``full_like`` raises; the others store Inf).
 
     Attributes ``learning_rate``, ``initial_accumulator_value`` and ``eps`` hold
     the values given to the factory, whatever the framework calls them.
@@ -177,6 +181,7 @@ class Convention:
         self, convention: str, leaf_update: Callable, learning_rate_at: Callable[[int], float],
         hyperparameters: dict[str, float | bool | str], *, learning_rate: Any,
         initial_accumulator_value: float, eps: float, needs_params: bool = False, takes_complex: bool = False,
+        g0_must_fit: bool = False,
     ) -> None:  # fmt: skip
         self.convention = convention
         self.leaf_update = leaf_update
@@ -187,11 +192,19 @@ class Convention:
         self.eps = eps
         self.needs_params = needs_params
         self.takes_complex = takes_complex
+        self.g0_must_fit = g0_must_fit
 
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` in every entry, ``count`` = 0."""
         params = validation.check_init(params, real_only=None if self.takes_complex else self.convention)
         G0 = self.initial_accumulator_value
+        if self.g0_must_fit:
+            for p in optree.tree_leaves(params, namespace=NAMESPACE):
+                if math.isfinite(G0) and G0 > float(np.finfo(p.dtype).max):
+                    raise AdagradError(
+                        f"initial_accumulator_value {G0!r} overflows {p.dtype} "
+                        "(torch: value cannot be converted to type float without overflow)"
+                    )
         sums = optree.tree_map(lambda p: np.full(p.shape, G0, p.dtype), params, namespace=NAMESPACE)
         return AdagradState(sum_of_squares=sums, count=np.int32(0))
 
@@ -310,7 +323,7 @@ def pytorch(
     leaf = functools.partial(pytorch_leaf, eps=eps, weight_decay=weight_decay, maximize=maximize)
     return Convention(
         "pytorch", leaf, clr, hyper, learning_rate=lr, initial_accumulator_value=iav, eps=eps,
-        needs_params=weight_decay != 0,
+        needs_params=weight_decay != 0, g0_must_fit=True,
     )  # fmt: skip
 
 
