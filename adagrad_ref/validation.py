@@ -60,7 +60,10 @@ def as_real_scalar(name: str, value: Any) -> float:
 
 
 def _short(value: Any) -> str:
-    text = repr(value).replace("\n", " ")
+    try:
+        text = repr(value).replace("\n", " ")
+    except Exception:
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

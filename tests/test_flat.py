@@ -71,3 +71,35 @@ def test_flat_refuses_bad_input(rng):
         flat.set_grads({"v": np.zeros(2, np.float32)})
     with pytest.raises(AdagradError, match=r"^eps must be finite and >= 0"):
         FlatAdagrad({"w": np.zeros(2, np.float32)}, 0.1, eps=-1.0)
+
+
+def test_rebinding_a_leaf_is_an_error_not_a_silent_no_op():
+    """flat.grads["w"] = g (instead of flat.grads["w"][...] = g) would leave the buffer as it was."""
+    flat = FlatAdagrad({"w": np.zeros(2, np.float32), "b": [np.zeros(1, np.float32)]}, 0.1)
+    flat.grads["w"] = np.ones(2, np.float32)
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.grads was changed: a leaf was rebound"):
+        flat.step()
+    assert int(flat.state.count) == 0 and np.all(flat.params["w"] == 0)
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.grads was changed"):
+        flat.set_grads({"w": np.ones(2, np.float32), "b": [np.ones(1, np.float32)]})
+    for tree in ("params", "state"):
+        other = FlatAdagrad({"w": np.zeros(2, np.float32)}, 0.1)
+        target = other.params if tree == "params" else other.state.sum_of_squares
+        target["w"] = np.ones(2, np.float32)
+        with pytest.raises(AdagradError, match=r"^FlatAdagrad\.(params|state\.sum_of_squares) was changed"):
+            other.step()
+    flat = FlatAdagrad({"b": [np.zeros(1, np.float32)]}, 0.1)
+    flat.params["b"].append(np.zeros(1, np.float32))  # the tree edited: also refused
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.params was changed"):
+        flat.step()
+
+
+def test_the_trees_cannot_be_reassigned():
+    flat = FlatAdagrad({"w": np.zeros(2, np.float32)}, 0.1)
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.grads cannot be reassigned; call set_grads"):
+        flat.grads = {"w": np.ones(2, np.float32)}
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.params cannot be reassigned"):
+        flat.params = {"w": np.ones(2, np.float32)}
+    flat.grads["w"][...] = 1.0  # writing into the view is the way
+    flat.step()
+    assert np.all(flat.params["w"] < 0) and int(flat.state.count) == 1
