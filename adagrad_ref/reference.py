@@ -25,6 +25,22 @@ The one canonical order of operations, per element, that the Numba core
     u = (-lr) * u                               # lr, eps rounded to the array's dtype
     w = w + u                                   # apply_updates
 
+How this file maps to optax, where ``optax.adagrad(lr, G0, eps)`` is
+``chain(scale_by_rss(G0, eps), scale_by_learning_rate(lr))``::
+
+    optax                                                 here
+    scale_by_rss init: optax.tree.full_like(params, G0)   Adagrad.init
+    scale_by_rss update: jax.tree.map(abs_sq(g) + t)      update_leaf, lines 1-3, mapped over the
+                         jnp.where(t > 0, rsqrt(t + eps))   tree by Adagrad.update
+                         optax.tree.mul(inv_sqrt, g)
+    scale_by_learning_rate: -lr(count) * u                update_leaf, line 4; lr(count) is
+                                                          Adagrad.learning_rate_at(state.count)
+    ScaleByRssState, ScaleByScheduleState                 AdagradState(sum_of_squares, count)
+    optax.apply_updates                                   apply_updates
+
+The one difference in arithmetic: optax's ``jax.lax.rsqrt`` is XLA's, within
+2 ULP of ``1 / sqrt`` (see the README, "How close the reference is to optax").
+
 Example (the optax documentation's, with NumPy arrays):
 
 >>> import numpy as np

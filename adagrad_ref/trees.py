@@ -35,6 +35,8 @@ where, never a ``RecursionError``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import optree
@@ -68,8 +70,34 @@ def flatten(tree: Any, name: str, *, none_is_leaf: bool = False) -> tuple[list[s
         leaves, spec = optree.tree_flatten(tree, none_is_leaf=none_is_leaf, namespace=NAMESPACE)
     except RecursionError:
         raise AdagradError(_too_deep(tree, name)) from None
-    _check_sortable(spec, name)
-    return leaf_paths(spec), leaves, spec
+    if spec.num_nodes > spec.num_leaves and not _cached(_sortable, spec):
+        _refuse_unsortable(spec, name)
+    return LeafPaths(spec), leaves, spec
+
+
+class LeafPaths(Sequence):
+    """The leaves' paths, computed on first use (an error message), not on every step."""
+
+    def __init__(self, spec: PyTreeSpec) -> None:
+        self._spec = spec
+        self._paths: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._paths is None:
+            self._paths = leaf_paths(self._spec)
+        return self._paths
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return self._spec.num_leaves
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 def flatten_up_to(spec: PyTreeSpec, other: Any, name: str) -> list[Any]:
@@ -98,7 +126,20 @@ def leaf_paths(spec: PyTreeSpec) -> list[str]:
 
 def unflatten(spec: PyTreeSpec, leaves: list[Any]) -> Any:
     """Inverse of :func:`flatten`; every plain dict comes back with sorted keys, as from ``jax.tree``."""
-    return optree.tree_unflatten(spec.transform(f_node=_sorted_dict), leaves)
+    return optree.tree_unflatten(_cached(_sorted_spec, spec), leaves)
+
+
+def _cached(fn: Any, spec: PyTreeSpec) -> Any:
+    """``fn(spec)`` from its cache: a training loop meets a few structures (the caches hold no leaf)."""
+    try:
+        return fn(spec)
+    except TypeError:  # a registered container whose metadata cannot be hashed
+        return fn.__wrapped__(spec)
+
+
+@functools.lru_cache(maxsize=256)
+def _sorted_spec(spec: PyTreeSpec) -> PyTreeSpec:
+    return spec.transform(f_node=_sorted_dict)
 
 
 def _sorted_dict(node: PyTreeSpec) -> PyTreeSpec:
@@ -113,10 +154,24 @@ def _codify(accessor: optree.PyTreeAccessor) -> str:
     return accessor.codify("")
 
 
-def _check_sortable(spec: PyTreeSpec, name: str) -> None:
+@functools.lru_cache(maxsize=256)
+def _sortable(spec: PyTreeSpec) -> bool:
     # optree silently keeps the insertion order of keys it cannot sort; jax.tree refuses them.
-    if spec.num_nodes == spec.num_leaves:
-        return
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        if node.is_leaf():
+            continue
+        if node.type is dict or node.kind == optree.PyTreeKind.DEFAULTDICT:
+            try:
+                sorted(node.entries())
+            except TypeError:
+                return False
+        stack.extend(node.children())
+    return True
+
+
+def _refuse_unsortable(spec: PyTreeSpec, name: str) -> None:
     for node, path in _nodes(spec, name):
         if node.type is dict or node.kind == optree.PyTreeKind.DEFAULTDICT:
             try:

@@ -164,9 +164,19 @@ def check_leaf_dtype(path: str, arr: np.ndarray) -> None:
     raise AdagradError(f"{path} has dtype {arr.dtype}; expected float32 or float64 (or complex64/complex128)")
 
 
-def _leaves(tree: Any, name: str) -> tuple[list[str], list[np.ndarray], trees.PyTreeSpec]:
+def _plain(leaf: Any) -> bool:
+    """The common case, checked without building a path: a native ndarray of a supported dtype."""
+    return type(leaf) is np.ndarray and leaf.dtype.type in SUPPORTED_DTYPES and leaf.dtype.isnative
+
+
+def _arrays(name: str, paths: trees.LeafPaths, leaves: list[Any]) -> list[np.ndarray]:
+    """Every leaf as a checked ndarray; a path is built only for a leaf that needs converting or refusing."""
+    return [x if _plain(x) else as_leaf_array(f"{name}{paths[i]}", x) for i, x in enumerate(leaves)]
+
+
+def _leaves(tree: Any, name: str) -> tuple[trees.LeafPaths, list[np.ndarray], trees.PyTreeSpec]:
     paths, leaves, spec = trees.flatten(tree, name)
-    return paths, [as_leaf_array(f"{name}{p}", x) for p, x in zip(paths, leaves, strict=True)], spec
+    return paths, _arrays(name, paths, leaves), spec
 
 
 # ---------------------------------------------------------------- the entry points' arguments
@@ -176,10 +186,10 @@ def check_init(params: Any, *, real_only: str | None = None) -> Any:
     """``params`` as a canonical tree of checked arrays; ``real_only``: a convention that takes no complex."""
     paths, leaves, spec = _leaves(params, "params")
     if real_only:
-        for path, p in zip(paths, leaves, strict=True):
+        for i, p in enumerate(leaves):
             if np.iscomplexobj(p):
                 raise AdagradError(
-                    f"params{path} is complex; the {real_only} convention here takes real arrays"
+                    f"params{paths[i]} is complex; the {real_only} convention here takes real arrays"
                 )
     return trees.unflatten(spec, leaves)
 
@@ -207,15 +217,15 @@ def check_update(
     where = trees.first_difference(spec, g_spec, "grads")
     if where is not None:
         raise AdagradError(f"grads does not match the structure of state.sum_of_squares: {where}")
-    g_leaves = [as_leaf_array(f"grads{p}", g) for p, g in zip(g_paths, g_leaves, strict=True)]
-    for path, g, G in zip(g_paths, g_leaves, sums, strict=True):
+    g_leaves = _arrays("grads", g_paths, g_leaves)
+    for i, (g, G) in enumerate(zip(g_leaves, sums, strict=True)):
         if g.shape != G.shape:
             raise AdagradError(
-                f"grads{path} has shape {g.shape}; expected {G.shape} as in state.sum_of_squares"
+                f"grads{g_paths[i]} has shape {g.shape}; expected {G.shape} as in state.sum_of_squares"
             )
         if g.dtype != G.dtype:
             raise AdagradError(
-                f"grads{path} has dtype {g.dtype}; expected {G.dtype} as in state.sum_of_squares"
+                f"grads{g_paths[i]} has dtype {g.dtype}; expected {G.dtype} as in state.sum_of_squares"
             )
     if check_finite:
         _check_all_finite(g_paths, g_leaves)
@@ -232,23 +242,23 @@ def _check_params(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarray
     where = trees.first_difference(spec, p_spec, "params")
     if where is not None:
         raise AdagradError(f"params does not match the structure of grads: {where}")
-    out = []
-    for path, p, g in zip(paths, leaves, g_leaves, strict=True):
-        p = as_leaf_array(f"params{path}", p)
+    out = _arrays("params", paths, leaves)
+    for i, (p, g) in enumerate(zip(out, g_leaves, strict=True)):
         if p.shape != g.shape or p.dtype != g.dtype:
-            raise AdagradError(f"params{path} is {p.dtype} {p.shape}; expected {g.dtype} {g.shape} as grads")
-        out.append(p)
+            raise AdagradError(
+                f"params{paths[i]} is {p.dtype} {p.shape}; expected {g.dtype} {g.shape} as grads"
+            )
     return trees.unflatten(spec, out)
 
 
-def _check_all_finite(paths: list[str], g_leaves: list[np.ndarray]) -> None:
-    for path, g in zip(paths, g_leaves, strict=True):
+def _check_all_finite(paths: trees.LeafPaths, g_leaves: list[np.ndarray]) -> None:
+    for i, g in enumerate(g_leaves):
         finite = np.isfinite(g)
         if not finite.all():
-            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            index = tuple(int(k) for k in np.argwhere(~finite)[0])
             value = g[index].item()  # a Python float or complex: prints nan, inf, -inf
             raise AdagradError(
-                f"grads{path} has a non-finite value {value!r} at index {index} (check_finite=True)"
+                f"grads{paths[i]} has a non-finite value {value!r} at index {index} (check_finite=True)"
             )
 
 
@@ -263,17 +273,17 @@ def check_apply_updates(params: Any, updates: Any) -> tuple[Any, Any]:
     paths, p_leaves, spec = trees.flatten(params, "params", none_is_leaf=True)
     u_leaves = trees.flatten_up_to(spec, updates, "updates")
     ps, us = [], []
-    for path, p, u in zip(paths, p_leaves, u_leaves, strict=True):
+    for i, (p, u) in enumerate(zip(p_leaves, u_leaves, strict=True)):
         if p is None:
             ps.append(None)
             us.append(None)
             continue
-        p = as_leaf_array(f"params{path}", p)
+        p = p if _plain(p) else as_leaf_array(f"params{paths[i]}", p)
         if u is None:
-            raise AdagradError(f"updates{path}: expected an array, got None")
-        u = as_leaf_array(f"updates{path}", u)
+            raise AdagradError(f"updates{paths[i]}: expected an array, got None")
+        u = u if _plain(u) else as_leaf_array(f"updates{paths[i]}", u)
         if u.shape != p.shape:
-            raise AdagradError(f"updates{path} has shape {u.shape}; expected {p.shape} as in params")
+            raise AdagradError(f"updates{paths[i]} has shape {u.shape}; expected {p.shape} as in params")
         ps.append(p)
         us.append(u)
     return trees.unflatten(spec, ps), trees.unflatten(spec, us)
