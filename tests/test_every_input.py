@@ -60,15 +60,41 @@ def test_init_refuses_every_other_dtype(entry, code):
         INIT[entry]({"layer": {"w": array_of(code)}})
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+OPTIMIZERS = {
+    "adagrad numpy": lambda: adagrad(0.1),
+    "adagrad numba": lambda: adagrad(0.1, backend="numba"),
+    **{f"conventions.{n}": (lambda f=f: f(0.1)) for n, f in conventions.FACTORIES.items()},
+}
+
+
+@pytest.mark.parametrize("entry", OPTIMIZERS)
 @pytest.mark.parametrize("code", [*REFUSED_CODES, "bfloat16"])
-def test_update_refuses_every_other_dtype_and_changes_nothing(backend, code):
-    opt = adagrad(0.1, backend=backend)
+def test_update_refuses_every_other_dtype_and_changes_nothing(entry, code):
+    opt = OPTIMIZERS[entry]()
     state = opt.init({"w": np.zeros(2, np.float32)})
     before = state.sum_of_squares["w"].copy()
     with one_line(refusal(code, r"grads\['w'\]")):
-        opt.update({"w": array_of(code)}, state)
+        opt.update({"w": array_of(code)}, state, {"w": np.zeros(2, np.float32)})
     assert same_bits(state.sum_of_squares["w"], before) and int(state.count) == 0
+
+
+@pytest.mark.parametrize("entry", OPTIMIZERS)
+@pytest.mark.parametrize(
+    "grads, match",
+    [
+        ({"w": 1.5}, r"^grads\['w'\] is a Python float; pass np.asarray"),
+        ({"w": [1.0, 2.0]}, r"^grads does not match the structure of state.sum_of_squares: grads\['w'\]: "
+         r"expected an array, got a list of length 2$"),
+        (None, r"^grads does not match the structure of state.sum_of_squares: grads: expected a dict with keys "
+         r"\['w'\], got None$"),
+        ({"w": "ab"}, r"^grads\['w'\] is a str; expected an array"),
+    ],
+)  # fmt: skip
+def test_update_refuses_odd_grads_naming_them(entry, grads, match):
+    opt = OPTIMIZERS[entry]()
+    state = opt.init({"w": np.zeros(2, np.float32)})
+    with one_line(match):
+        opt.update(grads, state, {"w": np.zeros(2, np.float32)})
 
 
 @pytest.mark.parametrize("code", [*REFUSED_CODES, "bfloat16"])
