@@ -1,11 +1,17 @@
 """Adagrad as each framework computes it: same name, different arithmetic.
 
-Each factory takes that framework's own parameter names and defaults and
-returns an optimizer with the core's shape (``init``, ``update``, a state with
-``sum_of_squares`` and ``count``), computed in NumPy in that framework's order
-of operations, every scalar rounded to the array's dtype. ``apply_updates``
-then adds the updates (``w + u``, which equals the frameworks' ``w - x`` to the
-bit: IEEE subtraction is addition of the negation).
+Each framework is a public *leaf function* (:func:`optax_leaf`,
+:func:`pytorch_leaf`, :func:`keras_leaf`, :func:`tensorflow_v2_leaf`): one
+array's step in that framework's order of operations, one line per rounding,
+every scalar rounded to the array's dtype. Each *factory* (:func:`optax`,
+:func:`pytorch`, :func:`keras`, :func:`tensorflow_v2`) takes the framework's
+own parameter names and defaults, applies its checks, binds them to its leaf
+function and returns the one shared driver, :class:`Convention`: ``init``,
+``update`` (a map of the leaf function over the pytree), a state with
+``sum_of_squares`` and ``count``, and ``convention``, ``hyperparameters`` and
+``learning_rate_at``. ``apply_updates`` then adds the updates (``w + u``, which
+equals the frameworks' ``w - x`` to the bit: IEEE subtraction is addition of
+the negation).
 
 =============  =====  ==================  ====================================  =======
 convention     G₀     ε                   update u                              G = 0
