@@ -58,7 +58,7 @@ NAMESPACE = "adagrad_ref"
 PyTreeSpec = optree.PyTreeSpec
 
 
-def flatten(tree: Any, name: str, *, none_is_leaf: bool = False) -> tuple[list[str], list[Any], PyTreeSpec]:
+def flatten(tree: Any, name: str, *, none_is_leaf: bool = False) -> tuple[LeafPaths, list[Any], PyTreeSpec]:
     """``(paths, leaves, spec)`` of ``tree``; ``name`` starts the paths of error messages.
 
     ``None`` is an empty subtree (JAX's rule), or a leaf with ``none_is_leaf``
