@@ -48,7 +48,7 @@ import numpy as np
 import optree
 
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.reference import INT32_MAX, Adagrad, AdagradState
+from adagrad_ref.reference import INT32_MAX, AdagradState
 from adagrad_ref.statefile import (
     DTYPES,
     FORMAT,
@@ -71,22 +71,55 @@ __all__ = ["FORMAT", "VERSION", "load_state", "read_metadata", "save_state"]
 # ---------------------------------------------------------------- hyperparameters
 
 
-def _hyperparameters(opt: Adagrad | None) -> dict | None:
+def _hyperparameters(opt: Any) -> dict | None:
+    """What a state file records of its optimizer: the convention's name and ALL its hyperparameters.
+
+    Any optimizer of this package (``adagrad``, ``conventions.*``) has ``convention`` and
+    ``hyperparameters``. A schedule is code and is recorded only as the string ``"schedule"``:
+    that the rate is a schedule is checked on load, *which* schedule cannot be.
+    """
     if opt is None:
         return None
-    lr = opt.learning_rate
-    return {
-        # A schedule is code: only its name is recorded (and compared on load).
-        "learning_rate": {"schedule": getattr(lr, "__qualname__", type(lr).__name__)} if callable(lr) else lr,
-        "initial_accumulator_value": opt.initial_accumulator_value,
-        "eps": opt.eps,
-    }
+    try:
+        described = {"convention": str(opt.convention), **opt.hyperparameters}
+    except AttributeError:
+        raise AdagradError(
+            f"optimizer must be one of adagrad_ref's optimizers (with convention and hyperparameters), "
+            f"got {type(opt).__name__}"
+        ) from None
+    # JSON has no Inf or NaN (torch accepts lr=inf): those are recorded as the strings 'inf', 'nan'.
+    return {k: repr(v) if isinstance(v, float) and not math.isfinite(v) else v for k, v in described.items()}
+
+
+def _check_hyperparameters(name: str, saved: Any, opt: Any) -> None:
+    """Refuse a file whose optimizer differs from ``opt`` in any field, naming the first that differs."""
+    ours = _hyperparameters(opt)
+    if saved is None:
+        raise AdagradError(f"{name}: no hyperparameters were saved; cannot check them against the optimizer")
+    for key in ["convention", *sorted((set(saved) | set(ours)) - {"convention"})]:
+        if key not in saved or key not in ours or not _same_value(saved[key], ours[key]):
+            theirs, mine = saved.get(key, "missing"), ours.get(key, "missing")
+            note = ""
+            if "schedule" in (theirs, mine):
+                note = " (a schedule is recorded only as 'schedule': which schedule cannot be compared)"
+            raise AdagradError(
+                f"{name}: hyperparameters.{key} is {theirs!r} in the file, {mine!r} in the optimizer{note}"
+            )
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    # Exact: 0.1 and 0.1000000001 differ; bools are not numbers here (maximize=True is not lr=1.0).
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b) or (math.isnan(a) and math.isnan(b))
+    return type(a) is type(b) and a == b
 
 
 # ---------------------------------------------------------------- save
 
 
-def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Adagrad | None = None) -> None:
+def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Any = None) -> None:
     """Write ``state`` (and ``optimizer``'s hyperparameters, if given) to ``path`` atomically.
 
     If writing fails part-way (full disk, a crash), the file that was at ``path`` before is left
@@ -270,17 +303,18 @@ def read_metadata(path: str | os.PathLike) -> dict:
         return read_meta(z.zf, name)
 
 
-def load_state(
-    path: str | os.PathLike, *, like: Any = None, optimizer: Adagrad | None = None
-) -> AdagradState:
+def load_state(path: str | os.PathLike, *, like: Any = None, optimizer: Any = None) -> AdagradState:
     """Read a state written by :func:`save_state`; everything is checked before it is returned.
 
     Args:
       like: optional params or state whose tree the file must have, with the same dtype (byte
         order aside: the result takes ``like``'s) and shape at every leaf; its NamedTuple classes
         are used for the result (otherwise classes of the same name and fields are made).
-      optimizer: optional; the file's hyperparameters must equal its own, so
-        that a resumed run computes what the interrupted one would have.
+      optimizer: optional; the file's convention and every hyperparameter
+        must equal its own, so that a resumed run computes what the
+        interrupted one would have. A schedule is recorded only as
+        ``"schedule"``: that both rates are schedules is checked, whether
+        they are the same schedule cannot be.
     """
     name = _target(path, "load_state")
     with open_zip(name) as z:
@@ -306,17 +340,7 @@ def load_state(
             if dtype != arrays[i].dtype:  # the other byte order: the same values, bit for bit
                 arrays[i] = arrays[i].byteswap().view(dtype)
     if optimizer is not None:
-        saved, ours = meta["hyperparameters"], _hyperparameters(optimizer)
-        if saved is None:
-            raise AdagradError(
-                f"{name}: no hyperparameters were saved; cannot check them against the optimizer"
-            )
-        for key in ("learning_rate", "initial_accumulator_value", "eps"):
-            if saved.get(key) != ours[key]:
-                raise AdagradError(
-                    f"{name}: hyperparameters.{key} is {saved.get(key)!r} in the file, "
-                    f"{ours[key]!r} in the optimizer"
-                )
+        _check_hyperparameters(name, meta["hyperparameters"], optimizer)
     return AdagradState(sum_of_squares=spec.unflatten(arrays), count=np.int32(meta["count"]))
 
 

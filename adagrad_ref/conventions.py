@@ -1,11 +1,17 @@
 """Adagrad as each framework computes it: same name, different arithmetic.
 
-Each factory takes that framework's own parameter names and defaults and
-returns an optimizer with the core's shape (``init``, ``update``, a state with
-``sum_of_squares`` and ``count``), computed in NumPy in that framework's order
-of operations, every scalar rounded to the array's dtype. ``apply_updates``
-then adds the updates (``w + u``, which equals the frameworks' ``w - x`` to the
-bit: IEEE subtraction is addition of the negation).
+Each framework is a public *leaf function* (:func:`optax_leaf`,
+:func:`pytorch_leaf`, :func:`keras_leaf`, :func:`tensorflow_v2_leaf`): one
+array's step in that framework's order of operations, one line per rounding,
+every scalar rounded to the array's dtype. Each *factory* (:func:`optax`,
+:func:`pytorch`, :func:`keras`, :func:`tensorflow_v2`) takes the framework's
+own parameter names and defaults, applies its checks, binds them to its leaf
+function and returns the one shared driver, :class:`Convention`: ``init``,
+``update`` (a map of the leaf function over the pytree), a state with
+``sum_of_squares`` and ``count``, and ``convention``, ``hyperparameters`` and
+``learning_rate_at``. ``apply_updates`` then adds the updates (``w + u``, which
+equals the frameworks' ``w - x`` to the bit: IEEE subtraction is addition of
+the negation).
 
 =============  =====  ==================  ====================================  =======
 convention     G₀     ε                   update u                              G = 0
@@ -43,17 +49,32 @@ tensorflow_v2  -0.84515405
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import optree
 
+from adagrad_ref import validation
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.fma import fma
-from adagrad_ref.reference import Adagrad, ScalarOrSchedule, update_leaf
-from adagrad_ref.tree import flatten_with_path
-from adagrad_ref.validation import check_hyperparameter
+from adagrad_ref.reference import AdagradState, ScalarOrSchedule, safe_increment, update_leaf
+from adagrad_ref.trees import NAMESPACE
 
-__all__ = ["FACTORIES", "ORDER_OF_OPERATIONS", "keras", "optax", "pytorch", "tensorflow_v2"]
+__all__ = [
+    "FACTORIES",
+    "ORDER_OF_OPERATIONS",
+    "Convention",
+    "keras",
+    "keras_leaf",
+    "optax",
+    "optax_leaf",
+    "pytorch",
+    "pytorch_leaf",
+    "tensorflow_v2",
+    "tensorflow_v2_leaf",
+]
 
 #: Per convention, the canonical order of operations, one rounding per line (written into the golden files).
 ORDER_OF_OPERATIONS = {
@@ -89,7 +110,23 @@ ORDER_OF_OPERATIONS = {
 }
 
 
-def _pytorch_leaf(g, G, p, clr, eps, weight_decay, maximize):
+# ---------------------------------------------------------------- each framework's leaf update
+# (g, G, p, lr, eps, ...) -> (u, G_new): one array's step, every scalar rounded to the array's dtype,
+# one line per rounding. p (the params) is used by PyTorch's weight decay only.
+
+
+def optax_leaf(g: np.ndarray, G: np.ndarray, p: np.ndarray | None, lr: float, eps: float):
+    """optax: the reference's :func:`~adagrad_ref.reference.update_leaf` (ε inside the root, G > 0 guard)."""
+    return update_leaf(g, G, lr, eps)
+
+
+def pytorch_leaf(
+    g: np.ndarray, G: np.ndarray, p: np.ndarray | None, clr: float, eps: float,
+    weight_decay: float = 0.0, maximize: bool = False,
+):  # fmt: skip
+    """torch.optim.Adagrad's ``_single_tensor_adagrad``, ``clr`` being this step's decayed rate."""
+    from adagrad_ref.fma import fma  # torch's fused multiply-adds (loaded when a PyTorch step runs)
+
     dtype = G.dtype.type
     with np.errstate(all="ignore"):
         if maximize:
@@ -102,7 +139,8 @@ def _pytorch_leaf(g, G, p, clr, eps, weight_decay, maximize):
     return np.asarray(u), np.asarray(G)
 
 
-def _keras_leaf(g, G, lr, eps):
+def keras_leaf(g: np.ndarray, G: np.ndarray, p: np.ndarray | None, lr: float, eps: float):
+    """Keras 3's ``Adagrad.update_step``, ``lr`` already rounded to float32 (:func:`keras`)."""
     dtype = G.dtype.type
     with np.errstate(all="ignore"):
         G = G + g * g  # accumulator += square(g)
@@ -111,7 +149,8 @@ def _keras_leaf(g, G, lr, eps):
     return np.asarray(u), np.asarray(G)
 
 
-def _tensorflow_v2_leaf(g, G, lr, eps):
+def tensorflow_v2_leaf(g: np.ndarray, G: np.ndarray, p: np.ndarray | None, lr: float, eps: float):
+    """TensorFlow's ``ApplyAdagradV2`` kernel (``training_ops.cc``)."""
     dtype = G.dtype.type
     with np.errstate(all="ignore"):
         G = G + g * g  # accum += grad.square()
@@ -120,123 +159,137 @@ def _tensorflow_v2_leaf(g, G, lr, eps):
     return np.asarray(u), np.asarray(G)
 
 
-class _Convention(Adagrad):
-    """An :class:`Adagrad` whose leaf update follows another framework (NumPy backend only)."""
+# ---------------------------------------------------------------- the shared driver
 
-    convention = "optax"
+_PAIR = optree.tree_structure((0, 0))
 
-    def __init__(self, learning_rate: ScalarOrSchedule, initial_accumulator_value: float, eps: float) -> None:
-        super().__init__(learning_rate, initial_accumulator_value, eps)
+
+class Convention:
+    """The one driver of every convention: ``init`` and ``update`` map a leaf update over pytrees.
+
+    Args:
+      convention: the framework's name (``"pytorch"``...).
+      leaf_update: ``(g, G, p, lr) -> (u, G_new)``, the framework's leaf function
+        with its other hyperparameters bound (``functools.partial``).
+      learning_rate_at: ``count -> lr``, the rate the update at ``count`` uses.
+      hyperparameters: every hyperparameter, under the framework's own names.
+      initial_accumulator_value: :math:`G_0`.
+      needs_params: whether ``update`` needs ``params`` (PyTorch's weight decay).
+      takes_complex: whether complex params are accepted (optax only).
+      g0_must_fit: whether a G₀ that overflows the params' dtype is refused at ``init``
+        (torch's ``full_like`` raises; the others store Inf).
+
+    Attributes ``learning_rate``, ``initial_accumulator_value`` and ``eps`` hold
+    the values given to the factory, whatever the framework calls them.
+    """
+
+    def __init__(
+        self, convention: str, leaf_update: Callable, learning_rate_at: Callable[[int], float],
+        hyperparameters: dict[str, float | bool | str], *, learning_rate: Any,
+        initial_accumulator_value: float, eps: float, needs_params: bool = False, takes_complex: bool = False,
+        g0_must_fit: bool = False,
+    ) -> None:  # fmt: skip
+        self.convention = convention
+        self.leaf_update = leaf_update
+        self.learning_rate_at = learning_rate_at
+        self.hyperparameters = hyperparameters
+        self.learning_rate = learning_rate
+        self.initial_accumulator_value = initial_accumulator_value
+        self.eps = eps
+        self.needs_params = needs_params
+        self.takes_complex = takes_complex
+        self.g0_must_fit = g0_must_fit
+
+    def init(self, params: Any) -> AdagradState:
+        """:math:`G_0` in every entry, ``count`` = 0."""
+        params = validation.check_init(params, real_only=None if self.takes_complex else self.convention)
+        G0 = self.initial_accumulator_value
+        if self.g0_must_fit:
+            for p in optree.tree_leaves(params, namespace=NAMESPACE):
+                if math.isfinite(G0) and G0 > float(np.finfo(p.dtype).max):
+                    raise AdagradError(
+                        f"initial_accumulator_value {G0!r} overflows {p.dtype} "
+                        "(torch: value cannot be converted to type float without overflow)"
+                    )
+        sums = optree.tree_map(lambda p: np.full(p.shape, G0, p.dtype), params, namespace=NAMESPACE)
+        return AdagradState(sum_of_squares=sums, count=np.int32(0))
+
+    def update(
+        self, grads: Any, state: AdagradState, params: Any = None, **extra_args: Any
+    ) -> tuple[Any, AdagradState]:
+        """``(updates, new_state)``; ``params`` is needed if ``needs_params``; ``extra_args`` are ignored."""
+        grads, sums, params = validation.check_update(
+            grads, state, AdagradState, params=params, needs_params=self.needs_params
+        )
+        lr = self.learning_rate_at(int(state.count))
+        if params is None:  # no weight decay: the leaf update does not read p
+
+            def step(g: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return self.leaf_update(g, G, None, lr)
+
+            mapped = (grads, sums)
+        else:
+
+            def step(g: np.ndarray, G: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return self.leaf_update(g, G, p, lr)
+
+            mapped = (grads, sums, params)
+        updates, sums = optree.tree_transpose_map(step, *mapped, inner_treespec=_PAIR, namespace=NAMESPACE)
+        return updates, AdagradState(sums, safe_increment(state.count))
 
     def __repr__(self) -> str:
-        return f"conventions.{self.convention}({self._describe()})"
-
-    def _describe(self) -> str:
-        return (
-            f"learning_rate={self.learning_rate!r}, "
-            f"initial_accumulator_value={self.initial_accumulator_value!r}, eps={self.eps!r}"
+        args = ", ".join(
+            f"{k}={'<schedule>' if v == 'schedule' else repr(v)}" for k, v in self.hyperparameters.items()
         )
-
-    #: Only optax's Adagrad takes complex params (PyTorch's treats real and imaginary parts apart).
-    _takes_complex = False
-
-    def init(self, params: Any):
-        if not self._takes_complex:
-            for path, leaf in flatten_with_path(params)[0]:
-                if leaf is not None and np.iscomplexobj(leaf):
-                    raise AdagradError(
-                        f"params{path} is complex; the {self.convention} convention here takes real arrays"
-                    )
-        return super().init(params)
+        return f"conventions.{self.convention}({args})"
 
 
-class _Optax(_Convention):
-    convention = "optax"
-    _takes_complex = True
-
-    def _leaf_update(self, g, G, p, eta):
-        return update_leaf(g, G, eta, self.eps)
+# ---------------------------------------------------------------- rates and checks
 
 
-class _PyTorch(_Convention):
-    convention = "pytorch"
-
-    def __init__(self, lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize) -> None:
-        super().__init__(lr, initial_accumulator_value, eps)
-        if callable(lr):
-            raise AdagradError("lr must be a number in the pytorch convention (its schedule is lr_decay)")
-        self.lr_decay = check_hyperparameter("lr_decay", lr_decay)
-        self.weight_decay = check_hyperparameter("weight_decay", weight_decay)
-        self.maximize = bool(maximize)
-        self._uses_params = self.weight_decay != 0
-
-    def _describe(self) -> str:
-        return (
-            f"lr={self.learning_rate!r}, lr_decay={self.lr_decay!r}, weight_decay={self.weight_decay!r}, "
-            f"initial_accumulator_value={self.initial_accumulator_value!r}, eps={self.eps!r}, "
-            f"maximize={self.maximize!r}"
-        )
-
-    @property
-    def hyperparameters(self) -> dict:
-        return {
-            "lr": self.learning_rate,
-            "lr_decay": self.lr_decay,
-            "weight_decay": self.weight_decay,
-            "initial_accumulator_value": self.initial_accumulator_value,
-            "eps": self.eps,
-            "maximize": self.maximize,
-        }
-
-    def learning_rate_at(self, count: int) -> float:
-        step = count + 1  # torch increments its step before using it
-        return self.learning_rate / (1 + (step - 1) * self.lr_decay)  # clr, in float64 as in Python
-
-    def _leaf_update(self, g, G, p, clr):
-        return _pytorch_leaf(g, G, p, clr, self.eps, self.weight_decay, self.maximize)
+def _constant_or_schedule(learning_rate: Any) -> Callable[[int], float]:
+    """``count -> lr`` for a number or a schedule (optax, TensorFlow), the schedule's value checked."""
+    if callable(learning_rate):
+        return lambda count: validation.check_schedule_value(learning_rate(count), count)
+    return lambda count: learning_rate
 
 
-def _keras_style_hyperparameters(opt: Adagrad) -> dict:
-    lr = opt.learning_rate
+def _torch_check(name: str, value: Any, message: str) -> float:
+    """torch.optim.Adagrad.__init__'s ``if not 0.0 <= value: raise ValueError(message)``: NaN and
+    negative values raised, +Inf accepted, as torch does (a bool, which torch takes as 0 or 1, is refused)."""
+    v = validation.as_real_scalar(name, value)
+    if not 0.0 <= v:
+        raise AdagradError(f"{name}: {message}: {v!r} (torch.optim.Adagrad requires 0.0 <= {name})")
+    return v
+
+
+def _keras_style_hyperparameters(learning_rate: Any, initial_accumulator_value: float, eps: float) -> dict:
     return {
-        "learning_rate": "schedule" if callable(lr) else lr,
-        "initial_accumulator_value": opt.initial_accumulator_value,
-        "epsilon": opt.eps,
+        "learning_rate": "schedule" if callable(learning_rate) else learning_rate,
+        "initial_accumulator_value": initial_accumulator_value,
+        "epsilon": eps,
     }
 
 
-class _Keras(_Convention):
-    convention = "keras"
-
-    @property
-    def hyperparameters(self) -> dict:
-        return _keras_style_hyperparameters(self)
-
-    def learning_rate_at(self, count: int) -> float:
-        # Keras keeps the rate in a float32 variable and casts it to the params' dtype when used:
-        # a float64 run steps with the float32-rounded rate.
-        return float(np.float32(super().learning_rate_at(count)))
-
-    def _leaf_update(self, g, G, p, eta):
-        return _keras_leaf(g, G, eta, self.eps)
-
-
-class _TensorFlowV2(_Convention):
-    convention = "tensorflow_v2"
-
-    @property
-    def hyperparameters(self) -> dict:
-        return _keras_style_hyperparameters(self)
-
-    def _leaf_update(self, g, G, p, eta):
-        return _tensorflow_v2_leaf(g, G, eta, self.eps)
+# ---------------------------------------------------------------- the factories
 
 
 def optax(
     learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1, eps: float = 1e-7
-) -> Adagrad:
+) -> Convention:
     """``optax.adagrad``: ε inside the root, G₀ = 0.1, zero update where G = 0 (the reference itself)."""
-    return _Optax(learning_rate, initial_accumulator_value, eps)
+    lr = validation.check_learning_rate(learning_rate)
+    iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+    eps = validation.check_hyperparameter("eps", eps)
+    hyper = {
+        "learning_rate": "schedule" if callable(lr) else lr,
+        "initial_accumulator_value": iav,
+        "eps": eps,
+    }
+    return Convention(
+        "optax", functools.partial(optax_leaf, eps=eps), _constant_or_schedule(lr), hyper,
+        learning_rate=lr, initial_accumulator_value=iav, eps=eps, takes_complex=True,
+    )  # fmt: skip
 
 
 def pytorch(
@@ -246,27 +299,70 @@ def pytorch(
     initial_accumulator_value: float = 0.0,
     eps: float = 1e-10,
     maximize: bool = False,
-) -> Adagrad:
+) -> Convention:
     """``torch.optim.Adagrad``: ε outside the root, G₀ = 0, ``clr = lr / (1 + (step-1)·lr_decay)``.
 
-    Pass ``params`` to ``update`` when ``weight_decay != 0``.
+    Refuses what ``torch.optim.Adagrad.__init__`` refuses (a negative or NaN
+    ``lr``, ``lr_decay``, ``weight_decay``, ``initial_accumulator_value`` or
+    ``eps``) and accepts what it accepts, +Inf included. Pass ``params`` to
+    ``update`` when ``weight_decay != 0``.
     """
-    return _PyTorch(lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize)
+    if callable(lr):
+        raise AdagradError("lr must be a number in the pytorch convention (its schedule is lr_decay)")
+    lr = _torch_check("lr", lr, "Invalid learning rate")
+    lr_decay = _torch_check("lr_decay", lr_decay, "Invalid lr_decay value")
+    weight_decay = _torch_check("weight_decay", weight_decay, "Invalid weight_decay value")
+    iav = _torch_check(
+        "initial_accumulator_value", initial_accumulator_value, "Invalid initial_accumulator_value value"
+    )
+    eps = _torch_check("eps", eps, "Invalid epsilon value")
+    if not isinstance(maximize, (bool, np.bool_)):
+        raise AdagradError(f"maximize must be a bool, got {type(maximize).__name__} {maximize!r}")
+    maximize = bool(maximize)
+
+    def clr(count: int) -> float:
+        step = count + 1  # torch increments its step before using it
+        return lr / (1 + (step - 1) * lr_decay)  # in float64, as in Python
+
+    hyper = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "initial_accumulator_value": iav,
+             "eps": eps, "maximize": maximize}  # fmt: skip
+    leaf = functools.partial(pytorch_leaf, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    return Convention(
+        "pytorch", leaf, clr, hyper, learning_rate=lr, initial_accumulator_value=iav, eps=eps,
+        needs_params=weight_decay != 0, g0_must_fit=True,
+    )  # fmt: skip
 
 
 def keras(
     learning_rate: ScalarOrSchedule = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7
-) -> Adagrad:
-    """``keras.optimizers.Adagrad`` (Keras 3): ε inside the root, G₀ = 0.1, no guard."""
-    return _Keras(learning_rate, initial_accumulator_value, epsilon)
+) -> Convention:
+    """``keras.optimizers.Adagrad`` (Keras 3): ε inside the root, G₀ = 0.1, no guard.
+
+    Keras keeps the rate in a float32 variable and casts it to the params'
+    dtype when used: a float64 run steps with the float32-rounded rate.
+    """
+    lr = validation.check_learning_rate(learning_rate)
+    iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+    eps = validation.check_hyperparameter("epsilon", epsilon)
+    rate = _constant_or_schedule(lr)
+    return Convention(
+        "keras", functools.partial(keras_leaf, eps=eps), lambda count: float(np.float32(rate(count))),
+        _keras_style_hyperparameters(lr, iav, eps), learning_rate=lr, initial_accumulator_value=iav, eps=eps,
+    )  # fmt: skip
 
 
 def tensorflow_v2(
     learning_rate: ScalarOrSchedule = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7
-) -> Adagrad:
+) -> Convention:
     """TensorFlow's ``ApplyAdagradV2`` op (used by tf.keras 2's Adagrad, whose defaults these are):
     ε outside the root."""
-    return _TensorFlowV2(learning_rate, initial_accumulator_value, epsilon)
+    lr = validation.check_learning_rate(learning_rate)
+    iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+    eps = validation.check_hyperparameter("epsilon", epsilon)
+    return Convention(
+        "tensorflow_v2", functools.partial(tensorflow_v2_leaf, eps=eps), _constant_or_schedule(lr),
+        _keras_style_hyperparameters(lr, iav, eps), learning_rate=lr, initial_accumulator_value=iav, eps=eps,
+    )  # fmt: skip
 
 
 #: The factories by name, as the golden files name their convention.

@@ -1,39 +1,70 @@
-"""Checks on hyperparameters and on the arrays of a pytree, shared by both backends.
+"""The boundary: every check on hyperparameters and pytrees, run once before anything is computed.
 
-Everything here runs *before* any state is computed, so a bad call never leaves
-half-updated state behind. Messages are one line and name the offending value.
+A bad call raises :class:`AdagradError` with one line naming the argument or
+the leaf (``grads['layer1']['w'] has shape ...``) and changes nothing. What
+passes comes back as plain, native-byte-order ndarrays in canonical trees
+(dict keys sorted, as ``jax.tree`` returns them), so the formula behind the
+boundary never meets a ``np.matrix`` (whose ``*`` is a matrix product), a
+masked array, a big-endian array, a list or a Python float.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from adagrad_ref import trees
 from adagrad_ref.errors import AdagradError
 
 __all__ = [
+    "INT32_MAX",
     "SUPPORTED_DTYPES",
+    "as_leaf_array",
+    "as_real_scalar",
+    "check_apply_updates",
     "check_hyperparameter",
+    "check_init",
     "check_leaf_dtype",
     "check_learning_rate",
     "check_schedule_value",
+    "check_update",
 ]
 
 #: Dtypes the optimizer accepts for params, grads and accumulators.
 SUPPORTED_DTYPES = (np.float32, np.float64, np.complex64, np.complex128)
+#: ``count`` saturates here, as optax's ``safe_increment`` does for int32.
+INT32_MAX = int(np.iinfo(np.int32).max)
 
 
-def _as_real_scalar(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
+# ---------------------------------------------------------------- hyperparameters
+
+
+def as_real_scalar(name: str, value: Any) -> float:
+    """Anything that converts to a 0-d real array: a number, a NumPy scalar, a 0-d NumPy or JAX array."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    arr = np.asarray(value)
-    if arr.shape != () or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+    try:
+        arr = np.asarray(value)  # works on jax arrays without importing jax
+    except Exception as e:
+        raise AdagradError(f"{name} must be a real number, got {type(value).__name__} ({e})") from None
+    if arr.dtype == object or arr.dtype.kind not in "fiu":
+        if arr.shape == ():
+            raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {_short(value)}")
+        raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
+    if arr.shape != ():
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
     return float(arr)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value).replace("\n", " ")
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_hyperparameter(name: str, value: Any) -> float:
@@ -46,31 +77,74 @@ def check_hyperparameter(name: str, value: Any) -> float:
     ...
     adagrad_ref.errors.AdagradError: eps must be finite and >= 0, got -1.0
     """
-    v = _as_real_scalar(name, value)
+    v = as_real_scalar(name, value)
     if not math.isfinite(v) or v < 0:
         raise AdagradError(f"{name} must be finite and >= 0, got {v!r}")
     return v
 
 
 def check_learning_rate(value: Any) -> float | Callable[[int], Any]:
-    """A finite number, or a schedule ``count -> learning rate`` (checked at each step)."""
+    """A finite real number (a Python or NumPy scalar, a 0-d NumPy or JAX array), or a schedule
+    ``count -> learning rate`` such as an optax schedule (its value is checked at each step).
+
+    >>> check_learning_rate(np.asarray(0.5, np.float32))
+    0.5
+    """
     if callable(value):
         return value
-    v = _as_real_scalar("learning_rate", value)
+    v = as_real_scalar("learning_rate", value)
     if not math.isfinite(v):
         raise AdagradError(f"learning_rate must be finite, got {v!r}")
     return v
 
 
 def check_schedule_value(value: Any, count: int) -> float:
-    """What a schedule returned at ``count``: a finite real scalar."""
+    """What a schedule returned at ``count``: a finite real scalar (an optax schedule returns a JAX array)."""
     try:
-        v = _as_real_scalar(f"learning_rate({count})", value)
+        v = as_real_scalar(f"learning_rate({count})", value)
     except AdagradError as e:
         raise AdagradError(f"schedule: {e}") from None
     if not math.isfinite(v):
         raise AdagradError(f"schedule: learning_rate({count}) returned {v!r}; it must be finite")
     return v
+
+
+# ---------------------------------------------------------------- leaves
+
+
+def as_leaf_array(where: str, leaf: Any) -> np.ndarray:
+    """One leaf as a plain ndarray in native byte order; ``where`` is its path, e.g. ``params['w']``.
+
+    Python numbers are refused: their dtype would be a guess (optax makes them
+    weakly typed float32, NumPy float64), and a reference must not guess. A
+    masked array is refused (its mask would be ignored); other ndarray
+    subclasses (``np.matrix``) are taken as plain arrays, and a big-endian
+    array is converted to native order: the same values, the same bits.
+    """
+    if isinstance(leaf, np.ma.MaskedArray):
+        raise AdagradError(
+            f"{where} is a masked array; Adagrad would ignore its mask: pass np.ma.filled(x, 0) or x.data"
+        )
+    if isinstance(leaf, (bool, int, float, complex)) and not isinstance(leaf, np.generic):
+        raise AdagradError(
+            f"{where} is a Python {type(leaf).__name__}; pass np.asarray(value, dtype=np.float32) "
+            "(or float64) so that the dtype is explicit"
+        )
+    if not (
+        isinstance(leaf, (np.ndarray, np.generic)) or (hasattr(leaf, "__array__") and hasattr(leaf, "dtype"))
+    ):
+        what = type(leaf).__name__
+        raise AdagradError(
+            f"{where} is a {what}; expected an array, or a dict/list/tuple/NamedTuple of arrays"
+        )
+    try:
+        arr = np.asarray(leaf)
+    except Exception as e:
+        raise AdagradError(f"{where}: cannot be read as a NumPy array ({type(e).__name__}: {e})") from None
+    check_leaf_dtype(where, arr)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
 
 
 def check_leaf_dtype(path: str, arr: np.ndarray) -> None:
@@ -88,3 +162,128 @@ def check_leaf_dtype(path: str, arr: np.ndarray) -> None:
             "it in float32 anyway: convert the params to float32"
         )
     raise AdagradError(f"{path} has dtype {arr.dtype}; expected float32 or float64 (or complex64/complex128)")
+
+
+def _plain(leaf: Any) -> bool:
+    """The common case, checked without building a path: a native ndarray of a supported dtype."""
+    return type(leaf) is np.ndarray and leaf.dtype.type in SUPPORTED_DTYPES and leaf.dtype.isnative
+
+
+def _arrays(name: str, paths: trees.LeafPaths, leaves: list[Any]) -> list[np.ndarray]:
+    """Every leaf as a checked ndarray; a path is built only for a leaf that needs converting or refusing."""
+    return [x if _plain(x) else as_leaf_array(f"{name}{paths[i]}", x) for i, x in enumerate(leaves)]
+
+
+def _leaves(tree: Any, name: str) -> tuple[trees.LeafPaths, list[np.ndarray], trees.PyTreeSpec]:
+    paths, leaves, spec = trees.flatten(tree, name)
+    return paths, _arrays(name, paths, leaves), spec
+
+
+# ---------------------------------------------------------------- the entry points' arguments
+
+
+def check_init(params: Any, *, real_only: str | None = None) -> Any:
+    """``params`` as a canonical tree of checked arrays; ``real_only``: a convention that takes no complex."""
+    paths, leaves, spec = _leaves(params, "params")
+    if real_only:
+        for i, p in enumerate(leaves):
+            if np.iscomplexobj(p):
+                raise AdagradError(
+                    f"params{paths[i]} is complex; the {real_only} convention here takes real arrays"
+                )
+    return trees.unflatten(spec, leaves)
+
+
+def check_update(
+    grads: Any, state: Any, state_type: type, *, params: Any = None, needs_params: bool = False,
+    check_finite: bool = False,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """``(grads, sum_of_squares, params)`` as canonical trees of one structure, shapes and dtypes.
+
+    ``params`` is checked and returned only if ``needs_params`` (else ``None``).
+    """
+    if isinstance(grads, state_type):
+        raise AdagradError("update(grads, state): grads is an AdagradState; were grads and state swapped?")
+    if not isinstance(state, state_type):
+        raise AdagradError(
+            f"update(grads, state): state must be the AdagradState returned by init/update, got "
+            f"{type(state).__name__}"
+        )
+    count = state.count
+    if not (np.ndim(count) == 0 and np.asarray(count).dtype.kind in "iu" and 0 <= count <= INT32_MAX):
+        raise AdagradError(f"state.count must be an integer in [0, 2**31-1], got {_short(count)}")
+    _, sums, spec = _leaves(state.sum_of_squares, "state.sum_of_squares")
+    g_paths, g_leaves, g_spec = trees.flatten(grads, "grads")
+    where = trees.first_difference(spec, g_spec, "grads")
+    if where is not None:
+        raise AdagradError(f"grads does not match the structure of state.sum_of_squares: {where}")
+    g_leaves = _arrays("grads", g_paths, g_leaves)
+    for i, (g, G) in enumerate(zip(g_leaves, sums, strict=True)):
+        if g.shape != G.shape:
+            raise AdagradError(
+                f"grads{g_paths[i]} has shape {g.shape}; expected {G.shape} as in state.sum_of_squares"
+            )
+        if g.dtype != G.dtype:
+            raise AdagradError(
+                f"grads{g_paths[i]} has dtype {g.dtype}; expected {G.dtype} as in state.sum_of_squares"
+            )
+    if check_finite:
+        _check_all_finite(g_paths, g_leaves)
+    p_tree = _check_params(params, spec, g_leaves) if needs_params else None
+    return trees.unflatten(spec, g_leaves), trees.unflatten(spec, sums), p_tree
+
+
+def _check_params(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarray]) -> Any:
+    if params is None:
+        raise AdagradError(
+            "update(grads, state, params): this optimizer needs params (e.g. for weight decay)"
+        )
+    paths, leaves, p_spec = trees.flatten(params, "params")
+    where = trees.first_difference(spec, p_spec, "params")
+    if where is not None:
+        raise AdagradError(f"params does not match the structure of grads: {where}")
+    out = _arrays("params", paths, leaves)
+    for i, (p, g) in enumerate(zip(out, g_leaves, strict=True)):
+        if p.shape != g.shape or p.dtype != g.dtype:
+            raise AdagradError(
+                f"params{paths[i]} is {p.dtype} {p.shape}; expected {g.dtype} {g.shape} as grads"
+            )
+    return trees.unflatten(spec, out)
+
+
+def _check_all_finite(paths: trees.LeafPaths, g_leaves: list[np.ndarray]) -> None:
+    for i, g in enumerate(g_leaves):
+        finite = np.isfinite(g)
+        if not finite.all():
+            index = tuple(int(k) for k in np.argwhere(~finite)[0])
+            value = g[index].item()  # a Python float or complex: prints nan, inf, -inf
+            raise AdagradError(
+                f"grads{paths[i]} has a non-finite value {value!r} at index {index} (check_finite=True)"
+            )
+
+
+def check_apply_updates(params: Any, updates: Any) -> tuple[Any, Any]:
+    """``(params, updates)`` as canonical trees of one structure, read as ``optax.apply_updates`` reads them.
+
+    optax maps over ``params`` with ``None`` as a leaf (``is_leaf=lambda x: x is
+    None``): where ``params`` holds ``None``, ``updates`` may hold anything and
+    the result is ``None``; so ``apply_updates(None, anything)`` is ``None``.
+    Both trees come back with ``None`` there.
+    """
+    paths, p_leaves, spec = trees.flatten(params, "params", none_is_leaf=True)
+    u_leaves = trees.flatten_up_to(spec, updates, "updates")
+    ps, us = [], []
+    for i, (p, u) in enumerate(zip(p_leaves, u_leaves, strict=True)):
+        if p is None:
+            ps.append(None)
+            us.append(None)
+            continue
+        p = p if _plain(p) else as_leaf_array(f"params{paths[i]}", p)
+        if u is None:
+            raise AdagradError(f"updates{paths[i]}: expected an array, got None")
+        u = u if _plain(u) else as_leaf_array(f"updates{paths[i]}", u)
+        if u.shape != p.shape:
+            raise AdagradError(f"updates{paths[i]} has shape {u.shape}; expected {p.shape} as in params")
+        ps.append(p)
+        us.append(u)
+    return trees.unflatten(spec, ps), trees.unflatten(spec, us)

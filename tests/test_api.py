@@ -7,8 +7,9 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from adagrad_ref import Adagrad, AdagradState, adagrad, apply_updates
-from adagrad_ref.reference import INT32_MAX
+from adagrad_ref import Adagrad, AdagradError, AdagradState, adagrad, apply_updates
+from adagrad_ref.reference import INT32_MAX, update_leaf
+from adagrad_ref.ulp import same_bits
 
 
 class Layer(NamedTuple):
@@ -113,3 +114,27 @@ def test_jax_arrays_are_accepted_as_leaves():
     state = opt.init({"w": jnp.ones(3, jnp.float32)})
     u, _ = opt.update({"w": jnp.ones(3, jnp.float32)}, state)
     assert isinstance(u["w"], np.ndarray) and u["w"].dtype == np.float32
+
+
+def test_a_backend_is_a_leaf_update_function_composition_not_subclassing():
+    """backend= may be a function (g, G, learning_rate, eps) -> (u, G): the map uses it for every leaf."""
+    calls = []
+
+    def traced(g, G, learning_rate, eps):
+        calls.append((g.shape, learning_rate, eps))
+        return update_leaf(g, G, learning_rate, eps)
+
+    params = {"a": np.ones(3, np.float32), "b": [np.ones((2, 2), np.float32)]}
+    ours, ref = Adagrad(0.25, backend=traced), adagrad(0.25)
+    u1, s1 = ours.update(params, ours.init(params))
+    u2, s2 = ref.update(params, ref.init(params))
+    assert sorted(calls) == [((2, 2), 0.25, 1e-7), ((3,), 0.25, 1e-7)]
+    assert same_bits(u1["a"], u2["a"]) and same_bits(s1.sum_of_squares["b"][0], s2.sum_of_squares["b"][0])
+
+
+@pytest.mark.parametrize("backend", [3, None, "NUMPY"])
+def test_a_backend_that_is_neither_a_name_nor_a_function(backend):
+    with pytest.raises(
+        AdagradError, match=rf"^backend must be one of \('numpy', 'numba'\), got {backend!r}$"
+    ):
+        adagrad(0.1, backend=backend)

@@ -8,7 +8,7 @@ from conftest import random_floats
 
 from adagrad_ref import AdagradError, adagrad, apply_updates
 from adagrad_ref.fast.flat import FlatAdagrad
-from adagrad_ref.tree import flatten_with_path
+from adagrad_ref.trees import flatten
 from adagrad_ref.ulp import same_bits
 
 
@@ -25,10 +25,11 @@ def tree(rng, with_edges=False):
 
 
 def assert_same_tree(a, b):
-    la, lb = flatten_with_path(a)[0], flatten_with_path(b)[0]
-    assert [p for p, _ in la] == [p for p, _ in lb]
-    for (path, x), (_, y) in zip(la, lb, strict=True):
-        assert (x is None and y is None) or same_bits(x, y), path
+    pa, la, _ = flatten(a, "a")
+    pb, lb, _ = flatten(b, "b")
+    assert pa == pb
+    for path, x, y in zip(pa, la, lb, strict=True):
+        assert same_bits(x, y), path
 
 
 @pytest.mark.parametrize("edges", [False, True])
@@ -52,7 +53,7 @@ def test_flat_equals_per_leaf_bit_for_bit(rng, edges):
 def test_views_share_one_buffer_per_dtype(rng):
     flat = FlatAdagrad({k: np.zeros_like(v) if k == "emb" else v for k, v in tree(rng).items()}, 0.1)
     flat.params["enc"][0][...] = 0.5
-    f32 = [x for _, x in flatten_with_path(flat.params)[0] if x is not None and x.dtype == np.float32]
+    f32 = [x for x in flatten(flat.params, "params")[1] if x.dtype == np.float32]
     assert len({x.base.ctypes.data for x in f32 if x.size}) == 1  # views of the same buffer
     flat.grads["enc"][0][...] = 1.0  # writing a view is writing the buffer the kernel reads
     before = flat.params["enc"][0].copy()
@@ -70,3 +71,35 @@ def test_flat_refuses_bad_input(rng):
         flat.set_grads({"v": np.zeros(2, np.float32)})
     with pytest.raises(AdagradError, match=r"^eps must be finite and >= 0"):
         FlatAdagrad({"w": np.zeros(2, np.float32)}, 0.1, eps=-1.0)
+
+
+def test_rebinding_a_leaf_is_an_error_not_a_silent_no_op():
+    """flat.grads["w"] = g (instead of flat.grads["w"][...] = g) would leave the buffer as it was."""
+    flat = FlatAdagrad({"w": np.zeros(2, np.float32), "b": [np.zeros(1, np.float32)]}, 0.1)
+    flat.grads["w"] = np.ones(2, np.float32)
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.grads was changed: a leaf was rebound"):
+        flat.step()
+    assert int(flat.state.count) == 0 and np.all(flat.params["w"] == 0)
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.grads was changed"):
+        flat.set_grads({"w": np.ones(2, np.float32), "b": [np.ones(1, np.float32)]})
+    for tree in ("params", "state"):
+        other = FlatAdagrad({"w": np.zeros(2, np.float32)}, 0.1)
+        target = other.params if tree == "params" else other.state.sum_of_squares
+        target["w"] = np.ones(2, np.float32)
+        with pytest.raises(AdagradError, match=r"^FlatAdagrad\.(params|state\.sum_of_squares) was changed"):
+            other.step()
+    flat = FlatAdagrad({"b": [np.zeros(1, np.float32)]}, 0.1)
+    flat.params["b"].append(np.zeros(1, np.float32))  # the tree edited: also refused
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.params was changed"):
+        flat.step()
+
+
+def test_the_trees_cannot_be_reassigned():
+    flat = FlatAdagrad({"w": np.zeros(2, np.float32)}, 0.1)
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.grads cannot be reassigned; call set_grads"):
+        flat.grads = {"w": np.ones(2, np.float32)}
+    with pytest.raises(AdagradError, match=r"^FlatAdagrad.params cannot be reassigned"):
+        flat.params = {"w": np.ones(2, np.float32)}
+    flat.grads["w"][...] = 1.0  # writing into the view is the way
+    flat.step()
+    assert np.all(flat.params["w"] < 0) and int(flat.state.count) == 1

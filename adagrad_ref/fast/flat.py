@@ -6,6 +6,9 @@ grads and accumulators once into one contiguous buffer per dtype, and hands
 out views of those buffers shaped like the leaves (the multi-tensor kernels of
 the big frameworks do the same). Write gradients into ``.grads`` (or call
 :meth:`FlatAdagrad.set_grads`), call :meth:`FlatAdagrad.step`, read ``.params``.
+Writing means *into* the views (``flat.grads["w"][...] = g``): a leaf rebound
+in the tree (``flat.grads["w"] = g``) would leave the buffer unchanged, so
+``step`` refuses to run then, and the trees themselves cannot be reassigned.
 
 Bit for bit the same as :class:`~adagrad_ref.Adagrad` leaf by leaf:
 
@@ -22,11 +25,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import optree
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fast.kernels import adagrad_step_inplace
-from adagrad_ref.reference import INT32_MAX, Adagrad, AdagradState, ScalarOrSchedule
-from adagrad_ref.tree import as_array_leaf, first_difference, flatten_with_path, unflatten
+from adagrad_ref.reference import Adagrad, AdagradState, ScalarOrSchedule, safe_increment
+from adagrad_ref.trees import NAMESPACE, first_difference, flatten, unflatten
+from adagrad_ref.validation import as_leaf_array, check_init
 
 __all__ = ["FlatAdagrad"]
 
@@ -40,7 +45,8 @@ class FlatAdagrad:
       parallel: passed to :func:`adagrad_ref.adagrad_step_inplace` (``None``: by size).
 
     Attributes:
-      params, grads: trees of views into the buffers, shaped like ``params``.
+      params, grads: trees of views into the buffers, shaped like ``params``
+        (read-only attributes: write into the views).
       state: an :class:`AdagradState` whose ``sum_of_squares`` are views too.
     """
 
@@ -54,44 +60,54 @@ class FlatAdagrad:
         parallel: bool | None = None,
     ) -> None:
         self._optimizer = Adagrad(learning_rate, initial_accumulator_value, eps)  # checks the hyperparameters
+        if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
+            raise AdagradError(f"parallel must be None, True or False, got {type(parallel).__name__}")
         self.parallel = parallel
-        items, self._treedef = flatten_with_path(params)
-        arrays = []
-        for path, leaf in items:
-            if leaf is None:
-                arrays.append(None)
-                continue
-            a = as_array_leaf(path, leaf, "params")
+        paths, arrays, self._spec = flatten(check_init(params), "params")
+        for path, a in zip(paths, arrays, strict=True):
             if a.dtype.type not in (np.float32, np.float64):
                 raise AdagradError(
                     f"params{path} has dtype {a.dtype}; FlatAdagrad packs float32 and float64 "
                     "(use adagrad_ref.Adagrad for other dtypes)"
                 )
-            arrays.append(a)
         self._buffers: dict[np.dtype, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for dtype in sorted({a.dtype for a in arrays if a is not None}, key=str):
-            total = sum(a.size for a in arrays if a is not None and a.dtype == dtype)
+        for dtype in sorted({a.dtype for a in arrays}, key=str):
+            total = sum(a.size for a in arrays if a.dtype == dtype)
             self._buffers[dtype] = (
                 np.empty(total, dtype),
                 np.zeros(total, dtype),
                 np.full(total, self._optimizer.initial_accumulator_value, dtype),
             )
         offsets = dict.fromkeys(self._buffers, 0)
-        views: list[list[np.ndarray | None]] = [[], [], []]
+        self._views: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
         for a in arrays:
-            if a is None:
-                for v in views:
-                    v.append(None)
-                continue
             start = offsets[a.dtype]
             offsets[a.dtype] = start + a.size
-            for v, buf in zip(views, self._buffers[a.dtype], strict=True):
+            for v, buf in zip(self._views, self._buffers[a.dtype], strict=True):
                 v.append(buf[start : start + a.size].reshape(a.shape))
-            views[0][-1][...] = a
-        self.params = unflatten(self._treedef, views[0])
-        self.grads = unflatten(self._treedef, views[1])
-        self._sums = unflatten(self._treedef, views[2])
+            self._views[0][-1][...] = a
+        self._params, self._grads, self._sums = (unflatten(self._spec, v) for v in self._views)
         self._count = 0
+
+    @property
+    def params(self) -> Any:
+        return self._params
+
+    @params.setter
+    def params(self, value: Any) -> None:
+        raise AdagradError(
+            "FlatAdagrad.params cannot be reassigned; write into its views (flat.params['w'][...] = x)"
+        )
+
+    @property
+    def grads(self) -> Any:
+        return self._grads
+
+    @grads.setter
+    def grads(self, value: Any) -> None:
+        raise AdagradError(
+            "FlatAdagrad.grads cannot be reassigned; call set_grads(grads) or write into its views"
+        )
 
     @property
     def state(self) -> AdagradState:
@@ -99,26 +115,39 @@ class FlatAdagrad:
 
     def set_grads(self, grads: Any) -> None:
         """Copy a gradient tree (the params' structure, shapes and dtypes) into ``.grads``."""
-        items, treedef = flatten_with_path(grads)
-        where = first_difference(self._treedef, treedef, "grads")
+        self._check_views()
+        paths, leaves, spec = flatten(grads, "grads")
+        where = first_difference(self._spec, spec, "grads")
         if where is not None:
             raise AdagradError(f"grads does not match the structure of params: {where}")
-        targets = [leaf for _, leaf in flatten_with_path(self.grads)[0]]
-        for (path, g), target in zip(items, targets, strict=True):
-            if target is None:
-                continue
-            g = as_array_leaf(path, g, "grads")
+        checked = []
+        for path, g, target in zip(paths, leaves, self._views[1], strict=True):
+            g = as_leaf_array(f"grads{path}", g)
             if g.shape != target.shape or g.dtype != target.dtype:
                 raise AdagradError(
                     f"grads{path} is {g.dtype} {g.shape}; expected {target.dtype} {target.shape} as in params"
                 )
-        for (_, g), target in zip(items, targets, strict=True):
-            if target is not None:
-                target[...] = g
+            checked.append(g)
+        for g, target in zip(checked, self._views[1], strict=True):
+            target[...] = g
 
     def step(self) -> None:
         """One Adagrad step on every leaf: one call of the fused kernel per dtype."""
+        self._check_views()
         eta = self._optimizer.learning_rate_at(self._count)  # η_t, checked if a schedule
         for p, g, G in self._buffers.values():
             adagrad_step_inplace(p, g, G, eta, self._optimizer.eps, parallel=self.parallel)
-        self._count = min(self._count + 1, INT32_MAX)
+        self._count = int(safe_increment(self._count))
+
+    def _check_views(self) -> None:
+        """Refuse to step if a leaf of params/grads/state was rebound instead of written into."""
+        trees = (self._params, self._grads, self._sums)
+        for name, tree, views in zip(
+            ("params", "grads", "state.sum_of_squares"), trees, self._views, strict=True
+        ):
+            leaves = optree.tree_leaves(tree, none_is_leaf=False, namespace=NAMESPACE)
+            if len(leaves) != len(views) or any(a is not b for a, b in zip(leaves, views, strict=True)):
+                raise AdagradError(
+                    f"FlatAdagrad.{name} was changed: a leaf was rebound or the tree edited, so the buffer "
+                    f"would not see it; write into the views instead (flat.{name}['w'][...] = x)"
+                )

@@ -1,0 +1,64 @@
+"""The backends: which function computes one leaf's step, chosen by name at the boundary.
+
+A backend is a *leaf update* ``(g, G, learning_rate, eps) -> (u, G_new)``
+with the bits of :func:`adagrad_ref.reference.update_leaf`:
+
+==========  =============================================================
+``numpy``   the reference's own ``update_leaf``: NumPy, the formula as written
+``numba``   :func:`adagrad_ref.fast.kernels.update_leaf`, one fused compiled
+            loop for float32/float64; complex leaves fall back to the
+            reference (Numba's complex arithmetic does not round as NumPy's)
+==========  =============================================================
+
+:class:`adagrad_ref.Adagrad` also takes a leaf-update function itself
+(composition): ``Adagrad(0.1, backend=my_leaf_update)``.
+
+Dependencies point one way: the reference imports this module and passes its
+own ``update_leaf`` in; this module imports nothing of the reference, and the
+Numba core only when a Numba step runs (``import adagrad_ref`` loads no Numba).
+
+>>> import numpy as np
+>>> numpy_leaf = lambda g, G, lr, eps: ("numpy", G)
+>>> leaf_update("numpy", numpy_leaf) is numpy_leaf
+True
+>>> leaf_update("numba", numpy_leaf)(np.zeros(1, np.complex64), np.ones(1, np.complex64), 0.1, 1e-7)[0]
+'numpy'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+from adagrad_ref.errors import AdagradError
+
+__all__ = ["BACKENDS", "LeafUpdate", "leaf_update"]
+
+#: ``(g, G, learning_rate, eps) -> (u, G_new)``, the step of one array.
+LeafUpdate = Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray]]
+
+
+def _numba(reference: LeafUpdate, g: np.ndarray, G: np.ndarray, learning_rate: float, eps: float):
+    if G.dtype.type not in (np.float32, np.float64):
+        return reference(g, G, learning_rate, eps)  # complex: the reference's exact fma form
+    from adagrad_ref.fast.kernels import update_leaf  # Numba loads on the first Numba step
+
+    return update_leaf(g, G, learning_rate, eps)
+
+
+#: The table: each backend's leaf update, made from the reference's (which it may fall back to).
+BACKENDS: dict[str, Callable[[LeafUpdate], LeafUpdate]] = {
+    "numpy": lambda reference: reference,
+    "numba": lambda reference: functools.partial(_numba, reference),
+}
+
+
+def leaf_update(backend: str | LeafUpdate, reference: LeafUpdate) -> LeafUpdate:
+    """The leaf update of ``backend``: a name in :data:`BACKENDS`, or a leaf-update function as it is."""
+    if callable(backend):
+        return backend
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise AdagradError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
+    return BACKENDS[backend](reference)
