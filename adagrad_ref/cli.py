@@ -67,9 +67,23 @@ def _sizes(text: str) -> list[int]:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
     import os
 
-    from adagrad_ref.tools.bench import BenchConfig, report, run, save
+    if args.readme:  # the README's numbers, from the benchmark's JSON: nothing is measured
+        from adagrad_ref.tools.bench_report import readme
+
+        path = args.json or os.path.join("figures", "bench.json")
+        try:
+            with open(path) as f:
+                result = json.load(f)
+            print(readme(result))
+        except (ValueError, KeyError, TypeError) as e:
+            raise AdagradError(f"{path} is not a benchmark result ({type(e).__name__}: {e})") from None
+        return 0
+
+    from adagrad_ref.tools.bench import BenchConfig, run
+    from adagrad_ref.tools.bench_report import report, save
 
     if args.quick:
         config = BenchConfig(
@@ -137,7 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--quick", action="store_true", help="a small run: float32, n = 1e3, 1e5, 1e6, 3 repeats"
     )
-    bench.add_argument("--json", metavar="FILE", help="write the results here, and the plot beside it (.png)")
+    bench.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the results here, and the plot beside it (.png); --readme reads it",
+    )
+    bench.add_argument(
+        "--readme",
+        action="store_true",
+        help="measure nothing: print the README's performance section from figures/bench.json (or --json)",
+    )
     bench.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts, e.g. 1e3,1e6,1e8")
     bench.add_argument("--repeats", type=int, help="interleaved repeats per size (default 7; quick 3)")
