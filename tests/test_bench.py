@@ -150,6 +150,29 @@ def test_readme_performance_numbers_are_bench_readme_of_the_json():
     assert out.returncode == 0 and out.stdout.rstrip("\n") == expected
 
 
+def test_bench_update_readme_writes_the_block(tmp_path):
+    stale = tmp_path / "README.md"
+    text = (ROOT / "README.md").read_text()
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    stale.write_text(text[:start] + f"{README_BEGIN}\n| stale | 1.0 |\n{README_END}" + text[end:])
+    out = subprocess.run(
+        [sys.executable, "-m", "adagrad_ref", "bench", "--update-readme", str(stale)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert stale.read_text() == text  # the committed README is what the command writes
+    stale.write_text("no markers")
+    out = subprocess.run(
+        [sys.executable, "-m", "adagrad_ref", "bench", "--update-readme", str(stale)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2 and "expected one" in out.stderr and stale.read_text() == "no markers"
+
+
 def test_bench_readme_refuses_a_file_that_is_not_a_result(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"dense": 1}')

@@ -19,6 +19,7 @@ __all__ = [
     "check_targets",
     "limits",
     "readme",
+    "replace_readme_block",
     "report",
     "save",
 ]
@@ -282,6 +283,35 @@ def _size(n: int) -> str:
     return text.replace("e+0", "e").replace("e+", "e") if float(text) == n else f"{n:,}"
 
 
+def _where(rows: list[dict]) -> str:
+    return ", ".join(f"{r['dtype']} {_size(r['n'])} ({r['efficiency']:.2f})" for r in rows)
+
+
+def _gaps(result: dict) -> list[str]:
+    """Where the efficiency misses its target from 1e4 on, and whether a call's fixed cost explains it."""
+    rows = result.get("limits") or limits(result)
+    if not rows:
+        return []
+    missed = [r for r in rows if r["n"] >= 10**4 and r["efficiency"] < EFFICIENCY_TARGET]
+    if not missed:
+        return [
+            f"From n = 1e4 on, the efficiency is at least {EFFICIENCY_TARGET} at every size, in every dtype."
+        ]
+    explained = [r for r in missed if r["efficiency_without_fixed"] >= EFFICIENCY_TARGET]
+    unexplained = [r for r in missed if r["efficiency_without_fixed"] < EFFICIENCY_TARGET]
+    text = f"Below {EFFICIENCY_TARGET} from n = 1e4 on: {_where(missed)}."
+    if explained:
+        text += (
+            f" At {_where(explained)} the fixed cost of one call (the fit's intercept: dispatch and checks, "
+            "and the threads' start where the step runs on all cores) explains the gap: the rest of the "
+            f"step's time is within {EFFICIENCY_TARGET} of the limit."
+        )
+    if unexplained:
+        rest = ", ".join(f"{r['efficiency_without_fixed']:.2f}" for r in unexplained)
+        text += f" At {_where(unexplained)} the fixed cost does not explain it: without it, {rest}."
+    return [text]
+
+
 def _targets_table(result: dict) -> list[str]:
     """One row per target: where it is met and where missed, each with its measured value."""
     lines = ["| target | met at | missed at |", "|---|---|---|"]
@@ -302,6 +332,9 @@ def readme(result: dict) -> str:
     for dtype in result["config"]["dtypes"]:
         if _sizes(result, dtype):
             lines += ["", *_dtype_table(result, dtype)]
+    gaps = _gaps(result)
+    if gaps:
+        lines += ["", *gaps]
     lines += [
         "",
         *_others(result),
@@ -312,6 +345,19 @@ def readme(result: dict) -> str:
     ]
     lines.append(README_END)
     return "\n".join(lines)
+
+
+def replace_readme_block(readme_text: str, block: str) -> str:
+    """``readme_text`` with its one block between the markers replaced by ``block``.
+
+    >>> old, new = f"{README_BEGIN}\\nold\\n{README_END}", f"{README_BEGIN}\\nnew\\n{README_END}"
+    >>> replace_readme_block("before\\n" + old + "\\nafter", new) == "before\\n" + new + "\\nafter"
+    True
+    """
+    if readme_text.count(README_BEGIN) != 1 or readme_text.count(README_END) != 1:
+        raise ValueError(f"expected one {README_BEGIN!r} and one {README_END!r} in the README")
+    start, end = readme_text.index(README_BEGIN), readme_text.index(README_END) + len(README_END)
+    return readme_text[:start] + block + readme_text[end:]
 
 
 def report(result: dict) -> str:
