@@ -68,7 +68,7 @@ def test_small_run_measures_everything(tmp_path):
 
 def test_targets_and_the_limit_are_judged_from_the_ratios():
     def row(impl, seconds, n=10**6):
-        return {"dtype": "float32", "n": n, "impl": impl, "seconds": seconds}
+        return {"dtype": "float32", "n": n, "impl": impl, "seconds": seconds, "gb_per_s": 1.0}
 
     result = {
         "dense": [
@@ -100,6 +100,15 @@ def test_targets_and_the_limit_are_judged_from_the_ratios():
     result["dense"][-1]["seconds"] = 1.2  # the step now takes 1.2 s against a 1 s limit: 0.83
     verdict = {(t["target"], t["n"]): t["met"] for t in check_targets(result)}
     assert verdict[("limit / public call time >= 0.9 (limit: the larger roof)", 10**4)] is False
+    # A fixed cost of 0.2 s per one-core call (the fit's intercept) explains that gap: 1 / (1.2 - 0.2) = 1
+    result["arithmetic_roof"]["float32"].update(per_call_s=0.2, parallel_per_call_s=0.9)
+    lim = {r["n"]: r for r in limits(result)}
+    assert lim[10**4]["fixed_s"] == 0.2 and lim[10**4]["efficiency_without_fixed"] == pytest.approx(1.0)
+    # at 1e6 (all cores): max(traffic 1 - 0.9, arithmetic 0.5) / (1.02 - 0.9)
+    assert lim[10**6]["efficiency_without_fixed"] == pytest.approx(0.5 / 0.12)
+    result["machine"] = {"cpu": "x", "cores": 2, "numpy": "2", "numba": "0"}
+    result["config"] = {"dtypes": ["float32"], "repeats": 1}
+    assert "At float32 1e4 (0.83) the fixed cost of one call" in readme(result)
 
 
 def test_the_arithmetic_roof_is_the_fitted_cost_of_the_kernel_it_calls(monkeypatch):
