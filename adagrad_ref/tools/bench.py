@@ -225,9 +225,11 @@ def missing_peers() -> dict[str, str]:
     return missing
 
 
-def machine_info() -> dict:
+def machine_info(missing: dict[str, str] | None = None) -> dict:
+    """The machine and the versions measured; ``missing``: the peers :func:`missing_peers` found absent."""
     import numba
 
+    missing = missing_peers() if missing is None else missing
     info = {
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -237,12 +239,12 @@ def machine_info() -> dict:
         "numba": numba.__version__,
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
     }
-    if _importable("torch"):
+    if "torch" not in missing:
         import torch
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-    if _importable("jax"):
+    if "optax" not in missing:
         import jax
         import optax
 
@@ -276,7 +278,7 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
         jax.config.update("jax_enable_x64", True)  # float64 stays float64 in optax
     impl_factories = implementations(torch_ok, jax_ok)
     result: dict[str, Any] = {
-        "machine": machine_info(),
+        "machine": machine_info(missing),
         "config": config.__dict__.copy(),
         "missing_peers": missing,
         "dense": [],

@@ -269,7 +269,7 @@ def _others(result: dict) -> list[str]:
             f"`python -m adagrad_ref example` {st['example_wall_s_warm']:.2f} s with a warm cache."
         )
     for peer, why in (result.get("missing_peers") or {}).items():
-        lines.append(f"- **Not measured: {peer}** ({why}).")
+        lines.append(f"- **Not measured: {peer}**: {why}.")
     return lines
 
 
@@ -291,7 +291,7 @@ def _where(rows: list[dict]) -> str:
 
 def _gaps(result: dict) -> list[str]:
     """Where the efficiency misses its target from 1e4 on, and whether a call's fixed cost explains it."""
-    rows = limits(result)
+    rows = [r for r in limits(result) if r["n"] >= 10**4]
     if not rows:
         return []
     missed = [r for r in rows if r["n"] >= 10**4 and r["efficiency"] < EFFICIENCY_TARGET]
