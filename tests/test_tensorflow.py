@@ -77,7 +77,7 @@ def real_tf(tmp_path_factory):
     assert run.returncode == 0, run.stderr[-3000:]
     with np.load(folder / "out.npz") as f:
         out = {k: f[k] for k in f.files}
-    return inputs, split_cases(out), str(out["tensorflow_version"])
+    return inputs, split_cases(out), str(out["tensorflow_version"]), out
 
 
 def _ours(opt, inputs):
@@ -99,6 +99,8 @@ def test_the_pinned_tensorflow_ran(real_tf):
         if line.startswith("tensorflow-cpu==")
     ]
     assert pinned == [real_tf[2]]
+    # tf.keras.optimizers.Adagrad is Keras 3's class (the one test_conventions.py runs on jax)
+    assert bool(real_tf[3]["tf_keras_is_keras"])
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

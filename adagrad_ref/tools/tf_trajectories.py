@@ -9,14 +9,15 @@ jax. The parent writes the inputs of one or more cases to ``IN.npz`` (exact bits
 case ``c`` as ``c__p0``, ``c__grads`` of shape ``(steps, n)``, ``c__learning_rate``,
 ``c__initial_accumulator_value``, ``c__epsilon``); this writes to ``OUT.npz``, for
 each case and every step, the params and the accumulator after it (``c__raw_params``
-and so on), and the versions (``tensorflow_version``, ``keras_version``):
+and so on), and the run's facts (``tensorflow_version``, ``keras_version``, ``tf_keras_is_keras``):
 
 * ``raw_params``, ``raw_accum``: ``tf.raw_ops.ResourceApplyAdagradV2`` (the op
   behind tf.keras 2's Adagrad, which :func:`adagrad_ref.conventions.tensorflow_v2`
   follows), on CPU, in the arrays' dtype;
-* ``keras_params``, ``keras_accum``: ``keras.optimizers.Adagrad`` (Keras 3, the
-  ``tf.keras`` of TensorFlow 2.21) on the TensorFlow backend, eager, which
-  :func:`adagrad_ref.conventions.keras` follows.
+* ``keras_params``, ``keras_accum``: ``tf.keras.optimizers.Adagrad`` on the
+  TensorFlow backend, eager, which :func:`adagrad_ref.conventions.keras` follows.
+  In TensorFlow 2.21 that is Keras 3's class itself (``tf_keras_is_keras``
+  records it).
 
 Nothing is imported from TensorFlow until :func:`tensorflow_trajectories` runs.
 """
@@ -31,6 +32,8 @@ import numpy as np
 __all__ = ["child_environment", "split_cases", "tensorflow_trajectories"]
 
 SEP = "__"
+#: Keys of the output that describe the run, not a case.
+ABOUT_THE_RUN = ("tensorflow_version", "keras_version", "tf_keras_is_keras")
 
 
 def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -66,7 +69,7 @@ def tensorflow_trajectories(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarr
             out["raw_accum"].append(accum.numpy().copy())
 
         kvar = keras.Variable(p0, dtype=dtype.name)
-        opt = keras.optimizers.Adagrad(learning_rate=lr, initial_accumulator_value=iav, epsilon=eps)
+        opt = tf.keras.optimizers.Adagrad(learning_rate=lr, initial_accumulator_value=iav, epsilon=eps)
         opt.build([kvar])
         (kaccum,) = [v for v in opt.variables if v.shape == kvar.shape]  # the one slot of this variable
         for g in grads:
@@ -76,6 +79,7 @@ def tensorflow_trajectories(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarr
     result = {k: np.stack(v) for k, v in out.items()}
     result["tensorflow_version"] = np.array(tf.__version__)
     result["keras_version"] = np.array(keras.__version__)
+    result["tf_keras_is_keras"] = np.array(tf.keras.optimizers.Adagrad is keras.optimizers.Adagrad)
     return result
 
 
@@ -102,7 +106,7 @@ def main(argv: list[str]) -> int:
     out: dict[str, np.ndarray] = {}
     for case, inputs in cases.items():
         for name, value in tensorflow_trajectories(inputs).items():
-            out[name if name.endswith("_version") else f"{case}{SEP}{name}"] = value
+            out[name if name in ABOUT_THE_RUN else f"{case}{SEP}{name}"] = value
     np.savez(argv[1], **out)
     return 0
 
