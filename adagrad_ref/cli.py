@@ -67,9 +67,34 @@ def _sizes(text: str) -> list[int]:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
     import os
 
-    from adagrad_ref.tools.bench import BenchConfig, report, run, save
+    if args.readme or args.update_readme:  # the README's numbers, from the JSON: nothing is measured
+        from adagrad_ref.tools.bench_report import readme, replace_readme_block
+
+        path = args.json or os.path.join("figures", "bench.json")
+        try:
+            with open(path) as f:
+                block = readme(json.load(f))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise AdagradError(f"{path} is not a benchmark result ({type(e).__name__}: {e})") from None
+        if args.update_readme:
+            with open(args.update_readme) as f:
+                text = f.read()
+            try:
+                text = replace_readme_block(text, block)
+            except ValueError as e:
+                raise AdagradError(f"{args.update_readme}: {e}") from None
+            with open(args.update_readme, "w") as f:
+                f.write(text)
+            print(f"updated the performance numbers of {args.update_readme} from {path}", file=sys.stderr)
+        else:
+            print(block)
+        return 0
+
+    from adagrad_ref.tools.bench import BenchConfig, run
+    from adagrad_ref.tools.bench_report import report, save
 
     if args.quick:
         config = BenchConfig(
@@ -137,7 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--quick", action="store_true", help="a small run: float32, n = 1e3, 1e5, 1e6, 3 repeats"
     )
-    bench.add_argument("--json", metavar="FILE", help="write the results here, and the plot beside it (.png)")
+    bench.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the results here, and the plot beside it (.png); --readme reads it",
+    )
+    bench.add_argument(
+        "--readme",
+        action="store_true",
+        help="measure nothing: print the README's performance section from figures/bench.json (or --json)",
+    )
+    bench.add_argument(
+        "--update-readme",
+        metavar="README",
+        help="measure nothing: write that section into this file (e.g. README.md), between its markers",
+    )
     bench.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts, e.g. 1e3,1e6,1e8")
     bench.add_argument("--repeats", type=int, help="interleaved repeats per size (default 7; quick 3)")

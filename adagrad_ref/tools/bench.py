@@ -1,22 +1,24 @@
-"""The benchmark: ``python -m adagrad_ref bench``. Ratios measured side by side, not absolute times.
+"""The benchmark's measurements: ``python -m adagrad_ref bench``. Ratios measured side by side.
 
-One Adagrad step reads params, grads and accumulators and writes params and
-accumulators: five arrays. The *roofline* is a Numba kernel with exactly that
-memory traffic and no square root or division; no step can beat it by much, so
-every implementation is reported as a fraction of its throughput, and against
-each other, all measured in one run, interleaved (every repeat visits every
-implementation in turn), as the median of the repeats after warm-up.
+Every implementation is timed in one run, interleaved (every repeat visits every
+implementation in turn), as the median of the repeats after warm-up: the public
+Numba core (``adagrad_step_inplace``, as dispatched and forced to one or all
+cores), the NumPy reference class, torch's Adagrad (foreach and fused) and jitted
+optax, against the two limits of :mod:`adagrad_ref.tools.roofs` (the traffic roof,
+timed here like an implementation, and the arithmetic roof, fitted there).
+Nothing here computes Adagrad itself: each implementation is called, so the
+benchmark keeps no copy of the formula.
 
 Also measured: a model-shaped pytree of 200 leaves (per-leaf calls, the flat
 multi-tensor path, torch with the same 200 tensors, jitted optax), sparse rows
 of an embedding table against the dense step, and the start-up cost of the
-Numba kernels with an empty and a warm cache.
+Numba kernels with an empty and a warm cache. The report and the README's tables
+are written from the result by :mod:`adagrad_ref.tools.bench_report`.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
 import platform
 import statistics
@@ -29,39 +31,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
+from adagrad_ref import Adagrad, adagrad_step_inplace, apply_updates, sparse_step_inplace
 from adagrad_ref.fast.flat import FlatAdagrad
-from adagrad_ref.fast.kernels import PARALLEL_MIN_BYTES, adagrad_step_inplace, sparse_step_inplace
-from adagrad_ref.reference import Adagrad, apply_updates
+from adagrad_ref.tools.bench_report import check_targets, limits
+from adagrad_ref.tools.roofs import EPS, G0, LR, arithmetic_roof, traffic_roof, traffic_roof_serial
 
-__all__ = ["BenchConfig", "check_targets", "report", "run"]
+__all__ = ["PEERS", "BenchConfig", "missing_peers", "run"]
 
-LR, EPS, G0 = 0.01, 1e-7, 0.1
 ARRAYS_MOVED = 5  # read p, g, G; write p, G
 
-
-# ---------------------------------------------------------------- the roofline
-
-
-@njit(cache=True, error_model="numpy")
-def _roofline_serial(p, g, G):
-    for i in range(p.size):
-        G[i] = G[i] + abs(g[i])  # abs keeps G positive for the implementations sharing the buffers
-        p[i] = p[i] + g[i]
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _roofline_parallel(p, g, G):
-    for i in prange(p.size):
-        G[i] = G[i] + abs(g[i])
-        p[i] = p[i] + g[i]
-
-
-def roofline(p: np.ndarray, g: np.ndarray, G: np.ndarray) -> None:
-    """The same traffic as a step and no math, dispatched as the step is (all cores from
-    ``PARALLEL_MIN_BYTES`` per array on)."""
-    (_roofline_parallel if p.nbytes >= PARALLEL_MIN_BYTES else _roofline_serial)(p, g, G)
+#: The peers that need packages beyond the package's own requirements: the rows they give,
+#: the modules they need, and how to install them.
+PEERS = {
+    "torch": {
+        "rows": ("torch_foreach", "torch_fused"),
+        "modules": ("torch",),
+        "install": "pip install torch==2.13.0 (its CPU build: see the README's install notes)",
+    },
+    "optax": {
+        "rows": ("optax_jit",),
+        "modules": ("jax", "optax"),
+        "install": "pip install jax==0.10.2 jaxlib==0.10.2 optax==0.2.8",
+    },
+}
 
 
 # ---------------------------------------------------------------- implementations
@@ -74,26 +67,6 @@ class Buffers:
     p: np.ndarray
     g: np.ndarray
     G: np.ndarray
-
-
-def _numpy_inplace(b: Buffers) -> Callable[[], None]:
-    """The best a NumPy user can do: preallocated buffers, every ufunc with out=, no temporaries."""
-    tmp, mask = np.empty_like(b.p), np.empty(b.p.shape, bool)
-    neg_lr, eps = b.p.dtype.type(-LR), b.p.dtype.type(EPS)
-
-    def step() -> None:
-        np.multiply(b.g, b.g, out=tmp)
-        np.add(tmp, b.G, out=b.G)
-        np.add(b.G, eps, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(1, tmp, out=tmp)
-        np.greater(b.G, 0, out=mask)
-        np.multiply(tmp, mask, out=tmp)
-        np.multiply(tmp, b.g, out=tmp)
-        np.multiply(neg_lr, tmp, out=tmp)
-        np.add(b.p, tmp, out=b.p)
-
-    return step
 
 
 def _numpy_class(b: Buffers) -> Callable[[], None]:
@@ -142,12 +115,11 @@ def _optax_step(params: Any, grads: Any) -> Callable[[], None]:
 
 def implementations(torch_ok: bool, jax_ok: bool) -> dict[str, Callable[[Buffers], Callable[[], None]]]:
     impls: dict[str, Callable[[Buffers], Callable[[], None]]] = {
-        "roofline": lambda b: lambda: roofline(b.p, b.g, b.G),
-        "roofline_serial": lambda b: lambda: _roofline_serial(b.p, b.g, b.G),
+        "roofline": lambda b: lambda: traffic_roof(b.p, b.g, b.G),
+        "roofline_serial": lambda b: lambda: traffic_roof_serial(b.p, b.g, b.G),
         "numba": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS),
         "numba_serial": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=False),
         "numba_parallel": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=True),
-        "numpy_inplace": _numpy_inplace,
         "numpy_class": _numpy_class,
     }
     if torch_ok:
@@ -213,7 +185,6 @@ class BenchConfig:
 _MEMORY_ARRAYS = {
     "shared": 3,
     "roofline": 0,
-    "numpy_inplace": 1.2,
     "numpy_class": 10,
     "torch_foreach": 3,
     "torch_fused": 1,
@@ -244,9 +215,21 @@ def _importable(name: str) -> bool:
         return False
 
 
-def machine_info() -> dict:
+def missing_peers() -> dict[str, str]:
+    """The peers that cannot run here, each with the install line that brings it (empty: all can)."""
+    missing = {}
+    for peer, info in PEERS.items():
+        absent = [m for m in info["modules"] if not _importable(m)]
+        if absent:
+            missing[peer] = f"{', '.join(absent)} not installed: {info['install']}"
+    return missing
+
+
+def machine_info(missing: dict[str, str] | None = None) -> dict:
+    """The machine and the versions measured; ``missing``: the peers :func:`missing_peers` found absent."""
     import numba
 
+    missing = missing_peers() if missing is None else missing
     info = {
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -256,12 +239,12 @@ def machine_info() -> dict:
         "numba": numba.__version__,
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
     }
-    if _importable("torch"):
+    if "torch" not in missing:
         import torch
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-    if _importable("jax"):
+    if "optax" not in missing:
         import jax
         import optax
 
@@ -285,13 +268,21 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
     """Run every measurement of ``config``; returns the JSON-able result."""
     from tqdm import tqdm
 
-    torch_ok, jax_ok = _importable("torch"), _importable("jax") and _importable("optax")
+    missing = missing_peers()
+    torch_ok, jax_ok = "torch" not in missing, "optax" not in missing
+    for peer, why in missing.items():  # said, not silently dropped
+        print(f"bench: no {peer} rows ({', '.join(PEERS[peer]['rows'])}): {why}", file=sys.stderr)
     if jax_ok:
         import jax
 
         jax.config.update("jax_enable_x64", True)  # float64 stays float64 in optax
     impl_factories = implementations(torch_ok, jax_ok)
-    result: dict[str, Any] = {"machine": machine_info(), "config": config.__dict__.copy(), "dense": []}
+    result: dict[str, Any] = {
+        "machine": machine_info(missing),
+        "config": config.__dict__.copy(),
+        "missing_peers": missing,
+        "dense": [],
+    }
     skipped = []
     total = len(config.dtypes) * len(config.sizes) * config.repeats
     with tqdm(total=total, desc="dense steps", unit="repeat", disable=not progress, file=sys.stderr) as bar:
@@ -335,6 +326,14 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                     )
                 del steps, b
     result["skipped"] = skipped
+    result["arithmetic_roof"] = {}
+    for dtype_name in config.dtypes:
+        if progress:
+            print(
+                f"arithmetic roof, {dtype_name}: the kernel on L1-resident arrays, each core", file=sys.stderr
+            )
+        # many short samples, the fastest kept: some of them escape any other process's time slice
+        result["arithmetic_roof"][dtype_name] = arithmetic_roof(dtype_name, 3 * config.repeats, 0.0005)
     if config.many_leaves:
         result["many_leaves"] = bench_many_leaves(
             config.repeats, config.min_seconds, torch_ok, jax_ok, progress
@@ -344,6 +343,7 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
     if config.startup:
         result["startup"] = bench_startup()
     result["targets"] = check_targets(result)
+    result["limits"] = limits(result)
     return result
 
 
@@ -438,201 +438,3 @@ def bench_startup() -> dict:
     subprocess.run([sys.executable, "-m", "adagrad_ref", "example"], capture_output=True, check=True)
     out["example_wall_s_warm"] = time.perf_counter() - t
     return out
-
-
-# ---------------------------------------------------------------- targets and the report
-
-
-def _dense_seconds(result: dict) -> dict[tuple[str, int, str], float]:
-    return {(r["dtype"], r["n"], r["impl"]): r["seconds"] for r in result["dense"]}
-
-
-def check_targets(result: dict) -> list[dict]:
-    """Each target of the performance issue: the measured ratio, the bound, met or not."""
-    sec = _dense_seconds(result)
-    rows: list[dict] = []
-
-    def add(target: str, dtype: str, n: int, measured: float, bound: float, higher_is_better: bool = True):
-        met = measured >= bound if higher_is_better else measured <= bound
-        rows.append(
-            {"target": target, "dtype": dtype, "n": n, "measured": measured, "bound": bound, "met": bool(met)}
-        )
-
-    for dtype, n, impl in sorted(sec):
-        if impl != "numba":
-            continue
-        t = sec[(dtype, n, "numba")]
-        if n >= 10**6:
-            t_par = sec[(dtype, n, "numba_parallel")]
-            add(
-                "parallel core throughput / roofline >= 0.95",
-                dtype,
-                n,
-                sec[(dtype, n, "roofline")] / t_par,
-                0.95,
-            )
-            add("speed-up over the NumPy class >= 4", dtype, n, sec[(dtype, n, "numpy_class")] / t, 4.0)
-        if (dtype, n, "torch_fused") in sec:
-            add("speed-up over torch fused >= 1.0", dtype, n, sec[(dtype, n, "torch_fused")] / t, 1.0)
-        if (dtype, n, "optax_jit") in sec:
-            add("speed-up over jitted optax >= 1.5", dtype, n, sec[(dtype, n, "optax_jit")] / t, 1.5)
-        add(
-            "serial core time / serial roofline time <= 1.5",
-            dtype,
-            n,
-            sec[(dtype, n, "numba_serial")] / sec[(dtype, n, "roofline_serial")],
-            1.5,
-            higher_is_better=False,
-        )
-        if n == 10**3:
-            add(
-                "public call time / roofline call time <= 1.5 at n = 1e3",
-                dtype,
-                n,
-                t / sec[(dtype, n, "roofline")],
-                1.5,
-                False,
-            )
-    ml = result.get("many_leaves")
-    if ml and "torch_fused" in ml["seconds"]:
-        s = ml["seconds"]
-        add(
-            "200 leaves: flat path speed-up over torch fused >= 1.0",
-            "float32",
-            ml["elements"],
-            s["torch_fused"] / s["numba_flat"],
-            1.0,
-        )
-    sp = result.get("sparse")
-    if sp:
-        add(
-            "sparse rows: speed-up over the dense step >= 100",
-            "float32",
-            sp["n"] * sp["d"],
-            sp["seconds"]["dense"] / sp["seconds"]["sparse"],
-            100.0,
-        )
-    st = result.get("startup")
-    if st:
-        add(
-            "example with a warm cache: seconds <= 2",
-            "-",
-            0,
-            st["example_wall_s_warm"],
-            2.0,
-            higher_is_better=False,
-        )
-    return rows
-
-
-def report(result: dict) -> str:
-    """Markdown tables: time per step and ratios, then the targets."""
-    sec = _dense_seconds(result)
-    impls = sorted({k[2] for k in sec}, key=lambda x: list(_ORDER).index(x) if x in _ORDER else 99)
-    lines = []
-    m = result["machine"]
-    lines.append(
-        f"Machine: {m['cpu']}, {m['cores']} cores; numpy {m['numpy']}, numba {m['numba']}"
-        + (f", torch {m['torch']}" if "torch" in m else "")
-        + (f", jax {m['jax']}, optax {m['optax']}" if "jax" in m else "")
-    )
-    for dtype in result["config"]["dtypes"]:
-        ns = sorted({k[1] for k in sec if k[0] == dtype})
-        if not ns:
-            continue
-        lines.append("")
-        lines.append(
-            f"**{dtype}**: time per step (µs), and in brackets throughput as a fraction of the roofline"
-        )
-        lines.append("")
-        lines.append("| implementation | " + " | ".join(f"n = {n:.0e}" for n in ns) + " |")
-        lines.append("|---|" + "---|" * len(ns))
-        for impl in impls:
-            cells = []
-            for n in ns:
-                t = sec.get((dtype, n, impl))
-                roof = sec.get((dtype, n, "roofline"))
-                cells.append("—" if t is None else f"{t * 1e6:,.1f} ({roof / t:.2f})")
-            lines.append(f"| {_ORDER.get(impl, impl)} | " + " | ".join(cells) + " |")
-        gbs = {(r["n"], r["impl"]): r["gb_per_s"] for r in result["dense"] if r["dtype"] == dtype}
-        for impl in ("roofline", "numba", "torch_fused", "optax_jit"):
-            if all((n, impl) in gbs for n in ns):
-                cells = " | ".join(f"{gbs[(n, impl)]:.1f}" for n in ns)
-                lines.append(f"| {_ORDER.get(impl, impl)}: GB/s moved | {cells} |")
-        lines.append("")
-        lines.append(f"**{dtype}**: speed-up of the Numba core (default dispatch) over each peer")
-        lines.append("")
-        lines.append("| peer | " + " | ".join(f"n = {n:.0e}" for n in ns) + " |")
-        lines.append("|---|" + "---|" * len(ns))
-        for peer in ("numpy_class", "numpy_inplace", "torch_foreach", "torch_fused", "optax_jit"):
-            if not any((dtype, n, peer) in sec for n in ns):
-                continue
-            cells = [
-                f"{sec[(dtype, n, peer)] / sec[(dtype, n, 'numba')]:.2f}×" if (dtype, n, peer) in sec else "—"
-                for n in ns
-            ]
-            lines.append(f"| {_ORDER.get(peer, peer)} | " + " | ".join(cells) + " |")
-    ml = result.get("many_leaves")
-    if ml:
-        s = ml["seconds"]
-        lines.append("")
-        lines.append(
-            f"**{ml['leaves']} leaves** ({ml['smallest']} to {ml['largest']:,} elements, "
-            f"{ml['elements']:,} in all, float32): time per step of the whole model"
-        )
-        lines.append("")
-        lines.append("| implementation | ms per step | vs flat path |")
-        lines.append("|---|---|---|")
-        for k, v in s.items():
-            lines.append(f"| {k} | {v * 1e3:.2f} | {v / s['numba_flat']:.2f}× |")
-    sp = result.get("sparse")
-    if sp:
-        lines.append("")
-        lines.append(
-            f"**Sparse rows**: {sp['rows']} row gradients ({sp['unique_rows']} distinct rows) of a "
-            f"{sp['n']:,} × {sp['d']} float32 table: sparse step {sp['seconds']['sparse'] * 1e6:,.0f} µs, "
-            f"dense step {sp['seconds']['dense'] * 1e3:,.1f} ms "
-            f"({sp['seconds']['dense'] / sp['seconds']['sparse']:,.0f}× faster)."
-        )
-    st = result.get("startup")
-    if st:
-        e, w = st["empty_cache"], st["warm_cache"]
-        lines.append("")
-        lines.append(
-            f"**Start-up** (new process): first in-place call {e['first_inplace_call_s']:.1f} s with an "
-            f"empty Numba cache (compiling), {w['first_inplace_call_s'] * 1e3:.0f} ms with a warm one; "
-            f"first optax-shaped update {e['first_update_s']:.1f} s / {w['first_update_s'] * 1e3:.0f} ms; "
-            f"`python -m adagrad_ref example` {st['example_wall_s_warm']:.2f} s with a warm cache."
-        )
-    lines.append("")
-    lines.append("| target | dtype | n | measured | bound | met |")
-    lines.append("|---|---|---|---|---|---|")
-    for t in result["targets"]:
-        lines.append(
-            f"| {t['target']} | {t['dtype']} | {t['n']:.0e} | {t['measured']:.3g} | {t['bound']:g} | "
-            f"{'yes' if t['met'] else '**no**'} |"
-        )
-    return "\n".join(lines)
-
-
-_ORDER = {
-    "roofline": "roofline (no math, dispatched like the step)",
-    "roofline_serial": "roofline, one core",
-    "numba": "**Numba core** (`adagrad_step_inplace`)",
-    "numba_serial": "Numba core, one core",
-    "numba_parallel": "Numba core, all cores",
-    "numpy_inplace": "NumPy in place, preallocated",
-    "numpy_class": "NumPy class (`update` + `apply_updates`)",
-    "torch_foreach": "torch Adagrad foreach",
-    "torch_fused": "torch Adagrad fused",
-    "optax_jit": "optax.adagrad, jitted, donated",
-}
-
-
-def save(result: dict, json_path: str, plot_path: str | None) -> None:
-    with open(json_path, "w") as f:
-        json.dump(result, f, indent=1)
-    if plot_path:
-        from adagrad_ref.teaching.plots import plot_benchmark
-
-        plot_benchmark(result, plot_path)

@@ -1,0 +1,403 @@
+"""The benchmark's verdicts and words: the limit and the efficiency, the targets, the report, the README.
+
+Everything here is computed from the benchmark's result (``figures/bench.json``);
+``python -m adagrad_ref bench --readme`` prints :func:`readme` from that file, and
+``tests/test_bench.py`` checks that the README's performance section is exactly
+that text, so no number in it is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+
+from adagrad_ref.tools.roofs import arithmetic_roof_seconds, fixed_cost_seconds
+
+__all__ = [
+    "EFFICIENCY_TARGET",
+    "README_BEGIN",
+    "README_END",
+    "check_targets",
+    "limits",
+    "readme",
+    "replace_readme_block",
+    "report",
+    "save",
+]
+
+#: Efficiency (the limit's time over the public call's) the core should reach from n = 1e4 on.
+EFFICIENCY_TARGET = 0.90
+README_BEGIN = "<!-- bench --readme: begin (generated from figures/bench.json; do not edit) -->"
+README_END = "<!-- bench --readme: end -->"
+
+_NAMES = {
+    "roofline": "traffic roof (no math, dispatched like the step)",
+    "roofline_serial": "traffic roof, one core",
+    "numba": "**Numba core** (`adagrad_step_inplace`)",
+    "numba_serial": "Numba core, one core",
+    "numba_parallel": "Numba core, all cores",
+    "numpy_class": "NumPy class (`update` + `apply_updates`)",
+    "torch_foreach": "torch Adagrad foreach",
+    "torch_fused": "torch Adagrad fused",
+    "optax_jit": "optax.adagrad, jitted, donated",
+}
+_PEERS = ("numpy_class", "torch_foreach", "torch_fused", "optax_jit")
+
+
+def _dense_seconds(result: dict) -> dict[tuple[str, int, str], float]:
+    return {(r["dtype"], r["n"], r["impl"]): r["seconds"] for r in result["dense"]}
+
+
+def limits(result: dict) -> list[dict]:
+    """At each size and dtype: both roofs, the limit (the larger), and the public call's efficiency.
+
+    The traffic roof is the measured time of the no-math loop; the arithmetic roof comes from the
+    fit in ``result["arithmetic_roof"]`` (see :mod:`adagrad_ref.tools.roofs`). Empty without it.
+
+    >>> row = lambda impl, s: {"dtype": "float32", "n": 1000, "impl": impl, "seconds": s}
+    >>> result = {"dense": [row("roofline", 2e-7), row("numba", 1e-6)],
+    ...           "arithmetic_roof": {"float32": {"per_element_s": 5e-10, "all_cores_per_element_s": 3e-10}}}
+    >>> [(r["bound"], round(r["limit_s"] * 1e9), round(r["efficiency"], 2)) for r in limits(result)]
+    [('arithmetic', 500, 0.5)]
+    """
+    sec, roofs = _dense_seconds(result), result.get("arithmetic_roof", {})
+    rows = []
+    for dtype, n, impl in sorted(sec):
+        if impl != "numba" or dtype not in roofs or (dtype, n, "roofline") not in sec:
+            continue
+        traffic, arithmetic = sec[(dtype, n, "roofline")], arithmetic_roof_seconds(roofs[dtype], n, dtype)
+        limit, t = max(traffic, arithmetic), sec[(dtype, n, "numba")]
+        fixed = fixed_cost_seconds(roofs[dtype], n, dtype) if "parallel_per_call_s" in roofs[dtype] else 0.0
+        rows.append(
+            {
+                "dtype": dtype,
+                "n": n,
+                "traffic_s": traffic,
+                "arithmetic_s": arithmetic,
+                "limit_s": limit,
+                "bound": "traffic" if traffic >= arithmetic else "arithmetic",
+                "numba_s": t,
+                "efficiency": limit / t,
+                "fixed_s": fixed,
+                # the explanation of a gap, measured: the step's time less the fixed cost of a call
+                # (dispatch, checks, threads' start), against the roofs less it too (the traffic roof is
+                # a call dispatched like the step; taking the public call's larger cost out of it is
+                # conservative), the arithmetic roof holding none
+                "efficiency_without_fixed": max(traffic - fixed, arithmetic) / max(t - fixed, 1e-12),
+            }
+        )
+    return rows
+
+
+def check_targets(result: dict) -> list[dict]:
+    """Each target of the performance issues: the measured ratio, the bound, met or not."""
+    sec = _dense_seconds(result)
+    rows: list[dict] = []
+
+    def add(target: str, dtype: str, n: int, measured: float, bound: float, higher_is_better: bool = True):
+        met = measured >= bound if higher_is_better else measured <= bound
+        rows.append(
+            {"target": target, "dtype": dtype, "n": n, "measured": measured, "bound": bound, "met": bool(met)}
+        )
+
+    for lim in limits(result):
+        if lim["n"] >= 10**4:
+            add(
+                f"limit / public call time >= {EFFICIENCY_TARGET} (limit: the larger roof)",
+                lim["dtype"],
+                lim["n"],
+                lim["efficiency"],
+                EFFICIENCY_TARGET,
+            )
+    for dtype, n, impl in sorted(sec):
+        if impl != "numba":
+            continue
+        t = sec[(dtype, n, "numba")]
+        if n >= 10**6:
+            t_par = sec[(dtype, n, "numba_parallel")]
+            add(
+                "parallel core throughput / traffic roof >= 0.95",
+                dtype,
+                n,
+                sec[(dtype, n, "roofline")] / t_par,
+                0.95,
+            )
+            add("speed-up over the NumPy class >= 4", dtype, n, sec[(dtype, n, "numpy_class")] / t, 4.0)
+        if (dtype, n, "torch_fused") in sec:
+            add("speed-up over torch fused >= 1.0", dtype, n, sec[(dtype, n, "torch_fused")] / t, 1.0)
+        if (dtype, n, "optax_jit") in sec:
+            add("speed-up over jitted optax >= 1.5", dtype, n, sec[(dtype, n, "optax_jit")] / t, 1.5)
+        if n == 10**3:
+            add(
+                "public call time / traffic roof call time <= 1.5 at n = 1e3",
+                dtype,
+                n,
+                t / sec[(dtype, n, "roofline")],
+                1.5,
+                False,
+            )
+    ml = result.get("many_leaves")
+    if ml and "torch_fused" in ml["seconds"]:
+        s = ml["seconds"]
+        add(
+            "200 leaves: flat path speed-up over torch fused >= 1.0",
+            "float32",
+            ml["elements"],
+            s["torch_fused"] / s["numba_flat"],
+            1.0,
+        )
+    sp = result.get("sparse")
+    if sp:
+        s = sp["seconds"]
+        add(
+            "sparse rows: speed-up over the dense step >= 100",
+            "float32",
+            sp["n"] * sp["d"],
+            s["dense"] / s["sparse"],
+            100.0,
+        )
+    st = result.get("startup")
+    if st:
+        add(
+            "example with a warm cache: seconds <= 2",
+            "-",
+            0,
+            st["example_wall_s_warm"],
+            2.0,
+            higher_is_better=False,
+        )
+    return rows
+
+
+def _sizes(result: dict, dtype: str) -> list[int]:
+    return sorted({r["n"] for r in result["dense"] if r["dtype"] == dtype})
+
+
+def _machine_line(result: dict) -> str:
+    m = result["machine"]
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores; numpy {m['numpy']}, numba {m['numba']}"
+        + (f", torch {m['torch']}" if "torch" in m else "")
+        + (f", jax {m['jax']}, optax {m['optax']}" if "jax" in m else "")
+        + f"; median of {result['config']['repeats']} interleaved repeats."
+    )
+
+
+def _limit_rows(result: dict, dtype: str, ns: list[int]) -> list[str]:
+    """Rows of the efficiency table: the public call, both roofs, the limit's kind, the efficiency."""
+    lim = {r["n"]: r for r in limits(result) if r["dtype"] == dtype}
+
+    def cells(fmt) -> str:
+        return " | ".join(fmt(lim[n]) if n in lim else "—" for n in ns)
+
+    def us(key: str):
+        return lambda r: f"{r[key] * 1e6:,.1f}"
+
+    def bold(r: dict) -> str:
+        return f"**{r['efficiency']:.2f}**"
+
+    def plain(r: dict) -> str:
+        return f"{r['efficiency_without_fixed']:.2f}"
+
+    sec = _dense_seconds(result)
+    traffic = [sec.get((dtype, n, "roofline")) for n in ns]
+    return [
+        "| traffic roof, µs | " + " | ".join("—" if t is None else f"{t * 1e6:,.1f}" for t in traffic) + " |",
+        f"| arithmetic roof, µs | {cells(us('arithmetic_s'))} |",
+        f"| the limit is the | {cells(lambda r: r['bound'])} |",
+        f"| **efficiency**: limit / time | {cells(bold)} |",
+        f"| fixed cost of one call (fitted), µs | {cells(us('fixed_s'))} |",
+        f"| efficiency of the time less that fixed cost | {cells(plain)} |",
+    ]
+
+
+def _dtype_table(result: dict, dtype: str) -> list[str]:
+    sec, ns = _dense_seconds(result), _sizes(result, dtype)
+    gbs = {(r["n"], r["impl"]): r["gb_per_s"] for r in result["dense"] if r["dtype"] == dtype}
+    lines = [
+        f"**{dtype}**",
+        "",
+        "| | " + " | ".join(f"n = {_size(n)}" for n in ns) + " |",
+        "|---|" + "---|" * len(ns),
+    ]
+    t = [sec.get((dtype, n, "numba")) for n in ns]
+    lines.append(
+        "| public call (`adagrad_step_inplace`), µs | " + " | ".join(f"{x * 1e6:,.1f}" for x in t) + " |"
+    )
+    lines += _limit_rows(result, dtype, ns)
+    lines.append("| GB/s moved (5 arrays) | " + " | ".join(f"{gbs[(n, 'numba')]:.1f}" for n in ns) + " |")
+    for peer in _PEERS:
+        if any((dtype, n, peer) in sec for n in ns):
+            cells = [
+                f"{sec[(dtype, n, peer)] / sec[(dtype, n, 'numba')]:.2f}×" if (dtype, n, peer) in sec else "—"
+                for n in ns
+            ]
+            lines.append(f"| speed-up over {_NAMES[peer]} | " + " | ".join(cells) + " |")
+    if all((dtype, n, k) in sec for n in ns for k in ("numba_serial", "roofline_serial")):
+        ratio = [sec[(dtype, n, "numba_serial")] / sec[(dtype, n, "roofline_serial")] for n in ns]
+        lines.append(
+            "| one core: core time / traffic roof time | " + " | ".join(f"{r:.2f}" for r in ratio) + " |"
+        )
+    return lines
+
+
+def _others(result: dict) -> list[str]:
+    lines = []
+    ml = result.get("many_leaves")
+    if ml:
+        s = ml["seconds"]
+        parts = ", ".join(f"{k} {v * 1e3:.2f} ms ({v / s['numba_flat']:.2f}×)" for k, v in s.items())
+        lines.append(
+            f"- **A model of {ml['leaves']} leaves** ({ml['smallest']} to {ml['largest']:,} elements, "
+            f"{ml['elements']:,} in all, float32), time per step and against the flat path: {parts}."
+        )
+    sp = result.get("sparse")
+    if sp:
+        s = sp["seconds"]
+        lines.append(
+            f"- **Sparse rows**: {sp['rows']:,} row gradients ({sp['unique_rows']:,} distinct rows) of a "
+            f"{sp['n']:,} × {sp['d']} float32 table: `sparse_step_inplace` {s['sparse'] * 1e6:,.0f} µs, "
+            f"the dense step {s['dense'] * 1e3:,.1f} ms (**{s['dense'] / s['sparse']:,.0f}×**), "
+            "the same bits."
+        )
+    st = result.get("startup")
+    if st:
+        e, w = st["empty_cache"], st["warm_cache"]
+        lines.append(
+            f"- **Start-up** (new process): first in-place call {e['first_inplace_call_s']:.1f} s with an "
+            f"empty Numba cache (compiling), {w['first_inplace_call_s'] * 1e3:.0f} ms with a warm one; "
+            f"first optax-shaped update {e['first_update_s']:.1f} s / {w['first_update_s'] * 1e3:.0f} ms; "
+            f"`python -m adagrad_ref example` {st['example_wall_s_warm']:.2f} s with a warm cache."
+        )
+    for peer, why in (result.get("missing_peers") or {}).items():
+        lines.append(f"- **Not measured: {peer}**: {why}.")
+    return lines
+
+
+def _size(n: int) -> str:
+    """``1000`` -> ``1e3``; other sizes with thousands separators.
+
+    >>> _size(1000), _size(10**8), _size(17789573), _size(0)
+    ('1e3', '1e8', '17,789,573', '-')
+    """
+    if n <= 0:
+        return "-"
+    text = f"{n:.0e}"
+    return text.replace("e+0", "e").replace("e+", "e") if float(text) == n else f"{n:,}"
+
+
+def _where(rows: list[dict]) -> str:
+    return ", ".join(f"{r['dtype']} {_size(r['n'])} ({r['efficiency']:.2f})" for r in rows)
+
+
+def _gaps(result: dict) -> list[str]:
+    """Where the efficiency misses its target from 1e4 on, and whether a call's fixed cost explains it."""
+    rows = [r for r in limits(result) if r["n"] >= 10**4]
+    if not rows:
+        return []
+    missed = [r for r in rows if r["n"] >= 10**4 and r["efficiency"] < EFFICIENCY_TARGET]
+    if not missed:
+        return [
+            f"From n = 1e4 on, the efficiency is at least {EFFICIENCY_TARGET} at every size, in every dtype."
+        ]
+    explained = [r for r in missed if r["efficiency_without_fixed"] >= EFFICIENCY_TARGET]
+    unexplained = [r for r in missed if r["efficiency_without_fixed"] < EFFICIENCY_TARGET]
+    text = f"Below {EFFICIENCY_TARGET} from n = 1e4 on: {_where(missed)}."
+    if explained:
+        text += (
+            f" At {_where(explained)} the fixed cost of one call (the fit's intercept: dispatch and checks, "
+            "and the threads' start where the step runs on all cores) explains the gap: the rest of the "
+            f"step's time is within {EFFICIENCY_TARGET} of the limit."
+        )
+    if unexplained:
+        rest = ", ".join(f"{r['efficiency_without_fixed']:.2f}" for r in unexplained)
+        text += f" At {_where(unexplained)} the fixed cost does not explain it: without it, {rest}."
+    return [text]
+
+
+def _targets_table(result: dict) -> list[str]:
+    """One row per target: where it is met and where missed, each with its measured value."""
+    lines = ["| target | met at | missed at |", "|---|---|---|"]
+    by_target: dict[str, dict[bool, list[str]]] = {}
+    for t in check_targets(result):
+        where = f"{t['dtype']} {_size(t['n'])}" if t["dtype"] != "-" else ""
+        by_target.setdefault(t["target"], {True: [], False: []})[t["met"]].append(
+            f"{where} ({t['measured']:.3g})".strip()
+        )
+    for target, verdict in by_target.items():
+        lines.append(f"| {target} | {', '.join(verdict[True]) or '—'} | {', '.join(verdict[False]) or '—'} |")
+    return lines
+
+
+def readme(result: dict) -> str:
+    """The README's performance numbers, between its markers: every one of them from ``result``."""
+    lines = [README_BEGIN, _machine_line(result)]
+    for dtype in result["config"]["dtypes"]:
+        if _sizes(result, dtype):
+            lines += ["", *_dtype_table(result, dtype)]
+    gaps = _gaps(result)
+    if gaps:
+        lines += ["", *gaps]
+    lines += [
+        "",
+        *_others(result),
+        "",
+        "Targets, judged from these numbers (`check_targets`):",
+        "",
+        *_targets_table(result),
+    ]
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def replace_readme_block(readme_text: str, block: str) -> str:
+    """``readme_text`` with its one block between the markers replaced by ``block``.
+
+    >>> old, new = f"{README_BEGIN}\\nold\\n{README_END}", f"{README_BEGIN}\\nnew\\n{README_END}"
+    >>> replace_readme_block("before\\n" + old + "\\nafter", new) == "before\\n" + new + "\\nafter"
+    True
+    """
+    if readme_text.count(README_BEGIN) != 1 or readme_text.count(README_END) != 1:
+        raise ValueError(f"expected one {README_BEGIN!r} and one {README_END!r} in the README")
+    start, end = readme_text.index(README_BEGIN), readme_text.index(README_END) + len(README_END)
+    return readme_text[:start] + block + readme_text[end:]
+
+
+def report(result: dict) -> str:
+    """What ``bench`` prints: the README's tables, then every implementation's time per step."""
+    sec = _dense_seconds(result)
+    lines = [readme(result).split("\n", 1)[1].rsplit("\n", 1)[0]]
+    for dtype in result["config"]["dtypes"]:
+        ns = _sizes(result, dtype)
+        if not ns:
+            continue
+        lines += ["", f"**{dtype}**: time per step (µs) of every implementation", ""]
+        lines += [
+            "| implementation | " + " | ".join(f"n = {_size(n)}" for n in ns) + " |",
+            "|---|" + "---|" * len(ns),
+        ]
+        for impl, name in _NAMES.items():
+            if any((dtype, n, impl) in sec for n in ns):
+                cells = [
+                    f"{sec[(dtype, n, impl)] * 1e6:,.1f}" if (dtype, n, impl) in sec else "—" for n in ns
+                ]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    roofs = result.get("arithmetic_roof") or {}
+    for dtype, roof in roofs.items():
+        per_core = ", ".join(f"{x * 1e9:.3f}" for x in roof["per_core_per_element_s"])
+        lines.append(
+            f"\nArithmetic roof, {dtype}: {roof['per_element_s'] * 1e9:.3f} ns per element on one core "
+            f"(per call {roof['per_call_s'] * 1e6:.2f} µs, fitted on n = {roof['sizes']}); with all "
+            f"{roof['cores']} cores busy {per_core} ns each, "
+            f"{roof['all_cores_per_element_s'] * 1e9:.3f} ns together."
+        )
+    return "\n".join(lines)
+
+
+def save(result: dict, json_path: str, plot_path: str | None) -> None:
+    """Write the result as JSON, and the plot (PNG and SVG) if ``plot_path``."""
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=1)
+    if plot_path:
+        from adagrad_ref.teaching.plots import plot_benchmark
+
+        plot_benchmark(result, plot_path)

@@ -1,0 +1,244 @@
+"""The two limits no Adagrad step can beat: its memory traffic, and its arithmetic.
+
+**The traffic roof** is a Numba loop with exactly a step's memory traffic (read
+params, grads and accumulators; write params and accumulators) and no square root
+or division, dispatched as the step is (all cores from ``PARALLEL_MIN_BYTES`` per
+array on). It is not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
+
+**The arithmetic roof** is the step's exact math (correctly rounded square root
+and division, in the kernel's order) with no memory traffic. It is *not* a copy
+of the formula: it is the public kernel itself, ``adagrad_step_inplace``, called
+repeatedly on arrays small enough to stay in the L1 cache (three arrays in 3/4
+of L1). Each call costs a fixed dispatch plus a per-element time; timing several
+such sizes and fitting ``time = a + b·n`` separates the two, and the slope ``b``
+is the math's time per element (L1 loads and stores included: they overlap with
+the divider and the square root, which are the bottleneck; an L1-resident array
+is as close to "no memory traffic" as a real kernel gets). Why not a kernel of
+the same operations: it would be a second copy of the formula, and could drift
+from the one that is measured; calling the kernel makes the roof follow any
+change of the kernel (a different order, an FMA) by construction.
+
+"All cores" is measured, not assumed: one process per core runs the same fit at
+the same time (Numba's kernel holds the GIL, so threads would not overlap), and
+the all-core time per element is ``1 / Σ 1/b_i``. On a machine whose "cores" are
+the two hyperthreads of one physical core, sharing one divider, this is what
+shows it.
+
+The arithmetic roof of a step of ``n`` elements is then ``n·b`` with ``b`` of one
+core where the step runs on one core (below ``PARALLEL_MIN_BYTES`` per array:
+there one core is faster, so that is the achievable limit) and of all cores
+above; no dispatch cost is added. The fits' intercepts are kept beside it: the
+fixed cost of one call on one core and, fitted the same way with ``parallel=True``,
+on all cores (the threads' start and join included). They are not a limit of the
+hardware but of a call; where arrays are small they explain the gap to the roof,
+and the report shows the efficiency with and without them. A step can be no faster than
+``max(traffic roof, arithmetic roof)``: the *limit* the benchmark reports
+efficiency against.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit, prange
+
+from adagrad_ref.fast.kernels import PARALLEL_MIN_BYTES, adagrad_step_inplace
+
+__all__ = [
+    "arithmetic_roof",
+    "arithmetic_roof_seconds",
+    "fit_per_element",
+    "fixed_cost_seconds",
+    "l1_sizes",
+    "parallel_dispatch",
+    "traffic_roof",
+    "traffic_roof_serial",
+]
+
+LR, EPS, G0 = 0.01, 1e-7, 0.1
+
+
+# ---------------------------------------------------------------- the traffic roof
+
+
+@njit(cache=True, error_model="numpy")
+def traffic_roof_serial(p, g, G):
+    """Read p, g, G; write p, G; no math (one core)."""
+    for i in range(p.size):
+        G[i] = G[i] + abs(g[i])  # abs keeps G positive for the implementations sharing the buffers
+        p[i] = p[i] + g[i]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _traffic_roof_parallel(p, g, G):
+    for i in prange(p.size):
+        G[i] = G[i] + abs(g[i])
+        p[i] = p[i] + g[i]
+
+
+def parallel_dispatch(n: int, dtype: np.dtype) -> bool:
+    """Does ``adagrad_step_inplace`` (``parallel=None``) run n elements of ``dtype`` on all cores?"""
+    return n * np.dtype(dtype).itemsize >= PARALLEL_MIN_BYTES
+
+
+def traffic_roof(p: np.ndarray, g: np.ndarray, G: np.ndarray) -> None:
+    """The same traffic as a step and no math, dispatched as the step is."""
+    (_traffic_roof_parallel if parallel_dispatch(p.size, p.dtype) else traffic_roof_serial)(p, g, G)
+
+
+# ---------------------------------------------------------------- the arithmetic roof
+
+
+def _l1_bytes() -> int:
+    """The L1 data cache of one core (Linux sysfs), 32 KiB if it cannot be read."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for index in sorted(os.listdir(base)):
+            with open(os.path.join(base, index, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(base, index, "type")) as f:
+                kind = f.read().strip()
+            if level == "1" and kind in ("Data", "Unified"):
+                with open(os.path.join(base, index, "size")) as f:
+                    text = f.read().strip().upper()
+                return int(text.rstrip("K")) * 1024 if text.endswith("K") else int(text)
+    except (OSError, ValueError):
+        pass
+    return 32 * 1024
+
+
+def l1_sizes(dtype: str, l1_bytes: int | None = None) -> list[int]:
+    """Five element counts whose three arrays fit in 3/4 of L1 (the rest for the interpreter's own data),
+    evenly spaced from n_max/5 to n_max: the wider the span, the surer the slope.
+
+    >>> l1_sizes("float32", 32 * 1024), l1_sizes("float64", 32 * 1024)
+    ([409, 819, 1228, 1638, 2048], [204, 409, 614, 819, 1024])
+    """
+    n_max = (l1_bytes or _l1_bytes()) * 3 // 4 // (3 * np.dtype(dtype).itemsize)
+    return [n_max * k // 5 for k in range(1, 6)]
+
+
+def fit_per_element(sizes: list[int], seconds: list[float]) -> tuple[float, float]:
+    """Least squares ``seconds = a + b·n``: returns ``(a, b)``, the per-call and per-element times.
+
+    >>> a, b = fit_per_element([100, 200, 400], [1e-6 + 100e-9, 1e-6 + 200e-9, 1e-6 + 400e-9])
+    >>> round(a * 1e6, 6), round(b * 1e9, 6)
+    (1.0, 1.0)
+    """
+    b, a = np.polyfit(np.asarray(sizes, float), np.asarray(seconds, float), 1)
+    return float(a), float(b)
+
+
+def _step_on(n: int, dtype: str, seed: int, parallel: bool) -> Callable[[], None]:
+    rng = np.random.default_rng(seed)
+    p = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    G = np.full(n, G0, dtype)
+    return lambda: adagrad_step_inplace(p, g, G, LR, EPS, parallel=parallel)
+
+
+def _time_sizes(
+    dtype: str, sizes: list[int], repeats: int, min_seconds: float, seed: int, parallel: bool = False
+) -> list[float]:
+    """Seconds per call of the one-core public kernel at each size, the sizes interleaved: the *fastest*
+    of the repeats, as a roof (a bound) should be: other processes only ever add time. This makes the
+    roof faster, and the efficiency against it lower, than the median would."""
+    steps = [_step_on(n, dtype, seed + i, parallel) for i, n in enumerate(sizes)]
+    calls = []
+    for step in steps:
+        step()  # compile or load, and bring the arrays into L1
+        t = time.perf_counter()
+        for _ in range(100):
+            step()
+        calls.append(max(100, int(min_seconds / max((time.perf_counter() - t) / 100, 1e-9))))
+    samples: list[list[float]] = [[] for _ in sizes]
+    for _ in range(repeats):
+        for i, (step, k) in enumerate(zip(steps, calls, strict=True)):
+            t = time.perf_counter()
+            for _ in range(k):
+                step()
+            samples[i].append((time.perf_counter() - t) / k)
+    return [min(s) for s in samples]
+
+
+def _child_fit(barrier, results, index: int, dtype: str, sizes: list[int], repeats: int, min_seconds: float):
+    """In a process of its own: wait for the others, then fit the one-core kernel on L1 data."""
+    try:
+        _time_sizes(dtype, sizes, 1, min_seconds / 4, 100 * index)  # warm: load the kernel, fault pages
+        barrier.wait(timeout=300)
+        seconds = _time_sizes(dtype, sizes, repeats, min_seconds, 100 * index)
+        results.put((index, fit_per_element(sizes, seconds)[1]))
+    except Exception as e:  # reported by the parent, which then does not wait for this one
+        results.put((index, f"{type(e).__name__}: {e}"))
+
+
+def _all_cores(dtype: str, sizes: list[int], repeats: int, min_seconds: float, cores: int) -> list[float]:
+    """Per-element seconds of each of ``cores`` processes fitting at the same time."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process with jax, torch or Numba threads
+    barrier, results = ctx.Barrier(cores), ctx.Queue()
+    procs = [
+        ctx.Process(target=_child_fit, args=(barrier, results, i, dtype, sizes, repeats, min_seconds))
+        for i in range(cores)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        got = dict(results.get(timeout=600) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+    bad = [v for v in got.values() if isinstance(v, str)]
+    if bad:
+        raise RuntimeError(f"arithmetic roof: a measuring process failed: {bad[0]}")
+    return [got[i] for i in range(cores)]
+
+
+def arithmetic_roof(
+    dtype: str, repeats: int = 7, min_seconds: float = 0.005, cores: int | None = None
+) -> dict:
+    """Per-element seconds of the step's math on L1-resident data: one core alone, and all cores at once.
+
+    Returns ``{"sizes", "seconds", "per_call_s", "per_element_s", "cores", "per_core_per_element_s",
+    "all_cores_per_element_s", "parallel_per_call_s"}`` (the JSON the benchmark keeps): the fits'
+    slopes, and their intercepts, the fixed cost of one call on one core and on all cores (which is
+    not part of the roof: it is what explains an efficiency below 1 where arrays are small).
+    """
+    sizes = l1_sizes(dtype)
+    seconds = _time_sizes(dtype, sizes, repeats, min_seconds, seed=7)
+    a, b = fit_per_element(sizes, seconds)
+    cores = cores or os.cpu_count() or 1
+    per_core = _all_cores(dtype, sizes, repeats, min_seconds, cores) if cores > 1 else [b]
+    # The fixed cost of a call that runs on all cores (the threads' start and join included): the
+    # intercept of the same fit with parallel=True, each core's share L1-resident.
+    par_sizes = [n * cores for n in sizes]
+    par_a, _ = fit_per_element(par_sizes, _time_sizes(dtype, par_sizes, repeats, min_seconds, 11, True))
+    return {
+        "sizes": sizes,
+        "seconds": seconds,
+        "per_call_s": a,
+        "per_element_s": b,
+        "cores": cores,
+        "per_core_per_element_s": per_core,
+        "all_cores_per_element_s": 1.0 / sum(1.0 / x for x in per_core),
+        "parallel_per_call_s": par_a,
+    }
+
+
+def fixed_cost_seconds(roof: dict, n: int, dtype: str) -> float:
+    """The measured fixed cost of one public call of ``n`` elements, dispatched as the step is."""
+    return roof["parallel_per_call_s"] if parallel_dispatch(n, dtype) else roof["per_call_s"]
+
+
+def arithmetic_roof_seconds(roof: dict, n: int, dtype: str) -> float:
+    """The arithmetic roof of one step of ``n`` elements, dispatched as the step is (see the module).
+
+    >>> roof = {"per_element_s": 1e-9, "all_cores_per_element_s": 0.5e-9}
+    >>> arithmetic_roof_seconds(roof, 1000, "float32"), arithmetic_roof_seconds(roof, 10**6, "float32")
+    (1e-06, 0.0005)
+    """
+    per = roof["all_cores_per_element_s"] if parallel_dispatch(n, dtype) else roof["per_element_s"]
+    return n * per
