@@ -22,7 +22,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from adagrad_ref.teaching import claims, plots
-from adagrad_ref.teaching import experiments as ex
 
 CLAIMS = claims.CLAIMS
 
@@ -71,12 +70,11 @@ print(CLAIMS["steep_accumulator_settles_first"]())
 
 # %%
 def explore(eta=0.4, g0=0.1, log10_eps=-7.0, sigma=0.0, kappa=20.0, steps=2000):
-    q = ex.Quadratic.make([4.0 / kappa, 4.0])
-    tr = ex.run_adagrad(q, [-5, -2], eta, steps, g0, 10.0**log10_eps, noise=sigma)
+    tr = claims.slider_run(eta, g0, log10_eps, sigma, kappa, steps)  # run_adagrad on that quadratic
     _, axes = plt.subplots(1, 2, figsize=(12, 4))
     t = np.arange(1, steps + 1)
     for i in range(2):
-        axes[0].loglog(t, tr.effective_lr[:, i], label=f"x{i + 1}, λ = {q.eigenvalues[i]:g}")
+        axes[0].loglog(t, tr.effective_lr[:, i], label=f"x{i + 1}, λ = {(4.0 / kappa, 4.0)[i]:g}")
     if sigma > 0:
         axes[0].loglog(t, eta / (sigma * np.sqrt(t)), "k--", label="η/(σ√t)")
     axes[1].semilogy(np.maximum(tr.loss, 1e-300))
@@ -106,11 +104,13 @@ except ImportError:
 
 # %%
 explore()
+print(CLAIMS["slider_defaults_converge_noise_stalls"]())
 
 # %% [markdown]
 # **Conclusion.** At the defaults (exact gradients) the rates level off and the loss falls
 # geometrically. Move σ above 0 and the rates follow the dashed $\eta/(\sigma\sqrt{t})$ while the loss stalls
-# at a noise floor; set $G_0 = 0$ and the first step becomes $\eta\,\mathrm{sign}(g)$ on both axes.
+# at a noise floor (the printed claim runs σ = 1); set $G_0 = 0$ and the first step becomes
+# $\eta\,\mathrm{sign}(g)$ on both axes (notebook 3 measures it).
 #
 # ## The documentation's warning, made visible
 #
@@ -156,11 +156,13 @@ print(CLAIMS["rmsprop_follows_the_move"]())
 
 # %% [markdown]
 # **Conclusion.** Forgetting lets the rate rise again when the gradients change, so RMSProp follows
-# the moved optimum several times faster than Adagrad; the price is that its rate no longer decays
-# to zero, which Adagrad's guarantees rely on. Adam adds momentum to the same average.
+# the moved optimum several times faster than Adagrad. The price is the other side of the same
+# trade-off: its rate no longer decays, so before the move its loss floor is gradient descent's, not
+# Adagrad's. Adam adds momentum to the same average.
 #
 # ## Exercises (solutions in `07_solutions.ipynb`)
 #
 # 1. Derive the $\eta/(\sigma\sqrt{t})$ law: with gradients $g_t = \bar g_t + \sigma \xi_t$, $\xi_t$ standard
 #    normal and $\bar g_t \to 0$, what is $\mathbb{E}[G_t]$? Check it for $\sigma = 0.5$ and $2$.
-# 2. With the sliders: at which σ does the loss after 2,000 steps stop improving when you raise η?
+# 2. In the RMSProp cell, try a decay of 0.9 and of 0.999 instead of 0.99. Which follows the move
+#    fastest, and what happens to the loss floor before the move?

@@ -50,8 +50,7 @@ print(CLAIMS["framework_gap_is_g0_not_eps_placement"]())
 # **Conclusion.** PyTorch starts its accumulator at 0, so its first step is $\eta\,\mathrm{sign}(g)$
 # per coordinate; the others start at 0.1. That, not where ε goes, is PyTorch's gap: given
 # $G_0 = 0.1$ it stays with optax to float32 rounding, and TensorFlow, which also puts ε outside the
-# root, stays with Keras. With $G$ in the hundreds, ε = 1e-7 inside or 1e-10 outside the root moves
-# nothing a float32 can show.
+# root, stays with Keras on this problem.
 #
 # ## The `G > 0` guard
 #

@@ -41,6 +41,28 @@ for sigma in (0.5, 2.0):
     assert abs(G_per_step / sigma**2 - 1) < 0.1
 
 # %% [markdown]
+# ## Notebook 2, exercise 2: RMSProp's decay
+#
+# A shorter memory is not faster here: with decay 0.9 the average fills with the large gradients just
+# after the move within a few steps, and the rate drops; with 0.999 the average hardly notices them
+# and the rate stays near its pre-move value, so the step is gradient descent's. The floor before the
+# move is gradient descent's for every decay: the rate settles near η/σ whatever the memory.
+
+# %%
+q1 = ex.Quadratic.make([1.0, 1.0])
+gd_floor = float(np.mean(claims.warning_runs()[1].loss[4000:5000]))
+steps, floors = {}, {}
+for decay in (0.9, 0.99, 0.999):
+    tr = ex.run_rmsprop(q1, [1.0, 1.0], 0.05, 6000, decay=decay, noise=1.0, shift=(5000, [3.0, -3.0]))
+    steps[decay], floors[decay] = claims.recovery_steps(tr), float(np.mean(tr.loss[4000:5000]))
+    print(
+        f"decay {decay}: back under 0.1 after {steps[decay]} steps; floor before the move {floors[decay]:.4f}"
+    )
+print(f"gradient descent's floor: {gd_floor:.4f}")
+assert steps[0.999] <= steps[0.99] < steps[0.9]
+assert all(abs(f / gd_floor - 1) < 0.1 for f in floors.values())
+
+# %% [markdown]
 # ## Notebook 3, exercise 1: with $G_0 = \epsilon = 0$ the path ignores the curvatures
 #
 # On $f = \tfrac12\sum_i \lambda_i x_i^2$, $g_{t,i} = \lambda_i x_{t,i}$, so
@@ -57,8 +79,8 @@ assert c.holds
 # ## Notebook 3, exercise 2: without the square root
 #
 # $u = -\eta\,g/G$; the first step is $-\eta\,g/g^2 = -\eta/g$: the smaller the gradient, the larger the
-# step, and λ no longer cancels ($-\eta\,x/(\lambda \sum x^2)$): a Newton-like step for the first update,
-# but one whose size depends on the units of $x$.
+# step, and λ no longer cancels: the first step is $-\eta/(\lambda x)$, largest on the flattest axis,
+# and its size depends on the units of $x$.
 
 # %%
 c = CLAIMS["without_the_square_root_curvature_comes_back"]()

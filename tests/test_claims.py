@@ -33,7 +33,10 @@ def test_a_claim_whose_numbers_change_fails():
 def test_every_claim_text_names_the_numbers_it_states():
     """A number printed in a claim's sentence is one of its measured values (rounded as shown)."""
     c = claims.CLAIMS["warning_adagrad_lags_after_the_move"]()
-    assert f"{c.values['adagrad_steps']:.0f} steps" in c.text and f"{c.values['gd_steps']:.0f}." in c.text
+    assert (
+        f"{c.values['adagrad_steps']:.0f} steps" in c.text
+        and f"(η = 0.05) {c.values['gd_steps']:.0f}:" in c.text
+    )
     c = claims.CLAIMS["gd_diverges_at_eta_2_adagrad_does_not"]()
     assert f"|x₂| = {c.values['gd_abs_x2']:.2g}" in c.text
 

@@ -19,6 +19,7 @@ from adagrad_ref.teaching.claims_decay import (
     decay_runs,
     kappa_runs,
     recovery_steps,
+    slider_run,
     tuned_runs,
     warning_runs,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "rare_features_runs",
     "recovery_steps",
     "regret_slope",
+    "slider_run",
     "steps_to",
     "tuned_runs",
     "warning_runs",

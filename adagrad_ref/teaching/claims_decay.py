@@ -97,6 +97,25 @@ def steep_accumulator_settles_first():
     )
 
 
+def slider_run(eta=0.4, g0=0.1, log10_eps=-7.0, sigma=0.0, kappa=20.0, steps=2000) -> ex.Trajectory:
+    """The run notebook 02's sliders draw: f = ½(4/κ·x1² + 4·x2²) from (−5, −2)."""
+    q = ex.Quadratic.make([4.0 / kappa, 4.0])
+    return ex.run_adagrad(q, START, eta, steps, g0, 10.0**log10_eps, noise=sigma)
+
+
+@claim
+def slider_defaults_converge_noise_stalls():
+    """At the sliders' defaults the loss falls geometrically; with σ = 1 it stalls at a noise floor."""
+    exact, noisy = slider_run(), slider_run(sigma=1.0)
+    text = (
+        "At the sliders' defaults (κ = 20, exact gradients) the loss after 2,000 steps is {:.1g}; with σ = 1"
+    )
+    text += " it is {:.1g}, and never below {:.1g} in the last 1,000 steps: a noise floor."
+    floor = float(noisy.loss[1000:].min())
+    vals = {"exact_loss": exact.loss[-1], "noisy_loss": noisy.loss[-1], "noisy_floor": floor}
+    return text.format(exact.loss[-1], noisy.loss[-1], floor), vals, exact.loss[-1] < 1e-30 and floor > 1e-6
+
+
 @functools.cache
 def warning_runs():
     q = ex.Quadratic.make([1.0, 1.0])
@@ -120,9 +139,11 @@ def warning_adagrad_lags_after_the_move():
     """After 5,000 noisy steps the optimum moves; Adagrad takes far longer than gradient descent to follow."""
     ad, gd, _ = warning_runs()
     a, g = recovery_steps(ad), recovery_steps(gd)
+    rate = float(ad.effective_lr[4999].max())
     text = "After the optimum moves at step 5,000, Adagrad (η = 0.5) needs {} steps to bring the loss back"
-    text += " under 0.1, gradient descent (η = 0.05) {}."
-    return text.format(a, g), {"adagrad_steps": a, "gd_steps": g}, a > 4 * g
+    text += " under 0.1, gradient descent (η = 0.05) {}: Adagrad's rate at the move is {:.4f}, {:.0f}× below."
+    vals = {"adagrad_steps": a, "gd_steps": g, "adagrad_rate_at_move": rate}
+    return text.format(a, g, rate, 0.05 / rate), vals, a > 4 * g and rate < 0.05 / 4
 
 
 @claim
@@ -155,11 +176,22 @@ def rmsprop_follows_the_move():
     """RMSProp's decaying average forgets the old gradients: it follows the move much faster than Adagrad."""
     ad, _, rp = warning_runs()
     a, r = recovery_steps(ad), recovery_steps(rp)
+    rates = rp.effective_lr[-1].mean(), ad.effective_lr[-1].mean()
+    floors = [float(np.mean(tr.loss[4000:5000])) for tr in (rp, ad)]
     text = (
         "With a decaying average (RMSProp, decay 0.99, η = 0.05) instead of the sum, the loss is back under"
     )
-    text += " 0.1 after {} steps, against Adagrad's {}."
-    return text.format(r, a), {"rmsprop_steps": r, "adagrad_steps": a}, 3 * r < a
+    text += " 0.1 after {} steps, against Adagrad's {}. The price: its rate no longer decays (at step 6,000"
+    text += " {:.3f}, Adagrad's {:.4f}) and its loss floor before the move is {:.1f}× Adagrad's."
+    text = text.format(r, a, rates[0], rates[1], floors[0] / floors[1])
+    vals = {
+        "rmsprop_steps": r,
+        "adagrad_steps": a,
+        "rmsprop_final_rate": rates[0],
+        "adagrad_final_rate": rates[1],
+    }
+    vals |= {"rmsprop_floor": floors[0], "adagrad_floor": floors[1]}
+    return text, vals, 3 * r < a and rates[0] > 4 * rates[1] and floors[0] > 3 * floors[1]
 
 
 # ------------------------------------------------------------- notebook 03: the textbook quadratic
@@ -172,7 +204,11 @@ def gd_diverges_at_eta_2_adagrad_does_not():
         "At η = 2, after 20 steps gradient descent is at |x₂| = {:.2g} (×7 a step), Adagrad at loss {:.2g}."
     )
     x2, loss = abs(gd.params[-1, 1]), ad.loss[-1]
-    return text.format(x2, loss), {"gd_abs_x2": x2, "adagrad_loss": loss}, x2 > 1e15 and loss < 1e-3
+    text += " Adagrad's first step on x₂ is {:.3f}·η: about −η·sign(g)."
+    first = float(ad.params[1, 1] - ad.params[0, 1]) / 2.0
+    vals = {"gd_abs_x2": x2, "adagrad_loss": loss, "adagrad_first_x2_step_over_eta": first}
+    seven = abs(x2 / (2 * 7.0**20) - 1) < 1e-9  # |x₂| = 2·7²⁰: ×(1 − 2·4) each step
+    return text.format(x2, loss, first), vals, seven and loss < 1e-3 and abs(first - 1) < 0.01
 
 
 @claim
@@ -224,11 +260,36 @@ def tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic():
     text = "Each at its best η on the grid, from (−5, −2): Adagrad reaches loss 1e-12 in {:.0f} steps"
     text += " (η = {:g}), gradient descent in {:.0f} (η = {:g}), gradient descent with η₀/√(t+1) in {:.0f}"
     text += " (η₀ = {:g})."
+    wins = [e for e, n in t["Adagrad"][1].items() if n < vals["gd_steps"]]
+    text += " Adagrad beats gradient descent's best at every η from {:g} to {:g} on the grid ({} of {})."
     text = text.format(
         vals["adagrad_steps"], vals["adagrad_best_eta"], vals["gd_steps"], vals["gd_best_eta"],
-        vals["gd_decay_steps"], vals["gd_decay_best_eta"],
+        vals["gd_decay_steps"], vals["gd_decay_best_eta"], min(wins), max(wins), len(wins),
+        len(TEXTBOOK_GRID),
     )  # fmt: skip
-    return text, vals, vals["adagrad_steps"] * 5 < min(vals["gd_steps"], vals["gd_decay_steps"])
+    vals |= {"etas_where_adagrad_beats_best_gd": len(wins), "smallest_such_eta": min(wins)}
+    contiguous = wins == [e for e in map(float, TEXTBOOK_GRID) if e >= min(wins)]
+    ok = vals["adagrad_steps"] * 5 < min(vals["gd_steps"], vals["gd_decay_steps"])
+    return text, vals, ok and contiguous and len(wins) >= 10
+
+
+@claim
+def shared_eta_favours_gradient_descent():
+    """At d2l's one shared η = 0.4 gradient descent wins: that η is near its best and far below Adagrad's."""
+    q, t = ex.Quadratic.textbook(), tuned_runs()
+    ad, gd = ex.run_adagrad(q, START, 0.4, 300), ex.run_gd(q, START, 0.4, 300)
+    text = "At one shared η = 0.4 (d2l's), after 300 steps gradient descent is at loss {:.2g} and Adagrad at"
+    text += " {:.2g}; but 0.4 is near gradient descent's best η on the grid ({:g}) and far below"
+    text += " Adagrad's ({:g})."
+    best_gd, best_ad = t["gradient descent"][0], t["Adagrad"][0]
+    vals = {
+        "gd_loss": gd.loss[-1],
+        "adagrad_loss": ad.loss[-1],
+        "gd_best_eta": best_gd,
+        "adagrad_best_eta": best_ad,
+    }
+    ok = gd.loss[-1] < 1e-10 * ad.loss[-1] and abs(best_gd / 0.4 - 1) < 0.1 and best_ad > 10 * 0.4
+    return text.format(gd.loss[-1], ad.loss[-1], best_gd, best_ad), vals, ok
 
 
 @functools.cache

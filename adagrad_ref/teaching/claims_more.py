@@ -58,7 +58,7 @@ def full_matrix_wins_even_axis_aligned():
     return (
         text.format(r["aligned"], r["rotated"]),
         vals,
-        1.5 < r["aligned"] and r["rotated"] > 5 * r["aligned"],
+        1.5 < r["aligned"] and r["rotated"] > 10 * r["aligned"],
     )
 
 
@@ -176,6 +176,7 @@ def rare_features_adagrad_learns_rare_weights():
         vals["sgd_frequent10_rms_error"], vals["adagrad_cumulative_loss"], vals["sgd_cumulative_loss"],
     )  # fmt: skip
     ok = vals["adagrad_rare10_rms_error"] * 3 < vals["sgd_rare10_rms_error"]
+    ok = ok and max(vals["adagrad_frequent10_rms_error"], vals["sgd_frequent10_rms_error"]) < 0.05
     return text, vals, ok and vals["adagrad_cumulative_loss"] < vals["sgd_cumulative_loss"]
 
 
@@ -198,15 +199,23 @@ def rare_features_regret_grows_slower_than_sqrt_t():
         "sgd_slope": regret_slope(s, comp),
         "adagrad_sum_column_norms": a.gradient_column_norms.sum(),
         "sqrt_d_times_frobenius": np.sqrt(data.d) * np.linalg.norm(a.gradient_column_norms),
+        # The data-dependent parts of the two regret bounds (Duchi et al. 2011, Theorem 5 and the
+        # online gradient descent bound it is compared with): ‖w*‖∞·Σᵢ‖g_{1:T,i}‖₂ and ‖w*‖₂·‖g_{1:T}‖_F.
+        "adagrad_bound_term": np.abs(data.w_star).max() * a.gradient_column_norms.sum(),
+        "sgd_bound_term": np.linalg.norm(data.w_star) * np.linalg.norm(s.gradient_column_norms),
     }
     text = "Regret against the best fixed weights after T = {:,}: Adagrad {:.0f}, SGD {:.0f}; log-log slopes"
     text += (
         " over T = 1,000–{:,} {:.2f} and {:.2f} (√T is 0.5). Adagrad's Σᵢ‖g_{{1:T,i}}‖₂ = {:.0f} is {:.0%}"
     )
-    text += " of its worst case √d·‖g_{{1:T}}‖_F."
+    text += " of its worst case √d·‖g_{{1:T}}‖_F. The bounds' data terms, ‖w*‖∞·Σᵢ‖g_{{1:T,i}}‖₂ = {:.0f}"
+    text += " for Adagrad and ‖w*‖₂·‖g_{{1:T}}‖_F = {:.0f} for SGD, do not separate the methods here;"
+    text += " the measured regret does."
     ratio = vals["adagrad_sum_column_norms"] / vals["sqrt_d_times_frobenius"]
     text = text.format(
         data.steps, vals["adagrad_regret"], vals["sgd_regret"], data.steps, vals["adagrad_slope"],
-        vals["sgd_slope"], vals["adagrad_sum_column_norms"], ratio,
+        vals["sgd_slope"], vals["adagrad_sum_column_norms"], ratio, vals["adagrad_bound_term"],
+        vals["sgd_bound_term"],
     )  # fmt: skip
-    return text, vals, vals["adagrad_regret"] < vals["sgd_regret"] and vals["adagrad_slope"] < 0.5
+    ok = vals["adagrad_regret"] * 2 < vals["sgd_regret"] and vals["adagrad_slope"] < vals["sgd_slope"] < 0.5
+    return text, vals, ok and ratio <= 1 and vals["adagrad_bound_term"] > vals["sgd_bound_term"]
