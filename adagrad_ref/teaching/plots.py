@@ -336,12 +336,14 @@ def fig_frameworks(path: str | None = None):
     c = claims.CLAIMS["framework_gap_is_g0_not_eps_placement"]()
     runs = claims.framework_runs()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for (name, tr), style in zip(runs.items(), ["-", "--", "-.", ":", "-"], strict=True):
-        width = 1 if "G₀" in name else 2
-        axes[0].semilogy(tr.loss, style, linewidth=width, label=name)
+    styles = ["-", "--", "-.", ":", "-"]
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for (name, tr), style, color in zip(runs.items(), styles, colors, strict=True):
+        kw = dict(color=color, linewidth=1 if "G₀" in name else 2)  # the same color for a run in both panels
+        axes[0].semilogy(tr.loss, style, label=name, **kw)
         if name != "optax":
-            axes[1].semilogy(np.maximum(np.abs(tr.params - runs["optax"].params).max(axis=1), 1e-12), style,
-                             linewidth=width, label=f"{name} − optax")  # fmt: skip
+            gap = np.abs(tr.params - runs["optax"].params).max(axis=1)
+            axes[1].semilogy(np.maximum(gap, 1e-12), style, label=f"{name} − optax", **kw)
     _dress(axes[0], "float32, η = 0.4, each framework's default G₀ and ε", "step t", "loss (log)")
     _dress(axes[1], "max |w − w_optax| (log; 1e-12 stands for 0)", "step t", "distance from optax's params")
     title = f"PyTorch's gap ({c.values['pytorch_vs_optax']:.2g}) is its G₀ = 0: with G₀ = 0.1 it is"
