@@ -8,6 +8,7 @@ import sys
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from adagrad_ref import adagrad, apply_updates
 from adagrad_ref.teaching import plots
@@ -75,7 +76,9 @@ def test_every_figure_has_titles_labels_and_a_legend(name):
         plt.close(fig)
 
 
-def test_figures_command_writes_every_png_with_a_progress_line(tmp_path):
+def test_figures_command_writes_every_png_reproducibly_and_says_what_it_skipped(tmp_path):
+    """Every figure is written, byte for byte the committed one (the figures are regenerated, not edited);
+    the benchmark's plot, without its bench.json in the folder, is skipped with the reason."""
     out = subprocess.run(
         [sys.executable, "-m", "adagrad_ref", "figures", "--out", str(tmp_path)],
         capture_output=True,
@@ -85,3 +88,10 @@ def test_figures_command_writes_every_png_with_a_progress_line(tmp_path):
     for i, name in enumerate(plots.FIGURES, 1):
         assert (tmp_path / name).stat().st_size > 20_000
         assert f"[{i}/{len(plots.FIGURES)}] {tmp_path / name}" in out.stdout
+        assert (tmp_path / name).read_bytes() == (ROOT / "figures" / name).read_bytes(), name
+    bench = tmp_path / "bench.png"
+    assert not bench.exists()
+    assert (
+        f"[skipped] {bench}: no {tmp_path / 'bench.json'} (python -m adagrad_ref bench writes it)"
+        in out.stdout
+    )

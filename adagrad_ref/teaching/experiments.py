@@ -33,6 +33,7 @@ __all__ = [
     "run_convention",
     "run_full_matrix",
     "run_gd",
+    "run_rmsprop",
 ]
 
 
@@ -163,6 +164,37 @@ def run_gd(
         ls.append(loss(w, t + 1))
     zeros = np.zeros((steps + 1, w.size))
     return Trajectory(label, np.array(ps), np.array(ls), zeros, np.array(rates))
+
+
+def run_rmsprop(
+    q: Quadratic,
+    w0: Sequence[float],
+    learning_rate: float,
+    steps: int,
+    decay: float = 0.99,
+    eps: float = 1e-7,
+    noise: float = 0.0,
+    seed: int = 0,
+    shift: tuple[int, Sequence[float]] | None = None,
+    label: str = "RMSProp",
+) -> Trajectory:
+    """Adagrad with RMSProp's one change, for teaching (not an optimizer of the package): the sum of
+    squares becomes a decaying average, ``G = decay·G + (1 − decay)·g²``, so old gradients are forgotten.
+    """
+    grad, loss = _noisy(q, noise, seed, shift)
+    w = np.asarray(w0, dtype=np.float64)
+    G = np.zeros_like(w)
+    ps, ls, Gs, rates = [w], [loss(w, 0)], [G], []
+    for t in range(steps):
+        g = grad(w, t)
+        G = decay * G + (1 - decay) * g * g  # Adagrad: G = G + g * g
+        rate = learning_rate / np.sqrt(G + eps)
+        w = w - rate * g
+        rates.append(rate)
+        ps.append(w)
+        ls.append(loss(w, t + 1))
+        Gs.append(G)
+    return Trajectory(label, np.array(ps), np.array(ls), np.array(Gs), np.array(rates))
 
 
 def run_full_matrix(

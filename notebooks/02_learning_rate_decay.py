@@ -1,0 +1,170 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. Learning-rate decay: when the rate falls like $1/\sqrt{t}$, and what it costs
+#
+# Adagrad divides each coordinate's gradient by $\sqrt{G_t + \epsilon}$, where $G_t$ sums that
+# coordinate's squared gradients. The *effective learning rate* $\eta/\sqrt{G_t+\epsilon}$ therefore
+# never rises. Textbooks say it falls like $1/\sqrt{t}$; on a quadratic with exact gradients students
+# see something else. Both are right: this notebook shows when each holds, and the price of a rate
+# that never rises (the documentation's warning).
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from adagrad_ref.teaching import claims, plots
+
+CLAIMS = claims.CLAIMS
+
+# %% [markdown]
+# ## Exact gradients against noisy gradients
+#
+# The textbook quadratic $f = 0.1\,x_1^2 + 2\,x_2^2$ from $(-5, -2)$, $\eta = 0.4$, 10,000 steps:
+
+# %%
+plots.fig_effective_lr()
+plt.show()
+
+# %%
+print(CLAIMS["exact_gradients_rate_levels_off"]())
+print(CLAIMS["noisy_rate_is_eta_over_sigma_sqrt_t"]())
+
+# %% [markdown]
+# **Conclusion.** With exact gradients the gradient shrinks as $w$ approaches the minimum, the
+# accumulator stops growing and the rate levels off (left). With gradient noise of standard
+# deviation $\sigma$ every step adds about $\sigma^2$ to $G$, so $G_t \approx \sigma^2 t$ and the rate falls
+# as $\eta/(\sigma\sqrt{t})$ (right; the dashed line has the $\sigma$ in it). The convergence proofs'
+# $1/\sqrt{t}$ comes with their assumption of bounded gradients; the decay you see depends on how
+# much gradient keeps arriving.
+#
+# ## The accumulator per coordinate
+
+# %%
+plots.fig_accumulator()
+plt.show()
+
+# %%
+print(CLAIMS["steep_accumulator_settles_first"]())
+
+# %% [markdown]
+# **Conclusion.** The steep coordinate collects large gradients early, so its $G$ ends much larger
+# and its rate much smaller; once the iterate is near the minimum the gradients vanish and both
+# accumulators stop, the steep one first.
+#
+# ## Try it: sliders for $\eta$, $G_0$, $\epsilon$, $\sigma$ and the condition number
+#
+# The function below runs Adagrad on $f = \tfrac12(\lambda_1 x_1^2 + \lambda_2 x_2^2)$ with
+# $\lambda_2 = 4$ and $\lambda_1 = 4/\kappa$, and draws the effective rate and the loss. With
+# `ipywidgets` and a live kernel the sliders redraw it; the static figure after them is the same
+# function at its defaults, so the saved notebook shows it wherever widgets do not run.
+
+
+# %%
+def explore(eta=0.4, g0=0.1, log10_eps=-7.0, sigma=0.0, kappa=20.0, steps=2000):
+    tr = claims.slider_run(eta, g0, log10_eps, sigma, kappa, steps)  # run_adagrad on that quadratic
+    _, axes = plt.subplots(1, 2, figsize=(12, 4))
+    t = np.arange(1, steps + 1)
+    for i in range(2):
+        axes[0].loglog(t, tr.effective_lr[:, i], label=f"x{i + 1}, λ = {(4.0 / kappa, 4.0)[i]:g}")
+    if sigma > 0:
+        axes[0].loglog(t, eta / (sigma * np.sqrt(t)), "k--", label="η/(σ√t)")
+    axes[1].semilogy(np.maximum(tr.loss, 1e-300))
+    axes[0].set(title="effective rate η/√(G+ε)", xlabel="step t")
+    axes[1].set(title=f"loss (after {steps} steps: {tr.loss[-1]:.3g})", xlabel="step t")
+    axes[0].legend()
+    plt.show()
+
+
+try:
+    import ipywidgets as w
+
+    controls = w.interactive(
+        explore,
+        eta=w.FloatLogSlider(value=0.4, base=10, min=-2, max=1, description="η"),
+        g0=w.FloatSlider(value=0.1, min=0.0, max=2.0, step=0.05, description="G₀"),
+        log10_eps=w.FloatSlider(value=-7, min=-12, max=0, step=1, description="log10 ε"),
+        sigma=w.FloatSlider(value=0.0, min=0.0, max=3.0, step=0.25, description="σ"),
+        kappa=w.FloatLogSlider(value=20, base=10, min=0, max=4, description="κ"),
+        steps=w.fixed(2000),
+    )
+    from IPython.display import display
+
+    display(controls)
+except ImportError:
+    print("pip install ipywidgets for the sliders; the static figure follows")
+
+# %%
+explore()
+print(CLAIMS["slider_defaults_converge_noise_stalls"]())
+
+# %% [markdown]
+# **Conclusion.** At the defaults (exact gradients) the rates level off and the loss falls
+# geometrically. Move σ above 0 and the rates follow the dashed $\eta/(\sigma\sqrt{t})$ while the loss stalls
+# at a noise floor (the printed claim runs σ = 1); set $G_0 = 0$ and the first step becomes
+# $\eta\,\mathrm{sign}(g)$ on both axes (notebook 3 measures it).
+#
+# ## The documentation's warning, made visible
+#
+# *"The sum keeps growing during training and the learning rate eventually becomes vanishingly
+# small."* Here, after 5,000 noisy steps, the optimum moves:
+
+# %%
+plots.fig_warning()
+plt.show()
+
+# %%
+for name in (
+    "warning_adagrad_lags_after_the_move",
+    "warning_adagrad_floor_is_lower_before_the_move",
+    "effective_rate_only_shrinks_the_step_does_not",
+):
+    print(CLAIMS[name]())
+
+# %% [markdown]
+# **Conclusion.** The trade-off has two sides. Before the move, Adagrad's decayed rate averages the
+# noise away and holds the loss well below constant-step gradient descent's. After the move its rate,
+# set by 5,000 gradients of history, is far below gradient descent's, and the new large gradients only
+# lower it further, so it takes several times longer to follow. Note what shrinks: the *rate*. The
+# *step* is rate × gradient, and it grows when the gradients grow.
+#
+# ## What came next: RMSProp's one change
+#
+# RMSProp replaces the sum by a decaying average, so old gradients are forgotten. On the same problem,
+# in a few lines of NumPy (this is a lesson, not an optimizer of this package):
+
+# %%
+rng = np.random.default_rng(0)
+wr, G, path = np.array([1.0, 1.0]), np.zeros(2), [np.array([1.0, 1.0])]
+for t in range(6000):
+    target = np.zeros(2) if t < 5000 else np.array([3.0, -3.0])
+    g = (wr - target) + rng.standard_normal(2)  # the same noisy gradients as the Adagrad run
+    G = 0.99 * G + (1 - 0.99) * g * g  # Adagrad: G = G + g * g
+    wr = wr - 0.05 / np.sqrt(G + 1e-7) * g
+    path.append(wr)
+rms = claims.warning_runs()[2]
+same = np.array_equal(np.array(path), rms.params)
+print("these lines give the params of the RMSProp run in the claims (and the figure), bit for bit:", same)
+assert same
+print(CLAIMS["rmsprop_follows_the_move"]())
+
+# %% [markdown]
+# **Conclusion.** Forgetting lets the rate rise again when the gradients change, so RMSProp follows
+# the moved optimum several times faster than Adagrad. The price is the other side of the same
+# trade-off: its rate no longer decays, so before the move its loss floor is gradient descent's, not
+# Adagrad's. Adam adds momentum to the same average.
+#
+# ## Exercises (solutions in `07_solutions.ipynb`)
+#
+# 1. Derive the $\eta/(\sigma\sqrt{t})$ law: with gradients $g_t = \bar g_t + \sigma \xi_t$, $\xi_t$ standard
+#    normal and $\bar g_t \to 0$, what is $\mathbb{E}[G_t]$? Check it for $\sigma = 0.5$ and $2$.
+# 2. In the RMSProp cell, try a decay of 0.9 and of 0.999 instead of 0.99. Which follows the move
+#    fastest, and what happens to the loss floor before the move?

@@ -1,0 +1,116 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 7. Solutions to the exercises
+#
+# Each answer is computed, and asserted: the test run executes this notebook, so an answer that
+# stops being true fails it.
+
+# %%
+import numpy as np
+
+from adagrad_ref.teaching import claims
+from adagrad_ref.teaching import experiments as ex
+
+CLAIMS = claims.CLAIMS
+
+# %% [markdown]
+# ## Notebook 2, exercise 1: the $\eta/(\sigma\sqrt t)$ law
+#
+# With $g_t = \bar g_t + \sigma\xi_t$, $\mathbb E[g_t^2] = \bar g_t^2 + \sigma^2$, so
+# $\mathbb E[G_t] = G_0 + \sum_\tau \bar g_\tau^2 + \sigma^2 t$. Near the minimum $\bar g_\tau \to 0$ and the
+# sum of $\bar g_\tau^2$ stays bounded, so for large $t$, $G_t \approx \sigma^2 t$ and the rate
+# $\eta/\sqrt{G_t} \approx \eta/(\sigma\sqrt t)$.
+
+# %%
+c = CLAIMS["noisy_rate_is_eta_over_sigma_sqrt_t"]()
+print(c)
+assert c.holds
+for sigma in (0.5, 2.0):
+    tr = claims.decay_runs()[sigma]
+    G_per_step = tr.sum_of_squares[-1, 0] / tr.steps
+    print(f"sigma = {sigma}: G_t / t = {G_per_step:.3f}, sigma^2 = {sigma**2}")
+    assert abs(G_per_step / sigma**2 - 1) < 0.1
+
+# %% [markdown]
+# ## Notebook 2, exercise 2: RMSProp's decay
+#
+# A shorter memory is not faster here: with decay 0.9 the average fills with the large gradients just
+# after the move within a few steps, and the rate drops; with 0.999 the average hardly notices them
+# and the rate stays near its pre-move value, so the step is gradient descent's. The floor before the
+# move is gradient descent's for every decay: the rate settles near η/σ whatever the memory.
+
+# %%
+q1 = ex.Quadratic.make([1.0, 1.0])
+gd_floor = float(np.mean(claims.warning_runs()[1].loss[4000:5000]))
+steps, floors = {}, {}
+for decay in (0.9, 0.99, 0.999):
+    tr = ex.run_rmsprop(q1, [1.0, 1.0], 0.05, 6000, decay=decay, noise=1.0, shift=(5000, [3.0, -3.0]))
+    steps[decay], floors[decay] = claims.recovery_steps(tr), float(np.mean(tr.loss[4000:5000]))
+    print(
+        f"decay {decay}: back under 0.1 after {steps[decay]} steps; floor before the move {floors[decay]:.4f}"
+    )
+print(f"gradient descent's floor: {gd_floor:.4f}")
+assert steps[0.999] <= steps[0.99] < steps[0.9]
+assert all(abs(f / gd_floor - 1) < 0.1 for f in floors.values())
+
+# %% [markdown]
+# ## Notebook 3, exercise 1: with $G_0 = \epsilon = 0$ the path ignores the curvatures
+#
+# On $f = \tfrac12\sum_i \lambda_i x_i^2$, $g_{t,i} = \lambda_i x_{t,i}$, so
+# $u_{t,i} = -\eta\,\lambda_i x_{t,i}/\sqrt{\sum_\tau \lambda_i^2 x_{\tau,i}^2}
+# = -\eta\,x_{t,i}/\sqrt{\sum_\tau x_{\tau,i}^2}$:
+# λ cancels, and the recursion for each coordinate is the same for every curvature.
+
+# %%
+c = CLAIMS["path_ignores_curvatures_without_g0_and_eps"]()
+print(c)
+assert c.holds
+
+# %% [markdown]
+# ## Notebook 3, exercise 2: without the square root
+#
+# $u = -\eta\,g/G$; the first step is $-\eta\,g/g^2 = -\eta/g$: the smaller the gradient, the larger the
+# step, and λ no longer cancels: the first step is $-\eta/(\lambda x)$, largest on the flattest axis,
+# and its size depends on the units of $x$.
+
+# %%
+c = CLAIMS["without_the_square_root_curvature_comes_back"]()
+print(c)
+assert c.holds
+
+# %% [markdown]
+# ## Notebook 3, exercise 3: where Adagrad beats tuned gradient descent
+
+# %%
+c = CLAIMS["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"]()
+print(c)
+assert c.holds
+wins = [e for e, s in claims.tuned_runs()["Adagrad"][1].items() if s < c.values["gd_steps"]]
+n = len(claims.TEXTBOOK_GRID)
+print(f"Adagrad beats gradient descent's best ({c.values['gd_steps']:.0f} steps) at every eta in "
+      f"[{min(wins):g}, {max(wins):g}] on the grid ({len(wins)} of {n} rates)")  # fmt: skip
+assert len(wins) >= 5
+
+# %% [markdown]
+# ## Notebook 4: rotate the start point too
+
+# %%
+q_rot = ex.Quadratic.make([0.2, 4.0], angle=np.pi / 4)
+R = q_rot.rotation
+aligned = ex.run_full_matrix(ex.Quadratic.make([0.2, 4.0]), [-5, -2], 0.4, 60)
+rotated = ex.run_full_matrix(q_rot, R @ np.array([-5.0, -2.0]), 0.4, 60)
+gap = np.max(np.abs(aligned.params @ R.T - rotated.params))
+print(f"max |R x_aligned - x_rotated| over 60 steps: {gap:.1e}")
+assert gap < 1e-9
+c = CLAIMS["full_matrix_is_rotation_invariant_if_the_start_rotates_too"]()
+print(c)
+assert c.holds
