@@ -34,7 +34,6 @@ _STYLE = {
     "roofline_serial": dict(color="gray", linestyle=":", linewidth=1.5, label="roofline, one core"),
     "numba": dict(color="tab:red", linewidth=2.5, marker="o", label="Numba core (adagrad_step_inplace)"),
     "numba_serial": dict(color="tab:red", linestyle=":", marker=".", label="Numba core, one core"),
-    "numpy_inplace": dict(color="tab:blue", marker="s", label="NumPy in place, preallocated"),
     "numpy_class": dict(color="tab:cyan", marker="s", label="NumPy class (update + apply_updates)"),
     "torch_foreach": dict(color="tab:orange", linestyle=":", marker="^", label="torch Adagrad foreach"),
     "torch_fused": dict(color="tab:orange", marker="^", label="torch Adagrad fused"),
