@@ -439,7 +439,7 @@ def sparse_step_inplace(
 
 
 def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps, code: int) -> None:
-    if not isinstance(rows, np.ndarray) or rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+    if not isinstance(rows, np.ndarray) or rows.ndim != 1 or rows.dtype.kind not in "iu":
         what = (
             f"{rows.dtype} array of shape {rows.shape}"
             if isinstance(rows, np.ndarray)
