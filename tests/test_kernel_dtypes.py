@@ -148,3 +148,37 @@ def test_update_leaf_converts_byte_order_and_layout(dtype, layout):
 def test_update_leaf_refuses_what_the_caller_must_convert(g, G, match):
     with pytest.raises(AdagradError, match=match):
         kernels.update_leaf(g, G, 0.1, 1e-7)
+
+
+def test_kernels_import_neither_the_reference_nor_the_backends_nor_flat():
+    """Contract 4 keeps the import graph acyclic: reference -> backends -(lazy)-> fast.kernels."""
+    import ast
+    import pathlib
+
+    forbidden = {"adagrad_ref.reference", "adagrad_ref.backends", "adagrad_ref.fast.flat"}
+    for module in ("kernels.py", "__init__.py"):
+        tree = ast.parse((pathlib.Path(kernels.__file__).parent / module).read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not imported & forbidden, (module, imported & forbidden)
+        assert "adagrad_ref.errors" in imported or module == "__init__.py"
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself
+@pytest.mark.parametrize("subclass", [np.asmatrix, lambda a: np.ma.masked_array(a, mask=a > 0)])
+def test_an_array_subclass_is_stepped_as_its_plain_view(subclass):
+    """Whatever Numba compiled before (its dispatch may or may not take a subclass): the plain view."""
+    shape = subclass(np.zeros(4)).shape  # a matrix is (1, 4)
+    for name in ("params", "grads", "sum_of_squares"):
+        plain = {k: v.reshape(shape) for k, v in dense_args().items()}
+        odd = {k: v.reshape(shape) for k, v in dense_args().items()}
+        odd[name] = subclass(odd[name])
+        adagrad_step_inplace(*plain.values(), 0.1)
+        adagrad_step_inplace(*odd.values(), 0.1)
+        for k in plain:
+            assert np.asarray(odd[k]).tobytes() == plain[k].tobytes(), (name, k)
+    plain, odd = sparse_args(), sparse_args()
+    odd["rows"] = np.ma.masked_array(odd["rows"], mask=[1, 0])
+    sparse_step_inplace(*plain.values(), 0.1)
+    sparse_step_inplace(*odd.values(), 0.1)
+    assert odd["table"].tobytes() == plain["table"].tobytes()

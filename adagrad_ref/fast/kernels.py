@@ -260,7 +260,7 @@ def adagrad_step_inplace(
     limit = PARALLEL_MIN_BYTES if parallel is None else (0 if parallel else _NEVER)
     nd = np.ndarray
     code = -1  # never let Numba compile a specialisation for a list or another object
-    if isinstance(params, nd) and isinstance(grads, nd) and isinstance(sum_of_squares, nd):
+    if type(params) is nd and type(grads) is nd and type(sum_of_squares) is nd:
         try:
             code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
         except Exception:  # an argument Numba cannot type at all (float16, object, a JAX array, ...)
@@ -277,15 +277,32 @@ def _run_parallel(p, g, G, learning_rate, eps) -> None:
 
 
 def _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit: int, code: int) -> None:
-    """Explain a refusal; or, if only the hyperparameters' types were foreign, step with them as floats."""
+    """Explain a refusal; or, if only the hyperparameters' types or array subclasses were foreign, step
+    with the hyperparameters as floats and the plain ndarray views of the same memory."""
+    params, grads, sum_of_squares = _plain(params, grads, sum_of_squares)
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
     _explain_arrays(named, same_shape=True)
     learning_rate, eps = _explain_hyperparameters(learning_rate, eps)
-    code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
+    code = _retry(_step_entry, params, grads, sum_of_squares, learning_rate, eps, limit)
     if code == _GO_PARALLEL:
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
     elif code:  # pragma: no cover - every refusal above is explained
         raise AdagradError(f"adagrad_step_inplace refused its arguments (code {code})")
+
+
+def _plain(*arrays):
+    """An ndarray subclass (np.matrix, a masked array: its mask is ignored) as a plain view of its memory."""
+    return [
+        a.view(np.ndarray) if isinstance(a, np.ndarray) and type(a) is not np.ndarray else a for a in arrays
+    ]
+
+
+def _retry(entry, *args) -> int:
+    """The entry again, once the arguments were explained; never a raw Numba error."""
+    try:
+        return entry(*args)
+    except Exception:  # pragma: no cover - every refusal is explained before
+        raise AdagradError(f"the Numba kernel refused the arguments of {entry.__name__}") from None
 
 
 def _dtype_problem(name: str, a: np.ndarray) -> str | None:
@@ -425,7 +442,7 @@ def sparse_step_inplace(
     nd = np.ndarray
     arrays = (table, rows, row_grads, sum_of_squares)
     code = -1
-    if all(isinstance(a, nd) for a in arrays):
+    if all(type(a) is nd for a in arrays):
         try:
             code = _sparse_entry(table, rows, row_grads, sum_of_squares, learning_rate, eps)
         except Exception:  # an argument Numba cannot type at all
@@ -435,6 +452,7 @@ def sparse_step_inplace(
 
 
 def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps, code: int) -> None:
+    table, rows, row_grads, sum_of_squares = _plain(table, rows, row_grads, sum_of_squares)
     if not isinstance(rows, np.ndarray) or rows.ndim != 1 or rows.dtype.kind not in "iu":
         what = (
             f"{rows.dtype} array of shape {rows.shape}"
@@ -465,7 +483,7 @@ def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps
                 f"rows and {name} share memory; the sparse step writes {name} while reading rows"
             )
     learning_rate, eps = _explain_hyperparameters(learning_rate, eps)
-    code = _sparse_entry(table, rows, row_grads, sum_of_squares, learning_rate, eps)
+    code = _retry(_sparse_entry, table, rows, row_grads, sum_of_squares, learning_rate, eps)
     if code == 5:
         bad = rows[(rows < 0) | (rows >= table.shape[0])]
         raise AdagradError(f"rows holds {bad[0]}, outside [0, {table.shape[0]}): the rows of table")
