@@ -249,7 +249,8 @@ def adagrad_step_inplace(
     a schedule yourself) and both hyperparameters are rounded to the arrays'
     dtype. ``parallel``: ``None`` (all cores for arrays of
     :data:`PARALLEL_MIN_BYTES` or more), ``True`` or ``False``; every element
-    is independent, so it changes no bit.
+    is independent, so it changes no bit. An ndarray subclass is stepped through
+    its plain view (``a.view(np.ndarray)``: a masked array's mask is ignored).
 
     Every check runs inside one compiled call (the argument types at compile
     time, shapes, overlap and hyperparameters at run time), which also runs
