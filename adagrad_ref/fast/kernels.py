@@ -256,7 +256,7 @@ def adagrad_step_inplace(
     Every check runs inside one compiled call (the argument types at compile
     time, shapes, overlap and hyperparameters at run time), which also runs
     the serial step; the parallel step is a second call, made from Python. A
-    refused call comes back to Python, where :func:`_explain_refusal` names
+    refused call comes back to Python, where :func:`_slow_step` names
     what was wrong in one :class:`AdagradError` line. Nothing is written then.
     """
     limit = PARALLEL_MIN_BYTES if parallel is None else (0 if parallel else _NEVER)
