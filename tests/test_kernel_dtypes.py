@@ -156,7 +156,7 @@ def test_kernels_import_neither_the_reference_nor_the_backends_nor_flat():
     import pathlib
 
     forbidden = {"adagrad_ref.reference", "adagrad_ref.backends", "adagrad_ref.fast.flat"}
-    for module in ("kernels.py", "__init__.py"):
+    for module in ("kernels.py", "refusals.py", "__init__.py"):
         tree = ast.parse((pathlib.Path(kernels.__file__).parent / module).read_text())
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}

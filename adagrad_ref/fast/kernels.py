@@ -63,7 +63,13 @@ from numba.core.sigutils import normalize_signature
 from numba.extending import overload
 
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.validation import check_hyperparameter, check_learning_rate
+from adagrad_ref.fast.refusals import (
+    KERNEL_DTYPES,
+    explain_arrays,
+    explain_hyperparameters,
+    plain_views,
+    retry,
+)
 
 __all__ = ["PARALLEL_MIN_BYTES", "adagrad_step_inplace", "sparse_step_inplace", "update_leaf"]
 
@@ -74,7 +80,6 @@ __all__ = ["PARALLEL_MIN_BYTES", "adagrad_step_inplace", "sparse_step_inplace", 
 #: so this changes no bit of the result.
 PARALLEL_MIN_BYTES = 48 * 1024
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # native byte order
 _GO_PARALLEL = 6  # _step_entry's answer: all checks passed, nothing written, run the parallel kernel
 
 
@@ -281,75 +286,15 @@ def _run_parallel(p, g, G, learning_rate, eps) -> None:
 def _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit: int, code: int) -> None:
     """Explain a refusal; or, if only the hyperparameters' types or array subclasses were foreign, step
     with the hyperparameters as floats and the plain ndarray views of the same memory."""
-    params, grads, sum_of_squares = _plain(params, grads, sum_of_squares)
+    params, grads, sum_of_squares = plain_views(params, grads, sum_of_squares)
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
-    _explain_arrays(named, same_shape=True)
-    learning_rate, eps = _explain_hyperparameters(learning_rate, eps)
-    code = _retry(_step_entry, params, grads, sum_of_squares, learning_rate, eps, limit)
+    explain_arrays(named, same_shape=True)
+    learning_rate, eps = explain_hyperparameters(learning_rate, eps)
+    code = retry(_step_entry, params, grads, sum_of_squares, learning_rate, eps, limit)
     if code == _GO_PARALLEL:
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
     elif code:  # pragma: no cover - every refusal above is explained
         raise AdagradError(f"adagrad_step_inplace refused its arguments (code {code})")
-
-
-def _plain(*arrays):
-    """An ndarray subclass (np.matrix, a masked array: its mask is ignored) as a plain view of its memory."""
-    return [
-        a.view(np.ndarray) if isinstance(a, np.ndarray) and type(a) is not np.ndarray else a for a in arrays
-    ]
-
-
-def _retry(entry, *args) -> int:
-    """The entry again, once the arguments were explained; never a raw Numba error."""
-    try:
-        return entry(*args)
-    except Exception:  # pragma: no cover - every refusal is explained before
-        raise AdagradError(f"the Numba kernel refused the arguments of {entry.__name__}") from None
-
-
-def _dtype_problem(name: str, a: np.ndarray) -> str | None:
-    if a.dtype in _KERNEL_DTYPES:
-        return None
-    if a.dtype.kind == "f" and a.dtype.newbyteorder("=") in _KERNEL_DTYPES:
-        order = "big" if a.dtype.byteorder == ">" else "little"
-        return (
-            f"{name} has dtype {a.dtype.str} ({order}-endian); the Numba kernel takes native-byte-order "
-            f"float32 or float64: pass {name}.astype({name}.dtype.newbyteorder('='))"
-        )
-    return f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64"
-
-
-def _explain_arrays(named: tuple, same_shape: bool) -> None:
-    """The first of: not an ndarray, wrong dtype, not C-contiguous, dtype or shape unlike the first,
-    read-only where written (the first and last), memory shared between two."""
-    first_name, first = named[0]
-    for name, a in named:
-        if not isinstance(a, np.ndarray):
-            raise AdagradError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-        problem = _dtype_problem(name, a)
-        if problem:
-            raise AdagradError(problem)
-        if not a.flags.c_contiguous:
-            raise AdagradError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name})")
-    for name, a in named[1:]:
-        if a.dtype != first.dtype:
-            raise AdagradError(f"{name} has dtype {a.dtype}; expected {first.dtype} as {first_name}")
-        if same_shape and a.shape != first.shape:
-            raise AdagradError(f"{name} has shape {a.shape}; expected {first.shape} as {first_name}")
-    for name, a in (named[0], named[-1]):
-        if not a.flags.writeable:
-            raise AdagradError(f"{name} is read-only; the in-place step writes to it")
-    for i, (n1, a1) in enumerate(named):
-        for n2, a2 in named[i + 1 :]:
-            if np.may_share_memory(a1, a2):
-                raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
-
-
-def _explain_hyperparameters(learning_rate, eps) -> tuple[float, float]:
-    """η and ε checked as everywhere else, returned as Python floats (the fast path's types)."""
-    if callable(learning_rate):
-        raise AdagradError("learning_rate must be this step's number; evaluate the schedule before the call")
-    return float(check_learning_rate(learning_rate)), check_hyperparameter("eps", eps)
 
 
 def _sparse_types_ok(table, rows, row_grads, G, lr, eps) -> bool:
@@ -454,7 +399,7 @@ def sparse_step_inplace(
 
 
 def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps, code: int) -> None:
-    table, rows, row_grads, sum_of_squares = _plain(table, rows, row_grads, sum_of_squares)
+    table, rows, row_grads, sum_of_squares = plain_views(table, rows, row_grads, sum_of_squares)
     if not isinstance(rows, np.ndarray) or rows.ndim != 1 or rows.dtype.kind not in "iu":
         what = (
             f"{rows.dtype} array of shape {rows.shape}"
@@ -468,7 +413,7 @@ def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps
             "pass rows.astype(rows.dtype.newbyteorder('='))"
         )
     named = (("table", table), ("row_grads", row_grads), ("sum_of_squares", sum_of_squares))
-    _explain_arrays(named, same_shape=False)
+    explain_arrays(named, same_shape=False)
     for name, a in named:
         if a.ndim != 2:
             raise AdagradError(f"{name} must be 2-D (rows, d), got shape {a.shape}")
@@ -484,8 +429,8 @@ def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps
             raise AdagradError(
                 f"rows and {name} share memory; the sparse step writes {name} while reading rows"
             )
-    learning_rate, eps = _explain_hyperparameters(learning_rate, eps)
-    code = _retry(_sparse_entry, table, rows, row_grads, sum_of_squares, learning_rate, eps)
+    learning_rate, eps = explain_hyperparameters(learning_rate, eps)
+    code = retry(_sparse_entry, table, rows, row_grads, sum_of_squares, learning_rate, eps)
     if code == 5:
         bad = rows[(rows < 0) | (rows >= table.shape[0])]
         raise AdagradError(f"rows holds {bad[0]}, outside [0, {table.shape[0]}): the rows of table")
@@ -507,7 +452,7 @@ def update_leaf(
     for name, a in (("g", g), ("sum_of_squares", sum_of_squares)):
         if not isinstance(a, np.ndarray):
             raise AdagradError(f"update_leaf: {name} must be a numpy.ndarray, got {type(a).__name__}")
-        if a.dtype.kind != "f" or a.dtype.newbyteorder("=") not in _KERNEL_DTYPES:
+        if a.dtype.kind != "f" or a.dtype.newbyteorder("=") not in KERNEL_DTYPES:
             raise AdagradError(
                 f"update_leaf: {name} has dtype {a.dtype}; the Numba kernel takes real float32 or float64"
             )
