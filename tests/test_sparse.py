@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import random_floats
 
 from adagrad_ref import AdagradError, adagrad_step_inplace, sparse_step_inplace
 from adagrad_ref.ulp import same_bits
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -89,3 +96,52 @@ def test_parallel_option_changes_no_bit(rng, dtype):
         results.append((pc, Gc))
     for pc, Gc in results[1:]:
         assert same_bits(pc, results[0][0]) and same_bits(Gc, results[0][1])
+
+
+@pytest.mark.parametrize("into", ["table", "sum_of_squares"])
+@pytest.mark.parametrize("what", ["rows", "row_grads"])
+def test_rows_and_row_grads_may_not_alias_what_is_written(into, what):
+    """Issue 12: rows as a view into table segfaulted (writing row 0 changed rows[1], which then
+    indexed out of bounds); a view into the accumulator ran silently. Both are refused, unwritten."""
+    table, G = np.ones((4, 3)), np.full((4, 3), 0.1)
+    target = table if into == "table" else G
+    rows, row_grads = np.array([0, 1]), np.ones((2, 3))
+    if what == "rows":
+        rows = target.reshape(-1).view(np.int64)[:2]  # the bits of 1.0 or 0.1: huge row numbers
+        rows[...] = [0, 1]
+    else:
+        row_grads = target[2:]
+    before = (table.tobytes(), G.tobytes(), rows.tobytes(), row_grads.tobytes())
+    with pytest.raises(AdagradError) as info:
+        sparse_step_inplace(table, rows, row_grads, G, 0.1)
+    message = str(info.value)
+    assert message == (
+        f"rows and {into} share memory; the sparse step writes {into} while reading rows"
+        if what == "rows"
+        else f"{'table' if into == 'table' else 'row_grads'} and "
+        f"{'row_grads' if into == 'table' else 'sum_of_squares'} share memory; "
+        "the in-place step needs separate buffers"
+    ), message
+    assert (table.tobytes(), G.tobytes(), rows.tobytes(), row_grads.tobytes()) == before
+
+
+def test_rows_into_table_does_not_crash_a_fresh_process(tmp_path):
+    """The issue's crash case, in a fresh process on an empty cache (it died with exit 139)."""
+    script = (
+        "import numpy as np\n"
+        "from adagrad_ref import AdagradError, sparse_step_inplace\n"
+        "table = np.zeros((4, 2), np.int64)\n"
+        "rows = table[:, 0]\n"
+        "rows[:] = [0, 3, 1, 2]\n"
+        "t = table.view(np.float64)\n"
+        "try:\n"
+        "    sparse_step_inplace(t, rows, np.ones((4, 2)), np.full((4, 2), 0.1), 0.1)\n"
+        "except AdagradError as e:\n"
+        "    print(e)\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert (
+        out.stdout.strip() == "rows and table share memory; the sparse step writes table while reading rows"
+    )
