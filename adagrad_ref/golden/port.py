@@ -1,0 +1,216 @@
+"""A port written from the porter's guide alone, with its arithmetic passed in: the legitimate variants.
+
+It reads a golden document (the file's own dict), runs every case with NumPy in the stated order of
+operations, and returns a results document that :func:`adagrad_ref.golden.verifier.verify` checks. What a
+port may legitimately do differently is one field of :class:`Arithmetic`: fuse ``g*g + G`` into one
+FMA, or compute ``1/sqrt`` and the division approximately (within N ULP, as hardware rsqrt and fast
+division do). :data:`VARIANTS` lists the ones the relaxed tolerances are measured from. The tests
+build *mutant* ports (real bugs) from the same fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adagrad_ref.fma import fma
+from adagrad_ref.golden.encoding import REAL, decode_array, decode_tree, encode_tree
+
+__all__ = ["DEFAULT", "VARIANTS", "Arithmetic", "run_port"]
+
+Array = np.ndarray
+
+
+def _mul_add(g: Array, G: Array) -> Array:
+    return g * g + G
+
+
+def _fused(g: Array, G: Array) -> Array:
+    return fma(g, g, G)
+
+
+def _abs2(a: Array, b: Array) -> Array:
+    return fma(a, a, b * b)
+
+
+@dataclasses.dataclass(frozen=True)
+class Arithmetic:
+    """Every operation of the step that a port might compute differently; NumPy arrays of one dtype."""
+
+    square_add: Callable[[Array, Array], Array] | None = None  # g*g + G (None: the convention's own)
+    abs2: Callable[[Array, Array], Array] = _abs2  # complex |a + ib|^2
+    rsqrt: Callable[[Array], Array] = lambda x: 1 / np.sqrt(x)  # optax's 1/sqrt(G + eps)
+    divide: Callable[[Array, Array], Array] = lambda a, b: a / b  # u / d (the other three)
+    sqrt: Callable[[Array], Array] = np.sqrt
+    gradient: Callable[[Array], Array] = lambda g: g  # what the port does to a given gradient first
+    guard: Callable[[Array, Array], Array] = lambda G, s: np.where(G > 0, s, 0)  # optax's G > 0 guard
+    denominator_optax: Callable[[Array, Any, Arithmetic], Array] = (
+        lambda G, eps, ops: ops.rsqrt(G + eps)  # 1/sqrt(G + eps)
+    )
+    initial_accumulator: Callable[[Any], Any] = lambda iav: iav
+    accumulator_dtype: Callable[[str], str] = lambda dtype: dtype
+    learning_rate: Callable[[list, int, str], Any] = lambda rates, t, dtype: rates[t]
+    name: str = "as written"
+
+
+DEFAULT = Arithmetic()
+
+
+def ulp_shift(k: int) -> Callable[[Array], Array]:
+    """A function moving every finite nonzero value k representable values away from zero."""
+
+    def shift(x: Array) -> Array:
+        x = np.asarray(x)
+        out = x.copy()
+        for _ in range(abs(k)):
+            target = np.where(x > 0, np.inf, -np.inf) if k > 0 else np.zeros_like(x)
+            out = np.where(np.isfinite(out) & (out != 0), np.nextafter(out, target.astype(x.dtype)), out)
+        return out.astype(x.dtype)
+
+    return shift
+
+
+def approximate(n: int) -> dict:
+    """rsqrt and division within n ULP of the correctly computed value (all n up, or all n down)."""
+    s = ulp_shift(n)
+    return {
+        "rsqrt": lambda x: s(1 / np.sqrt(x)),
+        "divide": lambda a, b: s(a / b),
+        "name": f"rsqrt, division {n:+d} ULP",
+    }
+
+
+#: The legitimate variants (per convention the FMA toggles: PyTorch's own step is the fused one).
+VARIANTS = [
+    Arithmetic(square_add=_fused, name="FMA g*g + G"),
+    Arithmetic(square_add=_mul_add, abs2=lambda a, b: a * a + b * b, name="no FMA anywhere"),
+    Arithmetic(**approximate(2)),
+    Arithmetic(**approximate(-2)),
+    Arithmetic(square_add=_fused, **{**approximate(2), "name": "FMA, rsqrt/division +2 ULP"}),
+    Arithmetic(square_add=_fused, **{**approximate(-2), "name": "FMA, rsqrt/division -2 ULP"}),
+]
+
+
+def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
+    """One step for one flat vector: returns (G, u)."""
+    eps = real(_hyper(hyper, "eps", "epsilon"))
+    lr = real(lr)
+    g = ops.gradient(g)
+    if conv == "optax":
+        if np.iscomplexobj(g):
+            G = (ops.abs2(g.real, g.imag) + G.real) + 1j * (real(0) + G.imag)
+            G = G.astype(g.dtype)
+            s = ops.guard(G.real, ops.denominator_optax(G.real, eps, ops)).astype(real)
+            u = s.astype(g.dtype) * g
+            return G, -(g.dtype.type(lr)) * u  # (-lr - 0i) * u, the full complex product
+        G = (ops.square_add or _mul_add)(g, G)
+        s = ops.guard(G, ops.denominator_optax(G, eps, ops))
+        return G, real(-lr) * (s * g)
+    if conv == "pytorch":
+        if hyper.get("maximize") is True:
+            g = -g
+        wd = real(_hyper(hyper, "weight_decay", default=0.0))
+        if wd != 0:
+            g = fma(np.full_like(g, wd), p, g)
+        G = (ops.square_add or _fused)(g, G)
+        d = ops.sqrt(G) + eps
+        return G, ops.divide(real(-lr) * g, d)
+    G = (ops.square_add or _mul_add)(g, G)
+    if conv == "keras":
+        return G, -ops.divide(lr * g, ops.sqrt(G + eps))
+    return G, -ops.divide(g * lr, ops.sqrt(G) + eps)
+
+
+def _hyper(hyper: dict, *keys: str, default: float | None = None):
+    for k in keys:
+        if k in hyper:
+            return hyper[k]
+    return default
+
+
+def _flat(leaves) -> np.ndarray:
+    arrays = [v.reshape(-1) for _, v in leaves if v is not None]
+    return np.concatenate(arrays) if arrays else np.zeros(0)
+
+
+def _unflat(flat: np.ndarray, template) -> list:
+    out, i = [], 0
+    for path, v in template:
+        if v is None:
+            out.append((path, None))
+        else:
+            out.append((path, flat[i : i + v.size].reshape(v.shape)))
+            i += v.size
+    return out
+
+
+def _tree(leaves) -> list[dict]:
+    return [
+        {"path": p, "value": None if v is None else encode_tree(v, dec=False)[0]["value"]} for p, v in leaves
+    ]
+
+
+def run_case(conv: str, group: dict, test: dict, ops: Arithmetic = DEFAULT) -> list[dict]:
+    """Every step of one case: a list of ``{"sum_of_squares", "updates", "params"[, "grads"]}`` leaves."""
+    dtype = group["dtype"]
+    real = REAL[dtype]
+    acc_dtype = np.dtype(ops.accumulator_dtype(dtype))
+    hyper = {
+        k: (v if isinstance(v, bool) else decode_array(v, dtype.replace("complex64", "float32").replace(
+            "complex128", "float64"), k)[0])
+        for k, v in group["hyperparameters"].items()
+    }  # fmt: skip
+    params = decode_tree(test["initial"]["params"], dtype, "params")
+    p = _flat(params).astype(dtype)
+    if "sum_of_squares" in test["initial"]:
+        G = _flat(decode_tree(test["initial"]["sum_of_squares"], dtype, "G")).astype(dtype)
+    else:
+        G = np.full(p.shape, ops.initial_accumulator(hyper["initial_accumulator_value"]), dtype)
+    G = G.astype(acc_dtype)
+    inputs = test["inputs"]
+    real_name = np.dtype(real).name
+    rates = list(decode_array(inputs["learning_rate"], real_name, "lr"))
+    T = len(rates)
+    stacked = None if "grads" not in inputs else decode_tree(inputs["grads"], dtype, "grads")
+    quad = test.get("gradient")
+    if quad:
+        a = _flat(decode_tree(quad["a"], dtype, "a")).astype(dtype)
+        w_star = _flat(decode_tree(quad["w_star"], dtype, "w_star")).astype(dtype)
+    out = []
+    for t in range(T):
+        if quad:
+            g = a * (p - w_star)
+        else:
+            g = _flat([(path, None if v is None else v[t]) for path, v in stacked]).astype(dtype)
+        lr = ops.learning_rate(rates, t, dtype)
+        with np.errstate(all="ignore"):
+            G_new, u = _step(conv, g.astype(acc_dtype), G, p.astype(acc_dtype), lr, hyper, ops, real)
+            G = G_new
+            u = np.asarray(u).astype(dtype)
+            p = p + u
+        step = {
+            "sum_of_squares": _unflat(G.astype(dtype), params),
+            "updates": _unflat(u, params),
+            "params": _unflat(p, params),
+        }
+        if quad:
+            step["grads"] = _unflat(g, params)
+        out.append(step)
+    return out
+
+
+def run_port(doc: dict, ops: Arithmetic = DEFAULT) -> dict:
+    """The results document of this port on a golden document (every recorded step filled in)."""
+    conv = doc["convention"]
+    results = copy.deepcopy(doc)
+    for group in results["testGroups"]:
+        for test in group["tests"]:
+            steps = run_case(conv, group, test, ops)
+            for rec in test["steps"]:
+                computed = steps[rec["step"] - 1]
+                rec["expected"] = {q: _tree(v) for q, v in computed.items() if q in rec["expected"]}
+    return results
