@@ -48,9 +48,9 @@ class Arithmetic:
     sqrt: Callable[[Array], Array] = np.sqrt
     gradient: Callable[[Array], Array] = lambda g: g  # what the port does to a given gradient first
     guard: Callable[[Array, Array], Array] = lambda G, s: np.where(G > 0, s, 0)  # optax's G > 0 guard
-    denominator_optax: Callable[[Array, Any, Arithmetic], Array] = (
-        lambda G, eps, ops: ops.rsqrt(G + eps)  # 1/sqrt(G + eps)
-    )
+    eps_inside: Callable[[str], bool] = lambda conv: (
+        conv in ("optax", "keras")
+    )  # sqrt(G + eps) or sqrt(G) + eps
     initial_accumulator: Callable[[Any], Any] = lambda iav: iav
     accumulator_dtype: Callable[[str], str] = lambda dtype: dtype
     learning_rate: Callable[[list, int, str], Any] = lambda rates, t, dtype: rates[t]
@@ -74,13 +74,31 @@ def ulp_shift(k: int) -> Callable[[Array], Array]:
     return shift
 
 
-def approximate(n: int) -> dict:
-    """rsqrt and division within n ULP of the correctly computed value (all n up, or all n down)."""
-    s = ulp_shift(n)
+def scattered_shift(n: int, seed: int) -> Callable[[Array], Array]:
+    """Move each value by k in [-n, n] ULP, k a hash of its bits and the seed: pseudo-random, stateless."""
+
+    def shift(x: Array) -> Array:
+        x = np.asarray(x)
+        bits = x.view(np.uint32 if x.dtype == np.float32 else np.uint64).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            h = (bits ^ np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)) * np.uint64(0xBF58476D1CE4E5B9)
+        k = ((h >> np.uint64(40)) % np.uint64(2 * n + 1)).astype(np.int64) - n
+        out = x.copy()
+        for j in range(1, n + 1):
+            out = np.where(k >= j, ulp_shift(1)(out), out)
+            out = np.where(k <= -j, ulp_shift(-1)(out), out)
+        return out
+
+    return shift
+
+
+def approximate(n: int, seed: int | None = None) -> dict:
+    """rsqrt and division within n ULP of the correctly computed value: all +n, all -n, or scattered."""
+    s = ulp_shift(n) if seed is None else scattered_shift(n, seed)
     return {
         "rsqrt": lambda x: s(1 / np.sqrt(x)),
         "divide": lambda a, b: s(a / b),
-        "name": f"rsqrt, division {n:+d} ULP",
+        "name": f"rsqrt, division {n:+d} ULP" if seed is None else f"rsqrt, division ±{n} ULP (hash {seed})",
     }
 
 
@@ -92,7 +110,11 @@ VARIANTS = [
     Arithmetic(**approximate(-2)),
     Arithmetic(square_add=_fused, **{**approximate(2), "name": "FMA, rsqrt/division +2 ULP"}),
     Arithmetic(square_add=_fused, **{**approximate(-2), "name": "FMA, rsqrt/division -2 ULP"}),
-]
+    *[Arithmetic(square_add=_fused, **{**approximate(2, s), "name": f"FMA, rsqrt/division ±2 ULP #{s}"})
+      for s in (1, 2, 3)],
+    *[Arithmetic(square_add=_mul_add, **{**approximate(2, s), "name": f"no FMA, rsqrt/division ±2 ULP #{s}"})
+      for s in (4, 5, 6)],
+]  # fmt: skip
 
 
 def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
@@ -104,11 +126,11 @@ def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
         if np.iscomplexobj(g):
             G = (ops.abs2(g.real, g.imag) + G.real) + 1j * (real(0) + G.imag)
             G = G.astype(g.dtype)
-            s = ops.guard(G.real, ops.denominator_optax(G.real, eps, ops)).astype(real)
+            s = ops.guard(G.real, _inverse_root(G.real, eps, ops, conv)).astype(real)
             u = s.astype(g.dtype) * g
             return G, -(g.dtype.type(lr)) * u  # (-lr - 0i) * u, the full complex product
         G = (ops.square_add or _mul_add)(g, G)
-        s = ops.guard(G, ops.denominator_optax(G, eps, ops))
+        s = ops.guard(G, _inverse_root(G, eps, ops, conv))
         return G, real(-lr) * (s * g)
     if conv == "pytorch":
         if hyper.get("maximize") is True:
@@ -117,12 +139,19 @@ def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
         if wd != 0:
             g = fma(np.full_like(g, wd), p, g)
         G = (ops.square_add or _fused)(g, G)
-        d = ops.sqrt(G) + eps
-        return G, ops.divide(real(-lr) * g, d)
+        return G, ops.divide(real(-lr) * g, _root(G, eps, ops, conv))
     G = (ops.square_add or _mul_add)(g, G)
     if conv == "keras":
-        return G, -ops.divide(lr * g, ops.sqrt(G + eps))
-    return G, -ops.divide(g * lr, ops.sqrt(G) + eps)
+        return G, -ops.divide(lr * g, _root(G, eps, ops, conv))
+    return G, -ops.divide(g * lr, _root(G, eps, ops, conv))
+
+
+def _root(G, eps, ops: Arithmetic, conv: str):
+    return ops.sqrt(G + eps) if ops.eps_inside(conv) else ops.sqrt(G) + eps
+
+
+def _inverse_root(G, eps, ops: Arithmetic, conv: str):
+    return ops.rsqrt(G + eps) if ops.eps_inside(conv) else 1 / (ops.sqrt(G) + eps)
 
 
 def _hyper(hyper: dict, *keys: str, default: float | None = None):
@@ -188,8 +217,8 @@ def run_case(conv: str, group: dict, test: dict, ops: Arithmetic = DEFAULT) -> l
             g = _flat([(path, None if v is None else v[t]) for path, v in stacked]).astype(dtype)
         lr = ops.learning_rate(rates, t, dtype)
         with np.errstate(all="ignore"):
-            G_new, u = _step(conv, g.astype(acc_dtype), G, p.astype(acc_dtype), lr, hyper, ops, real)
-            G = G_new
+            G, u = _step(conv, g, G.astype(dtype), p, lr, hyper, ops, real)
+            G = G.astype(acc_dtype)  # where the accumulator is stored between steps
             u = np.asarray(u).astype(dtype)
             p = p + u
         step = {

@@ -306,9 +306,13 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
     graw, gstat = read_bytes(golden)
     shipped = _is_shipped(graw, convention)
     if os.path.samestat(rstat, gstat):
-        raise AdagradError(f"{golden}: is the results file itself; a file cannot certify itself")
+        raise AdagradError(
+            f"{golden}: is the results file itself ({results_path}); a file cannot certify itself"
+        )
     if graw == raw and not shipped:
-        raise AdagradError(f"{golden}: has the same bytes as the results file; a file cannot certify itself")
+        raise AdagradError(
+            f"{golden}: has the same bytes as the results file {results_path}; a file cannot certify itself"
+        )
     gold = parse_json(graw, golden)
     if _header(gold, golden) != convention:
         raise AdagradError(
