@@ -349,3 +349,15 @@ def test_results_file_with_a_copy_of_the_golden_values_passes(tmp_path):
     assert (
         out.returncode == 0 and f"{doc['numberOfTests']} passed, 0 failed (relaxed tolerances)" in out.stdout
     )
+
+
+def test_the_porters_guide_lists_every_hyperparameter_key():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for convention in CONVENTIONS:
+        keys = []
+        for group in load(convention)["testGroups"]:
+            keys += [k for k in group["hyperparameters"] if k not in keys]
+        assert f"| {convention} | " + ", ".join(f"`{k}`" for k in keys) + " |" in readme
+        for group in load(convention)["testGroups"]:
+            for k, v in group["hyperparameters"].items():
+                assert isinstance(v, bool) if k == "maximize" else v["shape"] == [1]

@@ -51,6 +51,10 @@ class Arithmetic:
     eps_inside: Callable[[str], bool] = lambda conv: (
         conv in ("optax", "keras")
     )  # sqrt(G + eps) or sqrt(G) + eps
+    complex_scale: Callable[[Array, Array, Array], Array] = lambda s, g, G: (
+        s.astype(g.dtype) * g
+    )  # (s + 0i) * g
+    complex_rate: Callable[[Any, Array], Array] = lambda lr, u: -u.dtype.type(lr) * u  # (-lr - 0i) * u
     initial_accumulator: Callable[[Any], Any] = lambda iav: iav
     accumulator_dtype: Callable[[str], str] = lambda dtype: dtype
     learning_rate: Callable[[list, int, str], Any] = lambda rates, t, dtype: rates[t]
@@ -127,8 +131,8 @@ def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
             G = (ops.abs2(g.real, g.imag) + G.real) + 1j * (real(0) + G.imag)
             G = G.astype(g.dtype)
             s = ops.guard(G.real, _inverse_root(G.real, eps, ops, conv)).astype(real)
-            u = s.astype(g.dtype) * g
-            return G, -(g.dtype.type(lr)) * u  # (-lr - 0i) * u, the full complex product
+            u = ops.complex_scale(s, g, G.real)
+            return G, ops.complex_rate(lr, u)  # full complex products
         G = (ops.square_add or _mul_add)(g, G)
         s = ops.guard(G, _inverse_root(G, eps, ops, conv))
         return G, real(-lr) * (s * g)
