@@ -25,7 +25,9 @@ def test_every_legitimate_variant_passes_relaxed_and_fails_exact_where_its_bits_
     assert any("held out" in r["name"] for r in variants)
     assert all(r["relaxed"] for r in variants), [r for r in variants if not r["relaxed"]]
     assert all(r["exact"] == r["same_bits"] for r in variants)
-    assert sum(not r["exact"] for r in variants) >= len(variants) - 4  # most of them change bits somewhere
+    # Each variant changes bits somewhere (else it would prove nothing about the relaxed level).
+    names = {r["name"] for r in variants}
+    assert all(any(not r["exact"] for r in variants if r["name"] == n) for n in names)
 
 
 def test_the_readme_shows_these_tables(rows):
