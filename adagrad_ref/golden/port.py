@@ -37,6 +37,21 @@ def _abs2(a: Array, b: Array) -> Array:
     return fma(a, a, b * b)
 
 
+def _eps_inside(convention: str) -> bool:
+    """optax and Keras: sqrt(G + eps); PyTorch and TensorFlow: sqrt(G) + eps."""
+    return convention in ("optax", "keras")
+
+
+def _complex_scale(s: Array, g: Array, G: Array) -> Array:
+    """(s + 0i) * g, the full complex product (G: the accumulator's real part, unused here)."""
+    return s.astype(g.dtype) * g
+
+
+def _complex_rate(lr: Any, u: Array) -> Array:
+    """(-(lr + 0i)) * u = (-lr - 0i) * u, the full complex product."""
+    return -u.dtype.type(lr) * u
+
+
 @dataclasses.dataclass(frozen=True)
 class Arithmetic:
     """Every operation of the step that a port might compute differently; NumPy arrays of one dtype."""
@@ -48,16 +63,12 @@ class Arithmetic:
     sqrt: Callable[[Array], Array] = np.sqrt
     gradient: Callable[[Array], Array] = lambda g: g  # what the port does to a given gradient first
     guard: Callable[[Array, Array], Array] = lambda G, s: np.where(G > 0, s, 0)  # optax's G > 0 guard
-    eps_inside: Callable[[str], bool] = lambda conv: (
-        conv in ("optax", "keras")
-    )  # sqrt(G + eps) or sqrt(G) + eps
-    complex_scale: Callable[[Array, Array, Array], Array] = lambda s, g, G: (
-        s.astype(g.dtype) * g
-    )  # (s + 0i) * g
-    complex_rate: Callable[[Any, Array], Array] = lambda lr, u: -u.dtype.type(lr) * u  # (-lr - 0i) * u
-    initial_accumulator: Callable[[Any], Any] = lambda iav: iav
-    accumulator_dtype: Callable[[str], str] = lambda dtype: dtype
-    learning_rate: Callable[[list, int, str], Any] = lambda rates, t, dtype: rates[t]
+    eps_inside: Callable[[str], bool] = _eps_inside
+    complex_scale: Callable[[Array, Array, Array], Array] = _complex_scale
+    complex_rate: Callable[[Any, Array], Array] = _complex_rate
+    initial_accumulator: Callable[[Any], Any] = lambda iav: iav  # G0 from initial_accumulator_value
+    accumulator_dtype: Callable[[str], str] = lambda dtype: dtype  # the dtype G is stored in
+    learning_rate: Callable[[list, int, str], Any] = lambda rates, t, dtype: rates[t]  # inputs, as given
     name: str = "as written"
 
 
@@ -192,11 +203,11 @@ def run_case(conv: str, group: dict, test: dict, ops: Arithmetic = DEFAULT) -> l
     dtype = group["dtype"]
     real = REAL[dtype]
     acc_dtype = np.dtype(ops.accumulator_dtype(dtype))
+    real_name = np.dtype(real).name
     hyper = {
-        k: (v if isinstance(v, bool) else decode_array(v, dtype.replace("complex64", "float32").replace(
-            "complex128", "float64"), k)[0])
+        k: (v if isinstance(v, bool) else decode_array(v, real_name, k)[0])
         for k, v in group["hyperparameters"].items()
-    }  # fmt: skip
+    }
     params = decode_tree(test["initial"]["params"], dtype, "params")
     p = _flat(params).astype(dtype)
     if "sum_of_squares" in test["initial"]:
@@ -205,7 +216,6 @@ def run_case(conv: str, group: dict, test: dict, ops: Arithmetic = DEFAULT) -> l
         G = np.full(p.shape, ops.initial_accumulator(hyper["initial_accumulator_value"]), dtype)
     G = G.astype(acc_dtype)
     inputs = test["inputs"]
-    real_name = np.dtype(real).name
     rates = list(decode_array(inputs["learning_rate"], real_name, "lr"))
     T = len(rates)
     stacked = None if "grads" not in inputs else decode_tree(inputs["grads"], dtype, "grads")
