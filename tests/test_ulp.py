@@ -54,3 +54,14 @@ def test_the_verifiers_distance_counts_a_sign_of_zero_and_keeps_the_nan_rule():
     assert params_distance(z, w, np.zeros(4, np.float32)).tolist() == [1.0, 0.0, 0.0, 1.0]
     c = np.array([complex(0.0, -0.0)], np.complex128)
     assert distance(c, np.array([complex(0.0, 0.0)], np.complex128)).tolist() == [1.0]
+
+
+def test_relaxed_lets_a_zero_stand_for_an_expected_subnormal_only():
+    from adagrad_ref.golden.verifier import distance
+
+    tiny = np.finfo(np.float32).smallest_normal
+    exp = np.array([tiny / 2, -tiny / 4, tiny, 0.0], np.float32)
+    got = np.array([0.0, -0.0, 0.0, tiny / 2], np.float32)
+    assert distance(got, exp, ftz=True).tolist()[:2] == [0.0, 0.0]
+    assert distance(got, exp, ftz=True).tolist()[2:] == distance(got, exp).tolist()[2:]
+    assert all(d > 0 for d in distance(got, exp).tolist())

@@ -56,7 +56,8 @@ TOLERANCE_NOTES = {
         "Every quantity of every recorded step has a bound, per case: 2 * m + 2 ULP, where m is the "
         "largest error, at any step, of the legitimate variants: g*g + G fused into one FMA (PyTorch: "
         "not fused), and 1/sqrt and the division computed 2 ULP up or down (hardware rsqrt and fast "
-        "division), alone and combined. A sign of zero that differs counts 1 ULP."
+        "division), alone and combined. A sign of zero that differs counts 1 ULP; a zero where a subnormal "
+        "is expected counts 0 (flush to zero, as XLA on CPU and GPUs with -ftz do)."
     ),
     "params_ulp": "ULP for params are counted in units of ulp(max(|w_expected|, |u_expected|)) of that step.",
 }
