@@ -129,7 +129,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 def _cmd_golden(args: argparse.Namespace) -> int:
     from adagrad_ref.golden import write_all
 
-    for path in write_all(args.out):
+    for path in write_all(args.out, full=args.full):
         print(path)
     return 0
 
@@ -137,9 +137,9 @@ def _cmd_golden(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from adagrad_ref.golden import format_report, verify
 
-    results = verify(args.results, golden=args.golden, level=args.level)
-    print(format_report(results, args.level))
-    return 0 if all(r.passed for r in results) else 1
+    verdict = verify(args.results, golden=args.golden, level=args.level)
+    print(format_report(verdict))
+    return 0 if verdict.passed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,13 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     figs = sub.add_parser("figures", help="draw every figure into a folder, one progress line each")
     figs.add_argument("--out", default="figures", metavar="DIR", help="the folder (default: figures)")
     figs.set_defaults(run=_cmd_figures)
-    golden = sub.add_parser("golden", help="write the golden test vectors into a folder")
+    golden = sub.add_parser("golden", help="write the golden test vectors and schema.json into a folder")
     golden.add_argument("--out", required=True, metavar="DIR", help="the folder (created if missing)")
+    golden.add_argument(
+        "--full",
+        action="store_true",
+        help="record every step of every trajectory (the shipped files: checkpoints)",
+    )
     golden.set_defaults(run=_cmd_golden)
     verify = sub.add_parser("verify", help="check a port's results file against the golden test vectors")
     verify.add_argument("results", metavar="RESULTS.json", help="the port's results, in the golden format")
     verify.add_argument(
-        "--golden", metavar="FILE", help="the golden file (default: the shipped one of its convention)"
+        "--golden",
+        metavar="FILE",
+        help="the golden file (default: the shipped one of its convention; never the results file itself)",
     )
     verify.add_argument(
         "--level",

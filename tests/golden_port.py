@@ -34,8 +34,13 @@ def _hex(a, dtype):
     )
 
 
-def _scalar_hex(obj, dtype):
-    return obj["hex"][0]
+def _stacked(leaves, dtype, n_steps):
+    """Per step, the flat gradient vector (the file stacks each leaf's gradients on a first axis)."""
+    arrays = [decode_array(leaf["value"], dtype, "grads") for leaf in leaves if leaf["value"] is not None]
+    per_step = [a.reshape(n_steps, -1) for a in arrays]
+    if not per_step:
+        return [np.zeros(0, dtype)] * n_steps
+    return [np.concatenate([a[t] for a in per_step]) for t in range(n_steps)]
 
 
 def render(doc: dict) -> str:
@@ -57,7 +62,7 @@ def render(doc: dict) -> str:
             else:
                 g0 = decode_array(iav, real_dtype, "iav")[0]
                 G = np.full(p.shape, g0, dtype)
-            lines.append(f"CASE {test['tcId']} {conv} {dtype} {kind} {len(test['steps'])} {p.size}")
+            lines.append(f"CASE {test['tcId']} {conv} {dtype} {kind} {test['numberOfSteps']} {p.size}")
             lines.append(f"HYPER {eps['hex'][0]} {iav['hex'][0]} {wd['hex'][0]} {mx}")
             lines.append(f"PARAMS {_hex(p, dtype)}")
             lines.append(f"SUMS {_hex(G, dtype)}")
@@ -66,9 +71,11 @@ def render(doc: dict) -> str:
                 lines.append(
                     f"QUAD {_hex(_flat(q['a'], dtype), dtype)} {_hex(_flat(q['w_star'], dtype), dtype)}"
                 )
-            for step in test["steps"]:
-                grad = "" if kind == "closed_loop" else " " + _hex(_flat(step["grads"], dtype), dtype)
-                lines.append(f"STEP {step['learning_rate']['hex'][0]}{grad}")
+            rates = test["inputs"]["learning_rate"]["hex"]
+            stacked = None if kind == "closed_loop" else _stacked(test["inputs"]["grads"], dtype, len(rates))
+            for t, rate in enumerate(rates):
+                grad = "" if stacked is None else " " + _hex(stacked[t], dtype)
+                lines.append(f"STEP {rate}{grad}")
             lines.append("END")
     return "\n".join(lines) + "\n"
 
@@ -91,7 +98,10 @@ def _unflat(values_hex: list[str], template_leaves: list[dict], dtype: str) -> l
 
 
 def run_port(binary: str, doc: dict) -> dict:
-    """Run the port on every case of a golden document; return its results file (same format)."""
+    """Run the port on every case of a golden document; return its results file (same format).
+
+    The port prints every step; the results file holds the steps the golden document records.
+    """
     out = subprocess.run(
         [binary], input=render(doc), capture_output=True, text=True, check=True
     ).stdout.split("\n")
@@ -102,13 +112,15 @@ def run_port(binary: str, doc: dict) -> dict:
         for test in group["tests"]:
             assert out[pos] == f"CASE {test['tcId']}", (out[pos], test["tcId"])
             pos += 1
-            for step in test["steps"]:
-                exp = step["expected"]
-                tags = (["D"] if "grads" in exp else []) + ["G", "U", "P"]
+            recorded = {step["step"]: step["expected"] for step in test["steps"]}
+            for t in range(1, test["numberOfSteps"] + 1):
+                exp = recorded.get(t)
+                tags = (["D"] if test.get("gradient") else []) + ["G", "U", "P"]
                 fields = {"D": "grads", "G": "sum_of_squares", "U": "updates", "P": "params"}
                 for tag in tags:
                     parts = out[pos].split()
                     pos += 1
                     assert parts[0] == tag
-                    exp[fields[tag]] = _unflat(parts[1:], exp[fields[tag]], dtype)
+                    if exp is not None:  # the port computes every step; the file records some
+                        exp[fields[tag]] = _unflat(parts[1:], exp[fields[tag]], dtype)
     return results

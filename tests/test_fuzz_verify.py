@@ -2,9 +2,10 @@
 
 A small golden file (two groups of the keras file) is the reference; the results
 file is a copy of it, mutated: JSON values replaced anywhere in the tree by
-arbitrary JSON, or its text's bytes flipped, overwritten, inserted or cut. Each
-run is under a 5-second alarm. Anything but AdagradError or a list of verdicts
-fails the test.
+arbitrary JSON, an array's shape or bit patterns replaced by hostile ones (shapes
+of 2**64 or 65 dimensions, wrong types, huge and negative numbers), or its text's
+bytes flipped, overwritten, inserted or cut. Each run is under a 5-second alarm.
+Anything but AdagradError (one line, naming the results file) or a verdict fails the test.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fuzz_helpers import alarm, mutate_json
+from fuzz_helpers import alarm, json_values, mutate_json
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -36,12 +37,13 @@ def small_golden(tmp_path_factory):
 def check(results_path: str, golden: str) -> None:
     try:
         with alarm(5):
-            verdicts = verify(results_path, golden=golden)
+            verdict = verify(results_path, golden=golden)
     except AdagradError as e:
         assert "\n" not in str(e) and results_path in str(e)
         event("error: " + str(e).split(": ", 2)[-1][:30])
         return
-    assert all(isinstance(v.passed, bool) for v in verdicts)
+    assert verdict.golden_path == golden and not verdict.golden_shipped
+    assert all(isinstance(v.passed, bool) for v in verdict.cases)
     event("verdict")
 
 
@@ -50,6 +52,52 @@ def check(results_path: str, golden: str) -> None:
 def test_json_mutations(small_golden, tmp_path, data):
     golden, doc = small_golden
     doc = mutate_json(data, json.loads(json.dumps(doc)))
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(doc))
+    check(str(f), golden)
+
+
+def _arrays(node, out):
+    if isinstance(node, dict):
+        if "hex" in node and "shape" in node:
+            out.append(node)
+        for v in node.values():
+            _arrays(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _arrays(v, out)
+    return out
+
+
+hostile_shapes = st.one_of(
+    st.lists(st.integers(-(2**70), 2**70), max_size=70),
+    st.just([0, 2**64]),
+    st.just([0] * 65),
+    st.just([2**31, 0]),
+    st.lists(st.sampled_from([0, 1, 2, 3, -1, 2**63]), max_size=40),
+    json_values,
+)
+hostile_hex = st.one_of(
+    st.lists(
+        st.sampled_from(["3f800000", "0" * 16, "7ff8000000000000", "ZZ", "", "3F800000", 1, None]), max_size=9
+    ),
+    json_values,
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_array_mutations(small_golden, tmp_path, data):
+    """Shapes and bit patterns that are valid JSON but impossible arrays: one line, never a traceback."""
+    golden, doc = small_golden
+    doc = json.loads(json.dumps(doc))
+    arrays = _arrays(doc["testGroups"], [])
+    for _ in range(data.draw(st.integers(1, 3))):
+        target = data.draw(st.sampled_from(arrays))
+        if data.draw(st.booleans()):
+            target["shape"] = data.draw(hostile_shapes)
+        else:
+            target["hex"] = data.draw(hostile_hex)
     f = tmp_path / "r.json"
     f.write_text(json.dumps(doc))
     check(str(f), golden)

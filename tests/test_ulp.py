@@ -42,3 +42,26 @@ def test_nan_rules_and_empty():
     assert max_ulp(np.zeros(0), np.zeros(0)) == 0.0
     with pytest.raises(TypeError):
         ulp_distance(np.float32(1), np.float64(1))
+
+
+def test_the_verifiers_distance_counts_a_sign_of_zero_and_keeps_the_nan_rule():
+    from adagrad_ref.golden.verifier import distance, params_distance
+
+    z = np.array([0.0, -0.0, np.nan, 1.0], np.float32)
+    w = np.array([-0.0, -0.0, -np.nan, np.nextafter(np.float32(1), np.float32(2))], np.float32)
+    assert distance(z, w).tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert ulp_distance(z, w).tolist() == [0.0, 0.0, 0.0, 1.0]  # plain ULP: -0 and +0 are one value
+    assert params_distance(z, w, np.zeros(4, np.float32)).tolist() == [1.0, 0.0, 0.0, 1.0]
+    c = np.array([complex(0.0, -0.0)], np.complex128)
+    assert distance(c, np.array([complex(0.0, 0.0)], np.complex128)).tolist() == [1.0]
+
+
+def test_relaxed_lets_a_zero_stand_for_an_expected_subnormal_only():
+    from adagrad_ref.golden.verifier import distance
+
+    tiny = np.finfo(np.float32).smallest_normal
+    exp = np.array([tiny / 2, -tiny / 4, tiny, 0.0], np.float32)
+    got = np.array([0.0, -0.0, 0.0, tiny / 2], np.float32)
+    assert distance(got, exp, ftz=True).tolist()[:2] == [0.0, 0.0]
+    assert distance(got, exp, ftz=True).tolist()[2:] == distance(got, exp).tolist()[2:]
+    assert all(d > 0 for d in distance(got, exp).tolist())

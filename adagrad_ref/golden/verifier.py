@@ -1,0 +1,332 @@
+"""Verifying a port's results file against a golden file.
+
+Distances are in ULP of the case's dtype (:mod:`adagrad_ref.ulp`), with two rules of the format:
+any NaN matches any NaN, and ``+0.0`` against ``-0.0`` is 1 ULP (distinct bit patterns: ``exact``
+compares every bit). Params are counted in ULP of ``max(|w_expected|, |u_expected|)`` of the step
+(``w + u`` cancels; ULP of a ``w`` near zero would mean nothing). Every quantity of every recorded
+step is compared at both levels, against the golden file's tolerances (a results file's own
+``tolerance`` is ignored). Files are read with care: only regular files, at most
+:data:`MAX_BYTES`, and every malformed input is one :class:`AdagradError` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from adagrad_ref.errors import AdagradError
+from adagrad_ref.golden.encoding import DTYPES, decode_tree, encode_array
+from adagrad_ref.ulp import ulp_distance
+
+__all__ = ["MAX_BYTES", "QUANTITIES", "SCHEMA_VERSION", "CaseResult", "Verdict", "compare_docs", "verify"]
+
+SCHEMA_VERSION = 2
+QUANTITIES = ("sum_of_squares", "updates", "params")
+ORDER = ("grads", *QUANTITIES)  # the order a step is checked in (grads: closed loops only)
+LEVELS = ("exact", "relaxed")
+CONVENTIONS = ("optax", "pytorch", "keras", "tensorflow_v2")
+#: The largest file read (a --full results file of every convention is about 30 MB).
+MAX_BYTES = 256 * 2**20
+
+
+def golden_dir() -> str:
+    return str(resources.files("adagrad_ref") / "golden" / "data")
+
+
+def golden_path(convention: str) -> str:
+    return os.path.join(golden_dir(), f"{convention}.json")
+
+
+# ---------------------------------------------------------------- reading a file, refusing what is not one
+
+
+def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
+    """A regular file's bytes (at most MAX_BYTES); never blocks on a FIFO, never reads a device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        raise AdagradError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise AdagradError(f"{path}: not a regular file (a device, FIFO, socket or folder); refused")
+        if st.st_size > MAX_BYTES:
+            raise AdagradError(
+                f"{path}: {st.st_size} bytes, more than the {MAX_BYTES} bytes this verifier reads"
+            )
+        chunks, total = [], 0
+        while total <= MAX_BYTES:
+            chunk = os.read(fd, min(2**20, MAX_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > MAX_BYTES:
+            raise AdagradError(f"{path}: more than the {MAX_BYTES} bytes this verifier reads")
+        return b"".join(chunks), st
+    except OSError as e:
+        raise AdagradError(f"{path}: cannot read ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
+
+
+def _refuse_constant(c: str) -> None:
+    raise ValueError(f"{c} where a number belongs (floats are hex strings in this format)")
+
+
+def parse_json(raw: bytes, path: str) -> dict:
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise AdagradError(f"{path}: not valid JSON ({str(e).splitlines()[0][:200]})") from None
+    except ValueError as e:
+        raise AdagradError(f"{path}: {str(e).splitlines()[0][:200]}") from None
+    if not isinstance(doc, dict):
+        raise AdagradError(f"{path}: expected a JSON object at the top")
+    return doc
+
+
+def _header(doc: dict, path: str) -> str:
+    if doc.get("schemaVersion") != SCHEMA_VERSION:
+        raise AdagradError(
+            f"{path}: schemaVersion is {doc.get('schemaVersion')!r:.40}; this verifier reads {SCHEMA_VERSION}"
+        )
+    convention = doc.get("convention")
+    if not isinstance(convention, str) or convention not in CONVENTIONS:
+        raise AdagradError(f"{path}: convention is {convention!r:.40}; expected one of {sorted(CONVENTIONS)}")
+    return convention
+
+
+def _index_tests(doc: dict, path: str) -> dict[int, tuple[dict, dict]]:
+    groups = doc.get("testGroups")
+    if not isinstance(groups, list):
+        raise AdagradError(f"{path}: testGroups: expected a list")
+    out: dict[int, tuple[dict, dict]] = {}
+    for gi, group in enumerate(groups):
+        if not isinstance(group, dict) or not isinstance(group.get("tests"), list):
+            raise AdagradError(f"{path}: testGroups[{gi}].tests: expected a list")
+        for ti, test in enumerate(group["tests"]):
+            tc = test.get("tcId") if isinstance(test, dict) else None
+            if not isinstance(tc, int) or isinstance(tc, bool):
+                raise AdagradError(f"{path}: testGroups[{gi}].tests[{ti}].tcId: expected an integer")
+            if tc in out:
+                raise AdagradError(f"{path}: tcId {tc} appears twice")
+            out[tc] = (group, test)
+    return out
+
+
+def _steps_by_number(test: dict, where: str) -> dict[int, dict]:
+    steps = test.get("steps")
+    if not isinstance(steps, list):
+        raise AdagradError(f"{where}: steps: expected a list")
+    out = {}
+    for i, s in enumerate(steps):
+        n = s.get("step") if isinstance(s, dict) else None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise AdagradError(f"{where}: steps[{i}].step: expected a positive integer")
+        if n in out:
+            raise AdagradError(f"{where}: step {n} appears twice")
+        if not isinstance(s.get("expected"), dict):
+            raise AdagradError(f"{where}: steps[{i}].expected: missing")
+        out[n] = s
+    return out
+
+
+# ---------------------------------------------------------------- distances
+
+
+def _flushed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where a is a zero and b a subnormal: what flushing subnormals to zero (FTZ) gives."""
+    return (a == 0) & (b != 0) & (np.abs(b) < np.finfo(b.dtype).smallest_normal)
+
+
+def distance(got: np.ndarray, exp: np.ndarray, ftz: bool = False) -> np.ndarray:
+    """ULP distance, except that +0.0 against -0.0 is 1 (and any NaN matches any NaN).
+
+    ``ftz`` (the relaxed level): a zero where a subnormal is expected is 0 ULP away. Complex: the
+    larger of the two components' distances.
+    """
+    if np.iscomplexobj(exp):
+        return np.maximum(distance(got.real, exp.real, ftz), distance(got.imag, exp.imag, ftz))
+    d = ulp_distance(got, exp)
+    d = np.where((got == 0) & (exp == 0) & (np.signbit(got) != np.signbit(exp)), np.maximum(d, 1.0), d)
+    return np.where(_flushed(got, exp), 0.0, d) if ftz else d
+
+
+def params_distance(got: np.ndarray, exp_p: np.ndarray, exp_u: np.ndarray) -> np.ndarray:
+    """|w_got - w_expected| in units of ulp(max(|w_expected|, |u_expected|)); NaN, zeros as distance()."""
+    parts = (
+        [(got.real, exp_p.real, exp_u.real), (got.imag, exp_p.imag, exp_u.imag)]
+        if np.iscomplexobj(exp_p)
+        else [(got, exp_p, exp_u)]
+    )
+    worst = np.zeros(exp_p.shape)
+    for a, b, u in parts:
+        with np.errstate(all="ignore"):
+            scale = np.spacing(np.maximum(np.abs(b), np.abs(u)).astype(b.dtype))
+            d = np.abs(a.astype(np.float64) - b.astype(np.float64)) / scale.astype(np.float64)
+        d = np.where(a == b, 0.0, d)  # equal values, Inf included
+        d = np.where((a == 0) & (b == 0) & (np.signbit(a) != np.signbit(b)), 1.0, d)
+        d = np.where(np.isnan(a) & np.isnan(b), 0.0, d)
+        d = np.where(np.isnan(a) ^ np.isnan(b), np.inf, d)
+        worst = np.maximum(worst, np.nan_to_num(d, nan=np.inf))
+    return worst
+
+
+# ---------------------------------------------------------------- comparing
+
+
+@dataclass
+class CaseResult:
+    tc_id: int
+    comment: str
+    errors: dict[str, float]  # the largest distance per quantity (ULP) over every recorded step
+    passed: bool
+    first_failure: dict | None = None  # step, quantity, path, index, expected, got, distance, tolerance
+
+
+@dataclass
+class Verdict:
+    """What ``verify`` found: the golden file it used and one result per case."""
+
+    results_path: str
+    golden_path: str
+    golden_sha256: str
+    golden_shipped: bool
+    level: str
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.cases)
+
+
+def _scalar_text(x: np.generic) -> tuple[str, str]:
+    e = encode_array(np.asarray(x).reshape(1))
+    return " ".join(e["hex"]), " ".join(e["dec"])
+
+
+def _compare_case(gtest: dict, rtest: Any, dtype: str, level: str, golden: str, where: str) -> CaseResult:
+    tc = gtest["tcId"]
+    tol = gtest["tolerance"][level]
+    if not isinstance(rtest, dict):
+        raise AdagradError(f"{where}: expected an object")
+    rsteps = _steps_by_number(rtest, where)
+    gsteps = _steps_by_number(gtest, f"{golden}: tcId {tc}")
+    errors = {q: 0.0 for q in tol}
+    first = None
+    for n, gstep in sorted(gsteps.items()):
+        if n not in rsteps:
+            raise AdagradError(f"{where}: step {n} is missing (the golden file records it)")
+        gexp, rexp = gstep["expected"], rsteps[n]["expected"]
+        decoded = {}
+        for q in ORDER:
+            if q not in gexp:
+                continue
+            if q not in rexp:
+                raise AdagradError(f"{where}: step {n}: expected.{q}: missing")
+            g_leaves = decode_tree(gexp[q], dtype, f"{golden}: tcId {tc}: step {n}: expected.{q}")
+            r_leaves = decode_tree(rexp[q], dtype, f"{where}: step {n}: expected.{q}")
+            if [p for p, _ in r_leaves] != [p for p, _ in g_leaves]:
+                raise AdagradError(f"{where}: step {n}: expected.{q}: leaves differ from the golden file's")
+            for (p, gv), (_, rv) in zip(g_leaves, r_leaves, strict=True):
+                if (gv is None) != (rv is None) or (gv is not None and gv.shape != rv.shape):
+                    raise AdagradError(
+                        f"{where}: step {n}: expected.{q}{p}: shape differs from the golden file's"
+                    )
+            decoded[q] = (g_leaves, r_leaves)
+        for q, (g_leaves, r_leaves) in decoded.items():
+            if q not in errors:
+                continue
+            for li, ((path, gv), (_, rv)) in enumerate(zip(g_leaves, r_leaves, strict=True)):
+                if gv is None or gv.size == 0:
+                    continue
+                if q == "params":
+                    d = params_distance(rv, gv, decoded["updates"][0][li][1])
+                else:
+                    d = distance(rv, gv, ftz=level == "relaxed")
+                errors[q] = max(errors[q], float(d.max()))
+                bad = np.flatnonzero(d.reshape(-1) > tol[q]) if tol[q] is not None else []
+                if first is None and len(bad):
+                    i = int(bad[0])
+                    index = [int(k) for k in np.unravel_index(i, gv.shape)] if gv.ndim else []
+                    first = {
+                        "step": n, "quantity": q, "path": path, "index": index,
+                        "expected": _scalar_text(gv.reshape(-1)[i]), "got": _scalar_text(rv.reshape(-1)[i]),
+                        "distance": float(d.reshape(-1)[i]), "tolerance": tol[q],
+                    }  # fmt: skip
+    passed = first is None
+    return CaseResult(tc, str(gtest.get("comment", "")), errors, passed, first)
+
+
+def compare_docs(res: dict, gold: dict, level: str, results_path: str = "results", golden: str = "golden"):
+    """One CaseResult per golden case (every distance computed, whatever the tolerance)."""
+    gold_tests = _index_tests(gold, golden)
+    res_tests = _index_tests(res, results_path)
+    missing = sorted(set(gold_tests) - set(res_tests))
+    if missing:
+        raise AdagradError(
+            f"{results_path}: case tcId {missing[0]} is missing ({len(missing)} of {len(gold_tests)})"
+        )
+    out = []
+    for tc, (group, test) in sorted(gold_tests.items()):
+        try:
+            dtype = group["dtype"]
+            tol = test["tolerance"][level]
+            if dtype not in DTYPES or not isinstance(tol, dict):
+                raise TypeError("dtype or tolerance")
+            for q, v in tol.items():
+                if not (v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)):
+                    raise TypeError(f"tolerance.{level}.{q}")
+        except (KeyError, TypeError, IndexError) as e:
+            raise AdagradError(f"{golden}: tcId {tc}: not a golden case ({e})") from None
+        out.append(_compare_case(test, res_tests[tc][1], dtype, level, golden, f"{results_path}: tcId {tc}"))
+    return out
+
+
+def _is_shipped(raw: bytes, convention: str) -> bool:
+    try:
+        with open(golden_path(convention), "rb") as f:
+            return f.read() == raw
+    except OSError:
+        return False
+
+
+def verify(results_path: str, golden: str | None = None, level: str = "exact") -> Verdict:
+    """Compare a port's results file with a golden file (default: the shipped one of its convention).
+
+    Refuses (AdagradError) a malformed file, and a ``golden`` that is the results file itself: the
+    same file, or another file with the same bytes unless those bytes are the shipped golden file's
+    (a copy of the shipped values is a correct answer; a copy of any other file proves nothing).
+    """
+    if level not in LEVELS:
+        raise AdagradError(f"level is {level!r}; expected one of {LEVELS}")
+    raw, rstat = read_bytes(results_path)
+    res = parse_json(raw, results_path)
+    convention = _header(res, results_path)
+    golden = golden or golden_path(convention)
+    graw, gstat = read_bytes(golden)
+    shipped = _is_shipped(graw, convention)
+    if os.path.samestat(rstat, gstat):
+        raise AdagradError(
+            f"{golden}: is the results file itself ({results_path}); a file cannot certify itself"
+        )
+    if graw == raw and not shipped:
+        raise AdagradError(
+            f"{golden}: has the same bytes as the results file {results_path}; a file cannot certify itself"
+        )
+    gold = parse_json(graw, golden)
+    if _header(gold, golden) != convention:
+        raise AdagradError(
+            f"{golden}: convention is {gold['convention']!r}, the results file's is {convention!r}"
+        )
+    verdict = Verdict(results_path, golden, hashlib.sha256(graw).hexdigest(), shipped, level)
+    verdict.cases = compare_docs(res, gold, level, results_path, golden)
+    return verdict
