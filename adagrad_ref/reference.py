@@ -69,7 +69,16 @@ from adagrad_ref.backends import LeafUpdate
 from adagrad_ref.trees import NAMESPACE
 from adagrad_ref.validation import INT32_MAX
 
-__all__ = ["BACKENDS", "Adagrad", "AdagradState", "abs_sq", "adagrad", "apply_updates", "rsqrt", "update_leaf"]
+__all__ = [
+    "BACKENDS",
+    "Adagrad",
+    "AdagradState",
+    "abs_sq",
+    "adagrad",
+    "apply_updates",
+    "rsqrt",
+    "update_leaf",
+]
 
 ScalarOrSchedule = float | Callable[[int], Any]
 BACKENDS = tuple(backends.BACKENDS)  #: the backends' names: ("numpy", "numba")
