@@ -20,9 +20,10 @@ The one canonical order of operations, per element, that the Numba core
 (:mod:`adagrad_ref.fast.kernels`) follows to the bit::
 
     G = |g|**2 + G                              # accumulate (complex: see abs_sq)
-    s = 1 / sqrt(G + eps)  if G > 0  else 0     # inverse root, guarded
+    s = 1 / sqrt(G + eps)  if G > 0  else 0     # inverse root, guarded (complex: see rsqrt)
     u = s * g
     u = (-lr) * u                               # lr, eps rounded to the array's dtype
+                                                # (complex: -lr + 0i, as jax converts a float)
     w = w + u                                   # apply_updates
 
 How this file maps to optax, where ``optax.adagrad(lr, G0, eps)`` is
@@ -68,7 +69,16 @@ from adagrad_ref.backends import LeafUpdate
 from adagrad_ref.trees import NAMESPACE
 from adagrad_ref.validation import INT32_MAX
 
-__all__ = ["BACKENDS", "Adagrad", "AdagradState", "abs_sq", "adagrad", "apply_updates", "update_leaf"]
+__all__ = [
+    "BACKENDS",
+    "Adagrad",
+    "AdagradState",
+    "abs_sq",
+    "adagrad",
+    "apply_updates",
+    "rsqrt",
+    "update_leaf",
+]
 
 ScalarOrSchedule = float | Callable[[int], Any]
 BACKENDS = tuple(backends.BACKENDS)  #: the backends' names: ("numpy", "numba")
@@ -112,13 +122,13 @@ def update_leaf(
     (array([4.1, 0. ], dtype=float32), array([-0.9877296, -0.       ], dtype=float32))
     """
     G = sum_of_squares
-    eta = G.dtype.type(learning_rate)  # η, rounded to the array's dtype
+    minus_eta = G.dtype.type(-learning_rate)  # -η, rounded to the array's dtype (complex: -η + 0i)
     ε = G.dtype.type(eps)  # ε, likewise (a float64 ε must not promote float32)
     with np.errstate(all="ignore"):  # NaN and Inf propagate silently, as in optax
         G = abs_sq(g) + G  # G_t = |g_t|² + G_{t-1}
-        s = np.where(G > 0, 1 / np.sqrt(G + ε), 0)  # s_t = (G_t + ε)^(-1/2), and 0 where G_t = 0
+        s = np.where(G > 0, rsqrt(G + ε), 0)  # s_t = (G_t + ε)^(-1/2), and 0 where G_t = 0
         u = s * g  # g_t / √(G_t + ε)
-        u = -eta * u  # u_t = -η · g_t / √(G_t + ε)
+        u = minus_eta * u  # u_t = -η · g_t / √(G_t + ε)
     return np.asarray(u), np.asarray(G)
 
 
@@ -136,6 +146,25 @@ def abs_sq(g: np.ndarray) -> np.ndarray:
 
         return fma(g.real, g.real, g.imag * g.imag)
     return g * g
+
+
+def rsqrt(x: np.ndarray) -> np.ndarray:
+    """``1/√x`` with the signs of zero ``jax.lax.rsqrt`` gives: ``1 / np.sqrt(x)`` for real ``x``.
+
+    For complex ``x`` (in Adagrad ``G + ε = r + 0i``: the imaginary part of ``G``
+    starts at 0 and only 0 is ever added to it) jax returns ``1/√r - 0i`` where NumPy's
+    ``1 / np.sqrt(x)`` gives ``1/√r + 0i`` (measured on CPU, eager and jitted:
+    ``tests/test_golden_complex.py``). That zero decides the sign of the zeros in
+    ``u = s * g``, so a zero imaginary part is given the sign jax gives it.
+
+    >>> rsqrt(np.complex64([4.0, np.inf]))
+    array([0.5-0.j, 0. -0.j], dtype=complex64)
+    """
+    s = 1 / np.sqrt(x)
+    if np.iscomplexobj(s):
+        s = np.array(s)  # writable, a 0-d one included
+        s.imag = np.where(s.imag == 0, -0.0, s.imag)  # jax: 1/√(r + 0i) = 1/√r - 0i
+    return s
 
 
 class Adagrad:

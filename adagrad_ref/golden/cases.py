@@ -225,9 +225,11 @@ def complex_run(conv: str, dtype: str, rng) -> Group:
 def complex_edges(conv: str, dtype: str, rng) -> Group:
     """Zeros, signed zeros and infinities in either component: they separate the readings of complex Adagrad.
 
-    Read as the reference computes it (optax: G real, s = 1/sqrt(G + eps) real and applied to each
-    component): 0 - 0i keeps its signed-zero update, a one-sided Inf gives G = Inf, s = 0 and 0*Inf = NaN
-    in that component only, and from G = 0 the guard gives u = 0 with the gradient's signs.
+    Read as optax computes it (only G's real part accumulates; s = 1/sqrt(G + eps) - 0i where G > 0,
+    0 + 0i where guarded; full complex products s*g and (-lr + 0i)*u): the signs of the zero updates
+    follow from those products, a one-sided Inf gives G = Inf, s = 0 - 0i and 0*Inf = NaN in both
+    components, and from G = 0 the guard gives (0 + 0i)*g. Reading s as real, applied to each
+    component, gives NaN in one component only and fails.
     """
     inf, nan = np.inf, np.nan
     g1 = np.array([0j, complex(-0.0, 0.0), complex(0.0, -0.0), complex(-0.0, -0.0),

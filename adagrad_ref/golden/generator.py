@@ -215,6 +215,7 @@ def write_all(out_dir: str, full: bool = False) -> list[str]:
         with open(path, "w", encoding="utf-8") as f:
             f.write(dumps(generate(convention, full=full)))
         paths.append(path)
-    path = os.path.join(out_dir, "schema.json")
-    shutil.copyfile(os.path.join(golden_dir(), "schema.json"), path)
+    path, shipped = os.path.join(out_dir, "schema.json"), os.path.join(golden_dir(), "schema.json")
+    if not (os.path.exists(path) and os.path.samefile(path, shipped)):  # regenerating the shipped folder
+        shutil.copyfile(shipped, path)
     return [*paths, path]

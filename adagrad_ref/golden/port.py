@@ -43,13 +43,16 @@ def _eps_inside(convention: str) -> bool:
 
 
 def _complex_scale(s: Array, g: Array, G: Array) -> Array:
-    """(s + 0i) * g, the full complex product (G: the accumulator's real part, unused here)."""
-    return s.astype(g.dtype) * g
+    """(s - 0i) * g where G > 0, (0 + 0i) * g where guarded (G: the accumulator's real part), the full
+    complex product: jax's complex rsqrt returns s - 0i, the guard's 0.0 is 0 + 0i."""
+    scale = np.empty_like(g)
+    scale.real, scale.imag = s, np.where(G > 0, -0.0, 0.0)
+    return scale * g
 
 
 def _complex_rate(lr: Any, u: Array) -> Array:
-    """(-(lr + 0i)) * u = (-lr - 0i) * u, the full complex product."""
-    return -u.dtype.type(lr) * u
+    """(-lr + 0i) * u, the full complex product: jax converts the real -lr to the complex dtype."""
+    return u.dtype.type(-lr) * u
 
 
 @dataclasses.dataclass(frozen=True)

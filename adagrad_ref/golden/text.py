@@ -34,8 +34,8 @@ NOTES = {
     "Pytree": "Several leaves, one of them None (a leaf without params, skipped).",
     "Complex": (
         "Complex params (optax): G = fma(a, a, b*b) + G on the real part (imaginary part: 0 + G.imag); "
-        "s = 1/sqrt(G.real + eps) (0 where G <= 0) taken as the complex s + 0i; u = (s + 0i)*g and "
-        "u = (-lr - 0i)*u as full complex products ((x+iy)(c+id) = (xc - yd) + i(xd + yc))."
+        "s = 1/sqrt(G.real + eps) - 0i where G > 0 (as jax's complex rsqrt), s = 0 + 0i where G <= 0; "
+        "u = s*g and u = (-lr + 0i)*u as full complex products ((x+iy)(c+id) = (xc - yd) + i(xd + yc))."
     ),
     "WeightDecay": "PyTorch weight_decay: g = g + weight_decay * w before anything else.",
     "LrDecay": "PyTorch lr_decay: clr = lr / (1 + (step - 1) * lr_decay), stated per step.",

@@ -85,8 +85,10 @@ STEP_REAL(double, sqrt, fma)
 /* optax on complex params, as the reference computes it (a, b: real and imaginary parts):
  *   |g|^2 = re(conj(g) * g) = fma(a, a, b*b), one rounding fewer, as XLA computes it;
  *   G = (|g|^2 + Gre) + i(0 + Gim)
- *   s = 1/sqrt(G + eps): G + eps is real and positive, so sqrt is real and 1/(x + 0i) = 1/x + 0i
- *   u = s * g = (s*a - 0*b) + i(s*b + 0*a);  u = (-lr - 0i) * u, by the same product rule. */
+ *   s = 1/sqrt(Gre + eps) - 0i where G > 0 (jax's complex rsqrt gives the imaginary part -0),
+ *       s = 0 + 0i where guarded;
+ *   u = s * g = (sr*a - si*b) + i(sr*b + si*a);  u = (-lr + 0i) * u (jax converts the real -lr to
+ *       the complex dtype), by the same product rule. */
 #define STEP_COMPLEX(T, SQRT, FMA)                                                                  \
     static void step_complex_##T(int n, double *P, double *G, double *U, const double *Gr,   \
                                  double lr_, double eps_) {                                    \
@@ -98,9 +100,9 @@ STEP_REAL(double, sqrt, fma)
             sr = abs2 + sr; si = (T)0 + si;                                                    \
             int pos = sr > (T)0 || (sr == (T)0 && si > (T)0);                                  \
             T scr = (T)0, sci = (T)0;                                                          \
-            if (pos) { T x = sr + eps; T r = SQRT(x); scr = (T)1 / r; sci = (T)0; }             \
+            if (pos) { T x = sr + eps; T r = SQRT(x); scr = (T)1 / r; sci = -(T)0; }           \
             T ur = scr * a - sci * b, ui = scr * b + sci * a;                                  \
-            T mr = -lr, mi = -(T)0;                                                            \
+            T mr = -lr, mi = (T)0;                                                             \
             T vr = mr * ur - mi * ui, vi = mr * ui + mi * ur;                                  \
             G[2 * i] = sr; G[2 * i + 1] = si; U[2 * i] = vr; U[2 * i + 1] = vi;                \
             P[2 * i] = (T)((T)P[2 * i] + vr); P[2 * i + 1] = (T)((T)P[2 * i + 1] + vi);        \
