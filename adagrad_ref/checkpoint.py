@@ -42,6 +42,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import zipfile
 from typing import Any
 
@@ -195,11 +196,14 @@ def _write_atomically(target: str, arrays: list[np.ndarray], meta_bytes: bytes) 
     if not os.path.isdir(folder):
         why = "is not a folder" if os.path.lexists(folder) else "does not exist"
         raise AdagradError(f"{target}: cannot save the state ({folder} {why})")
-    _remove_stale_temporaries(folder, base)
     try:
-        mode = os.stat(real).st_mode & 0o7777
+        st = os.stat(real)
     except OSError:
-        mode = None  # a new file: os.open's 0o666 goes through the umask
+        st = None  # a new file: os.open's 0o666 goes through the umask
+    if st is not None and not stat.S_ISREG(st.st_mode):  # never rename over a device, FIFO or socket
+        raise AdagradError(f"{target}: cannot save the state (it exists and is not a regular file)")
+    mode = None if st is None else st.st_mode & 0o7777
+    _remove_stale_temporaries(folder, base)
     tmp = os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)

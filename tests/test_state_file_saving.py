@@ -145,6 +145,23 @@ def test_a_symlinked_target_is_written_through(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
+def test_a_device_a_fifo_or_a_link_to_one_is_never_replaced(tmp_path):
+    """Found by a new user as root: save_state("/dev/null", ...) renamed a regular file over the device."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # the tests run as root, as CI does
+    link = tmp_path / "link.npz"
+    link.symlink_to(device)
+    for target, kind in ((fifo, stat.S_ISFIFO), (device, stat.S_ISCHR), (link, stat.S_ISCHR)):
+        with one_line(
+            rf"^{re.escape(str(target))}: cannot save the state \(it exists and is not a regular file\)$"
+        ):
+            save_state(target, state_of({"w": np.ones(2)}))
+        assert kind(os.stat(target).st_mode), target  # still the FIFO / the device
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
 WRITER = """
 import sys, numpy as np
 from adagrad_ref import AdagradState, checkpoint
