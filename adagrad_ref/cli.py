@@ -66,6 +66,16 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
     import os
@@ -156,16 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.set_defaults(run=_cmd_example)
     gaps = sub.add_parser("optax-gaps", help="measure the ULP gaps to the real optax (jax, CPU)")
-    gaps.add_argument("--steps", type=int, default=25, help="steps per configuration (default 25)")
+    gaps.add_argument("--steps", type=_positive_int, default=25, help="steps per configuration (default 25)")
     gaps.set_defaults(run=_cmd_optax_gaps)
-    bench = sub.add_parser("bench", help="the benchmark (writes figures/bench.json and .png unless --quick)")
+    bench = sub.add_parser(
+        "bench", help="the benchmark (writes figures/bench.json, .png and .svg unless --quick)"
+    )
     bench.add_argument(
         "--quick", action="store_true", help="a small run: float32, n = 1e3, 1e5, 1e6, 3 repeats"
     )
     bench.add_argument(
         "--json",
         metavar="FILE",
-        help="write the results here, and the plot beside it (.png); --readme reads it",
+        help="write the results here, and the plots beside it (.png, .svg); --readme reads it",
     )
     bench.add_argument(
         "--readme",
@@ -179,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts, e.g. 1e3,1e6,1e8")
-    bench.add_argument("--repeats", type=int, help="interleaved repeats per size (default 7; quick 3)")
+    bench.add_argument(
+        "--repeats", type=_positive_int, help="interleaved repeats per size (default 7; quick 3)"
+    )
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     bench.set_defaults(run=_cmd_bench)
     figs = sub.add_parser("figures", help="draw every figure into a folder, one progress line each")
