@@ -250,7 +250,7 @@ class Convention:
 def _constant_or_schedule(learning_rate: Any) -> Callable[[int], float]:
     """``count -> lr`` for a number or a schedule (optax, TensorFlow), the schedule's value checked."""
     if callable(learning_rate):
-        return lambda count: validation.check_schedule_value(learning_rate(count), count)
+        return lambda count: validation.schedule_value(learning_rate, count)
     return lambda count: learning_rate
 
 

@@ -244,7 +244,7 @@ class Adagrad:
     def learning_rate_at(self, count: int) -> float:
         """η used by the update at ``count`` (0 at the first update), checked if it comes from a schedule."""
         if callable(self.learning_rate):
-            return validation.check_schedule_value(self.learning_rate(count), count)
+            return validation.schedule_value(self.learning_rate, count)
         return self.learning_rate
 
     @property

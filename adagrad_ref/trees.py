@@ -227,7 +227,8 @@ def _describe(spec: PyTreeSpec) -> str:
     if kind in (optree.PyTreeKind.DICT, optree.PyTreeKind.DEFAULTDICT, optree.PyTreeKind.ORDEREDDICT):
         return f"a {spec.type.__name__} with keys {list(spec.entries())}"
     if kind == optree.PyTreeKind.NAMEDTUPLE:
-        return f"a {spec.type.__name__} with {n} fields"
+        name = spec.type.__name__
+        return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name} with {n} fields"
     if kind in (optree.PyTreeKind.LIST, optree.PyTreeKind.TUPLE):
         return f"a {spec.type.__name__} of length {n}"
     return f"a {spec.type.__name__} with {n} children"

@@ -31,6 +31,7 @@ __all__ = [
     "check_learning_rate",
     "check_schedule_value",
     "check_update",
+    "schedule_value",
 ]
 
 #: Dtypes the optimizer accepts for params, grads and accumulators.
@@ -96,6 +97,15 @@ def check_learning_rate(value: Any) -> float | Callable[[int], Any]:
     if not math.isfinite(v):
         raise AdagradError(f"learning_rate must be finite, got {v!r}")
     return v
+
+
+def schedule_value(schedule: Callable[[int], Any], count: int) -> float:
+    """``schedule(count)``, checked; an exception it raises becomes the one-line AdagradError (chained)."""
+    try:
+        value = schedule(count)
+    except Exception as e:
+        raise AdagradError(f"schedule: learning_rate({count}) raised {type(e).__name__}: {e}") from e
+    return check_schedule_value(value, count)
 
 
 def check_schedule_value(value: Any, count: int) -> float:

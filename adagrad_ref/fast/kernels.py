@@ -264,6 +264,9 @@ def adagrad_step_inplace(
     refused call comes back to Python, where :func:`_slow_step` names
     what was wrong in one :class:`AdagradError` line. Nothing is written then.
     """
+    if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
+        what = f"{type(parallel).__name__} {parallel!r}"
+        raise AdagradError(f"parallel must be None, True or False, got {what}")
     limit = PARALLEL_MIN_BYTES if parallel is None else (0 if parallel else _NEVER)
     nd = np.ndarray
     code = -1  # never let Numba compile a specialisation for a list or another object

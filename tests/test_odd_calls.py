@@ -1,0 +1,47 @@
+"""Calls a new user tried from outside: each gets one AdagradError line, nothing raw and nothing accepted by accident."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adagrad_ref import AdagradError, adagrad, adagrad_step_inplace, apply_updates, conventions
+
+
+@pytest.mark.parametrize("parallel", ["yes", 1, 0, 1.0, [True]])
+def test_parallel_must_be_none_or_a_bool(parallel):
+    p, g, G = np.zeros(3), np.ones(3), np.full(3, 0.1)
+    with pytest.raises(AdagradError, match=r"^parallel must be None, True or False, got \w+ .+$"):
+        adagrad_step_inplace(p, g, G, 0.1, parallel=parallel)
+    assert not p.any() and (G == 0.1).all()  # nothing written
+
+
+@pytest.mark.parametrize("parallel", [None, True, False, np.bool_(True)])
+def test_every_accepted_parallel_gives_the_same_bits(parallel):
+    p, G = np.linspace(-1, 1, 7), np.full(7, 0.1)
+    adagrad_step_inplace(p, np.arange(7.0), G, 0.3, parallel=parallel)
+    ref = adagrad(0.3)
+    u, _ = ref.update(np.arange(7.0), ref.init(np.linspace(-1, 1, 7)))
+    assert p.tobytes() == apply_updates(np.linspace(-1, 1, 7), u).tobytes()
+
+
+@pytest.mark.parametrize("make", [adagrad, conventions.optax, conventions.keras, conventions.tensorflow_v2])
+def test_a_schedule_that_raises_gives_one_line_with_its_exception(make):
+    def schedule(count):
+        return 1 / (count - count)
+
+    opt = make(schedule)
+    state = opt.init({"w": np.zeros(2)})
+    with pytest.raises(
+        AdagradError, match=r"^schedule: learning_rate\(0\) raised ZeroDivisionError: division by zero$"
+    ) as e:
+        opt.update({"w": np.ones(2)}, state, {"w": np.zeros(2)})
+    assert isinstance(e.value.__cause__, ZeroDivisionError)
+
+
+def test_swapped_apply_updates_names_the_structure_with_the_right_article():
+    state = adagrad(0.1).init({"w": np.zeros(2)})
+    with pytest.raises(
+        AdagradError, match=r"expected an AdagradState with 2 fields, got a dict with keys \['w'\]$"
+    ):
+        apply_updates(state, {"w": np.zeros(2)})
