@@ -30,8 +30,8 @@ def _styled(fn):
 __all__ = ["FIGURES", "plot_benchmark", "write_figures"]
 
 _STYLE = {
-    "roofline": dict(color="black", linestyle="--", linewidth=2.5, label="roofline (same traffic, no math)"),
-    "roofline_serial": dict(color="gray", linestyle=":", linewidth=1.5, label="roofline, one core"),
+    "roofline": dict(color="black", linestyle="--", linewidth=2.5, label="traffic roof (no math)"),
+    "roofline_serial": dict(color="gray", linestyle=":", linewidth=1.5, label="traffic roof, one core"),
     "numba": dict(color="tab:red", linewidth=2.5, marker="o", label="Numba core (adagrad_step_inplace)"),
     "numba_serial": dict(color="tab:red", linestyle=":", marker=".", label="Numba core, one core"),
     "numpy_class": dict(color="tab:cyan", marker="s", label="NumPy class (update + apply_updates)"),
@@ -43,7 +43,7 @@ _STYLE = {
 
 @_styled
 def plot_benchmark(result: dict, path: str) -> None:
-    """Time per element against size, log-log, one panel per dtype, the roofline drawn."""
+    """Time per element against size, log-log, one panel per dtype, the traffic roof and the limit drawn."""
     dtypes = [d for d in result["config"]["dtypes"] if any(r["dtype"] == d for r in result["dense"])]
     fig, axes = plt.subplots(1, len(dtypes), figsize=(7 * len(dtypes), 6.5), squeeze=False, sharey=True)
     for ax, dtype in zip(axes[0], dtypes, strict=True):
@@ -56,6 +56,13 @@ def plot_benchmark(result: dict, path: str) -> None:
             if rows:
                 ns, per = zip(*rows, strict=True)
                 ax.plot(ns, [p * 1e9 for p in per], **style)
+        limits = sorted(
+            (r["n"], r["limit_s"] / r["n"]) for r in result.get("limits", []) if r["dtype"] == dtype
+        )
+        if limits:  # the larger of the two roofs, size by size (tools/bench_report.limits)
+            ns, per = zip(*limits, strict=True)
+            label = "limit: the larger of the traffic and arithmetic roofs"
+            ax.plot(ns, [p * 1e9 for p in per], color="black", lw=6, alpha=0.2, label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("elements per array, n")
