@@ -11,6 +11,7 @@ Anything but AdagradError (one line, naming the results file) or a verdict fails
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 from fuzz_helpers import alarm, json_values, mutate_json
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from adagrad_ref import AdagradError
-from adagrad_ref.golden import dumps, golden_path, verify
+from adagrad_ref.golden import dumps, golden_path, verifier, verify
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -36,7 +37,9 @@ def small_golden(tmp_path_factory):
 
 def check(results_path: str, golden: str) -> None:
     try:
-        with alarm(5):
+        # The small golden file is a subset of the shipped one, which verify() refuses as a --golden
+        # (tests/test_golden.py); here the target is the results file's parsing, so that check is off.
+        with alarm(5), mock.patch.object(verifier, "check_agrees_with_shipped"):
             verdict = verify(results_path, golden=golden)
     except AdagradError as e:
         assert "\n" not in str(e) and results_path in str(e)

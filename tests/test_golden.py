@@ -167,6 +167,41 @@ def test_no_self_certification(tmp_path):
     assert out.returncode == 1 and "NOT a shipped golden file" in out.stdout.splitlines()[0]
 
 
+def test_a_golden_file_must_agree_with_the_shipped_values(tmp_path):
+    """--golden certifies only with this package's values: a wrong port's results re-indented and given as
+    their own golden file, an emptied golden file, one with a quantity removed, or one value changed: exit 2."""
+    wrong = load("optax")
+    for t in all_tests(wrong):
+        for s in t["steps"]:
+            for leaf in s["expected"]["updates"]:
+                if leaf["value"]:
+                    leaf["value"]["hex"] = ["0" * len(h) for h in leaf["value"]["hex"]]
+    results = write(tmp_path, wrong, "wrong.json")
+    reindented = tmp_path / "reindented.json"
+    reindented.write_text(json.dumps(wrong, indent=1))
+    empty = dict(load("optax"), testGroups=[])
+    no_updates = load("optax")
+    for t in all_tests(no_updates):
+        for s in t["steps"]:
+            del s["expected"]["updates"]
+    one_bit = load("optax")
+    leaf = all_tests(one_bit)[3]["steps"][0]["expected"]["params"][0]["value"]
+    leaf["hex"][0] = format(int(leaf["hex"][0], 16) ^ 1, f"0{len(leaf['hex'][0])}x")
+    cases = {
+        "reindented": (reindented, "differs from the shipped golden file's"),
+        "empty": (write(tmp_path, empty, "empty.json"), "is missing; a --golden file must hold every shipped case"),
+        "no_updates": (write(tmp_path, no_updates, "no_updates.json"), "differs from the shipped golden file's"),
+        "one_bit": (write(tmp_path, one_bit, "one_bit.json"), "differs from the shipped golden file's"),
+    }
+    for name, (golden, message) in cases.items():
+        out = cli("verify", str(results), "--golden", str(golden))
+        assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, (
+            name,
+            out.stdout,
+            out.stderr,
+        )
+
+
 def test_exact_compares_the_sign_of_zero_and_relaxed_allows_it():
     doc = load("optax")
     zeros = 0

@@ -327,6 +327,49 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
         raise AdagradError(
             f"{golden}: convention is {gold['convention']!r}, the results file's is {convention!r}"
         )
+    if not shipped:
+        check_agrees_with_shipped(gold, convention, golden)
     verdict = Verdict(results_path, golden, hashlib.sha256(graw).hexdigest(), shipped, level)
-    verdict.cases = compare_docs(res, gold, level, results_path, golden)
+    try:
+        verdict.cases = compare_docs(res, gold, level, results_path, golden)
+    except (KeyError, TypeError, IndexError, ValueError) as e:  # a malformed file is exit 2, never a traceback
+        raise AdagradError(f"{golden} or {results_path}: malformed ({type(e).__name__}: {e})"[:300]) from None
     return verdict
+
+
+def _without_dec(o: Any) -> Any:
+    """The JSON without its informative ``dec`` strings: the bits alone."""
+    if isinstance(o, dict):
+        return {k: _without_dec(v) for k, v in o.items() if k != "dec"}
+    if isinstance(o, list):
+        return [_without_dec(v) for v in o]
+    return o
+
+
+def check_agrees_with_shipped(gold: dict, convention: str, golden: str) -> None:
+    """Refuse a ``--golden`` that is not the shipped file extended: it must hold every shipped case with
+    the same group (dtype, hyperparameters), inputs, initial values and tolerances, and every step the
+    shipped file records with the same bits (``golden --full`` writes exactly such a file). So no file
+    can certify a port unless its values are this package's: a results file, re-indented or renamed,
+    an emptied or edited golden file, are all refused."""
+    with open(golden_path(convention), "rb") as f:
+        ship = json.loads(f.read())
+    ship_tests = _index_tests(ship, "shipped")
+    gold_tests = _index_tests(gold, golden)
+    for tc, (sgroup, stest) in sorted(ship_tests.items()):
+        if tc not in gold_tests:
+            raise AdagradError(f"{golden}: tcId {tc} is missing; a --golden file must hold every shipped case")
+        ggroup, gtest = gold_tests[tc]
+        for key in ("dtype", "hyperparameters"):
+            if _without_dec(ggroup.get(key)) != _without_dec(sgroup.get(key)):
+                raise AdagradError(f"{golden}: tcId {tc}: {key} differs from the shipped golden file's")
+        for key in ("initial", "inputs", "tolerance", "numberOfSteps"):
+            if _without_dec(gtest.get(key)) != _without_dec(stest.get(key)):
+                raise AdagradError(f"{golden}: tcId {tc}: {key} differs from the shipped golden file's")
+        gsteps = _steps_by_number(gtest, f"{golden}: tcId {tc}")
+        for n, sstep in sorted(_steps_by_number(stest, f"shipped: tcId {tc}").items()):
+            if n not in gsteps or _without_dec(gsteps[n]) != _without_dec(sstep):
+                raise AdagradError(
+                    f"{golden}: tcId {tc}: step {n} differs from the shipped golden file's (or is missing):"
+                    " a --golden file must agree bit for bit with the shipped values it records"
+                )
