@@ -168,6 +168,10 @@ def _target(path: Any, fn: str) -> str:
     target = os.fspath(path)
     if not isinstance(target, str) or not target:
         raise AdagradError(f"{fn}: path must name a file, got {short(target)}")
+    if "\0" in target:
+        raise AdagradError(f"{fn}: path must name a file, got {short(target)} (it holds a NUL character)")
+    if target.endswith((os.sep, "/")) or (os.altsep and target.endswith(os.altsep)):
+        raise AdagradError(f"{fn}: path must name a file, got {short(target)} (it ends with a separator)")
     return target
 
 
@@ -191,6 +195,8 @@ def _sha256(a: np.ndarray) -> str:
 def _write_atomically(target: str, arrays: list[np.ndarray], meta_bytes: bytes) -> None:
     real = os.path.realpath(target)  # a symlink is written through: the file it names is replaced
     folder, base = os.path.split(real)
+    if os.path.islink(real):  # realpath stops inside a loop of links
+        raise AdagradError(f"{target}: cannot save the state (a loop of symbolic links)")
     if os.path.isdir(real):
         raise AdagradError(f"{target}: cannot save the state (it is a directory)")
     if not os.path.isdir(folder):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from adagrad_ref import AdagradError, AdagradState
-from adagrad_ref.checkpoint import load_state, save_state
+from adagrad_ref.checkpoint import load_state, read_metadata, save_state
 
 
 def one_line(match):
@@ -107,10 +107,15 @@ def test_failures_name_the_target_never_the_temporary_file(tmp_path, monkeypatch
         ("", r"^save_state: path must name a file, got ''$"),
         (b"s.npz", r"^save_state: path must be a str or os.PathLike of str, got bytes b's.npz'$"),
         (3, r"^save_state: path must be a str or os.PathLike of str, got int 3$"),
+        ("s\0.npz", r"^save_state: path must name a file, got 's\\x00.npz' \(it holds a NUL character\)$"),
+        (f"{tmp_path}/s.npz/", r"^save_state: path must name a file, got '.*/s.npz/' \(it ends with a separator\)$"),
     ]
     for path, match in cases:
         with one_line(match):
             save_state(path, state)
+    for fn in (load_state, read_metadata):  # the readers refuse such paths in the same one line
+        with one_line(r"path must name a file, got 's\\x00.npz' \(it holds a NUL character\)$"):
+            fn("s\0.npz")
     # A read-only folder (the tests run as root, who may write anywhere: the refusal is simulated).
     real_open = os.open
 
@@ -142,6 +147,12 @@ def test_a_symlinked_target_is_written_through(tmp_path):
     to_dir.symlink_to(tmp_path)
     with one_line(rf"^{re.escape(str(to_dir))}: cannot save the state \(it is a directory\)$"):
         save_state(to_dir, state_of({"w": np.ones(2)}))
+    loop1, loop2 = tmp_path / "loop1.npz", tmp_path / "loop2.npz"
+    loop1.symlink_to(loop2)
+    loop2.symlink_to(loop1)
+    with one_line(rf"^{re.escape(str(loop1))}: cannot save the state \(a loop of symbolic links\)$"):
+        save_state(loop1, state_of({"w": np.ones(2)}))
+    assert loop1.is_symlink() and loop2.is_symlink()  # a loop of links is refused, never replaced
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
