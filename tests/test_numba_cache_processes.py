@@ -226,6 +226,23 @@ def test_every_entry_point_concurrently_then_in_seeded_orders(tmp_path, cache, s
     assert cache_files(cache, env, root)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_an_unreadable_cache_index_never_fails_a_call(tmp_path, damage):
+    """Every index file (``.nbi``) emptied or overwritten after a first run: Numba reads the index
+    again when it saves (``IndexDataCacheFile.save``), outside the load that the checked cache
+    guards, and raised ``EOFError``/``UnpicklingError`` from ``adagrad_step_inplace`` in every later
+    process. Now an unreadable index is emptied and the entry saved again: every entry point gives
+    the reference's bits in the next two processes, and the second finds a readable index."""
+    env, root = environment("NUMBA_CACHE_DIR", tmp_path)
+    calls = [step(F32, 1, None, 300_000), step(F64, 2), ["sparse", F32], ["backend", F64, 1], ["flat", F32]]
+    run_sequence([calls], env, "first run")
+    for index in cache_files("NUMBA_CACHE_DIR", env, root):
+        index.write_bytes(b"" if damage == "truncated" else b"garbage")
+    run_sequence([calls, calls], env, f"{damage} index")
+    for index in cache_files("NUMBA_CACHE_DIR", env, root):
+        assert index.read_bytes() not in (b"", b"garbage"), index.name
+
+
 MIXED = r"""
 import json, sys
 import numpy as np

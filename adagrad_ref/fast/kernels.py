@@ -98,6 +98,18 @@ class _SignatureCheckedCache(FunctionCache):
             return None
         return cres
 
+    def save_overload(self, sig, data):
+        """Save; an index that cannot be read (truncated, foreign, garbage) is emptied and the save
+        retried, and if that fails too the entry is not cached: a cache never fails a call."""
+        try:
+            super().save_overload(sig, data)
+        except Exception:
+            try:
+                self._cache_file.flush()  # Numba's own reset: an empty index
+                super().save_overload(sig, data)
+            except Exception:
+                pass  # compiled and correct, only not cached
+
 
 def _cached_njit(**options):
     """``njit(error_model="numpy", cache=True, **options)`` with :class:`_SignatureCheckedCache`."""
