@@ -189,8 +189,14 @@ def test_a_golden_file_must_agree_with_the_shipped_values(tmp_path):
     leaf["hex"][0] = format(int(leaf["hex"][0], 16) ^ 1, f"0{len(leaf['hex'][0])}x")
     cases = {
         "reindented": (reindented, "differs from the shipped golden file's"),
-        "empty": (write(tmp_path, empty, "empty.json"), "is missing; a --golden file must hold every shipped case"),
-        "no_updates": (write(tmp_path, no_updates, "no_updates.json"), "differs from the shipped golden file's"),
+        "empty": (
+            write(tmp_path, empty, "empty.json"),
+            "is missing; a --golden file must hold every shipped case",
+        ),
+        "no_updates": (
+            write(tmp_path, no_updates, "no_updates.json"),
+            "differs from the shipped golden file's",
+        ),
         "one_bit": (write(tmp_path, one_bit, "one_bit.json"), "differs from the shipped golden file's"),
     }
     for name, (golden, message) in cases.items():

@@ -108,7 +108,10 @@ def test_failures_name_the_target_never_the_temporary_file(tmp_path, monkeypatch
         (b"s.npz", r"^save_state: path must be a str or os.PathLike of str, got bytes b's.npz'$"),
         (3, r"^save_state: path must be a str or os.PathLike of str, got int 3$"),
         ("s\0.npz", r"^save_state: path must name a file, got 's\\x00.npz' \(it holds a NUL character\)$"),
-        (f"{tmp_path}/s.npz/", r"^save_state: path must name a file, got '.*/s.npz/' \(it ends with a separator\)$"),
+        (
+            f"{tmp_path}/s.npz/",
+            r"^save_state: path must name a file, got '.*/s.npz/' \(it ends with a separator\)$",
+        ),
     ]
     for path, match in cases:
         with one_line(match):

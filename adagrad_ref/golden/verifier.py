@@ -332,7 +332,7 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
     verdict = Verdict(results_path, golden, hashlib.sha256(graw).hexdigest(), shipped, level)
     try:
         verdict.cases = compare_docs(res, gold, level, results_path, golden)
-    except (KeyError, TypeError, IndexError, ValueError) as e:  # a malformed file is exit 2, never a traceback
+    except (KeyError, TypeError, IndexError, ValueError) as e:  # malformed: exit 2, never a traceback
         raise AdagradError(f"{golden} or {results_path}: malformed ({type(e).__name__}: {e})"[:300]) from None
     return verdict
 
@@ -358,7 +358,9 @@ def check_agrees_with_shipped(gold: dict, convention: str, golden: str) -> None:
     gold_tests = _index_tests(gold, golden)
     for tc, (sgroup, stest) in sorted(ship_tests.items()):
         if tc not in gold_tests:
-            raise AdagradError(f"{golden}: tcId {tc} is missing; a --golden file must hold every shipped case")
+            raise AdagradError(
+                f"{golden}: tcId {tc} is missing; a --golden file must hold every shipped case"
+            )
         ggroup, gtest = gold_tests[tc]
         for key in ("dtype", "hyperparameters"):
             if _without_dec(ggroup.get(key)) != _without_dec(sgroup.get(key)):
