@@ -47,10 +47,19 @@ def as_real_scalar(name: str, value: Any) -> float:
     """Anything that converts to a 0-d real array: a number, a NumPy scalar, a 0-d NumPy or JAX array."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:  # NumPy would make an object array
+        try:
+            return float(value)
+        except OverflowError:
+            raise AdagradError(f"{name} must be a real number, got an int too large for a float") from None
     try:
         arr = np.asarray(value)  # works on jax arrays without importing jax
     except Exception as e:
-        raise AdagradError(f"{name} must be a real number, got {type(value).__name__} ({e})") from None
+        raise AdagradError(
+            f"{name} must be a real number, got {type(value).__name__} ({_short(str(e))})"
+        ) from None
+    if _is_extended_float(arr.dtype) and arr.shape == ():
+        return float(arr.astype(np.float64))  # bfloat16, float8_*: ml_dtypes' real types (optax takes them)
     if arr.dtype == object or arr.dtype.kind not in "fiu":
         if arr.shape == ():
             raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {_short(value)}")
@@ -58,6 +67,16 @@ def as_real_scalar(name: str, value: Any) -> float:
     if arr.shape != ():
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
     return float(arr)
+
+
+def _is_extended_float(dtype: np.dtype) -> bool:
+    """ml_dtypes' real floating types (bfloat16, float8_*, ...), recognised without importing it."""
+    return (
+        dtype.kind == "V"
+        and dtype.names is None
+        and dtype.subdtype is None
+        and dtype.name.startswith(("bfloat16", "float"))
+    )
 
 
 def _short(value: Any) -> str:

@@ -45,3 +45,37 @@ def test_swapped_apply_updates_names_the_structure_with_the_right_article():
         AdagradError, match=r"expected an AdagradState with 2 fields, got a dict with keys \['w'\]$"
     ):
         apply_updates(state, {"w": np.zeros(2)})
+
+
+def test_learning_rates_optax_takes_in_any_real_type():
+    """A 0-d bfloat16 (JAX or ml_dtypes), a schedule returning one, and a Python int beyond int64 are
+    rates as optax takes them; the value is the one float64 conversion of the number given."""
+    import jax.numpy as jnp
+    import ml_dtypes
+
+    rate = jnp.asarray(0.1, jnp.bfloat16)
+    assert adagrad(rate).learning_rate == float(np.float64(rate)) == 0.10009765625
+    assert adagrad(ml_dtypes.bfloat16(0.5)).learning_rate == 0.5
+    assert adagrad(2**70).learning_rate == 2.0**70
+    solver = adagrad(lambda count: jnp.asarray(1.0, jnp.bfloat16) / (count + 1))
+    u, _ = solver.update(np.ones(2), solver.init(np.ones(2)))
+    assert u.tobytes() == adagrad(1.0).update(np.ones(2), adagrad(1.0).init(np.ones(2)))[0].tobytes()
+
+
+@pytest.mark.parametrize(
+    "rate, message",
+    [
+        (10**400, r"^learning_rate must be a real number, got an int too large for a float$"),
+        (
+            np.zeros((), [("a", "f8")]),
+            r"^learning_rate must be a real number, got ndarray array\(\(0\.,\), dtype=",
+        ),
+        (
+            np.zeros((), "V2"),
+            r"^learning_rate must be a real number, got ndarray array\(b'\\x00\\x00', dtype='\|V2'\)$",
+        ),
+    ],
+)
+def test_rates_that_are_not_real_numbers(rate, message):
+    with pytest.raises(AdagradError, match=message):
+        adagrad(rate)
