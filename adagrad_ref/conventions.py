@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -254,13 +255,42 @@ def _constant_or_schedule(learning_rate: Any) -> Callable[[int], float]:
     return lambda count: learning_rate
 
 
-def _torch_check(name: str, value: Any, message: str) -> float:
+def _torch_check(name: str, value: Any, message: str, fill: bool = False) -> float:
     """torch.optim.Adagrad.__init__'s ``if not 0.0 <= value: raise ValueError(message)``: NaN and
-    negative values raised, +Inf accepted, as torch does (a bool, which torch takes as 0 or 1, is refused)."""
+    negative values raised, +Inf accepted, as torch does. Like torch it takes a bool (0 or 1) and a
+    1-element array or tensor (torch: ``Tensor lr must be 1-element``), detached from autograd;
+    ``fill`` (the initial accumulator value, which torch passes to ``full_like``) takes a 0-d one only."""
+    if isinstance(value, (bool, np.bool_)):
+        value = int(value)  # torch compares True as 1
+    if hasattr(value, "detach") and hasattr(value, "numel"):  # a torch tensor, without importing torch
+        if fill and (value.requires_grad or value.ndim):  # torch.full_like(p, value) needs a plain number
+            raise AdagradError(f"{name} must be a number (torch.full_like takes it), got {value!r:.60}")
+        value = value.detach().cpu().numpy()
+    if (
+        not fill
+        and np.ndim(value) > 0
+        and np.size(value) == 1
+        and not isinstance(value, (str, bytes, list, tuple))
+    ):
+        value = np.asarray(value).reshape(())
     v = validation.as_real_scalar(name, value)
     if not 0.0 <= v:
         raise AdagradError(f"{name}: {message}: {v!r} (torch.optim.Adagrad requires 0.0 <= {name})")
     return v
+
+
+def _truth(name: str, value: Any) -> bool:
+    """torch reads ``maximize`` by its truth (``if maximize:``): a bool, None or an integer is taken so;
+    a string or an array, whose truth is a trap (``"False"`` is true), is refused in one line."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    try:
+        return bool(operator.index(value))
+    except TypeError:
+        raise AdagradError(
+            f"{name} must be a bool (or None or an integer, read as torch reads it), "
+            f"got {type(value).__name__} {repr(value)[:60]}"
+        ) from None
 
 
 def _keras_style_hyperparameters(learning_rate: Any, initial_accumulator_value: float, eps: float) -> dict:
@@ -313,12 +343,13 @@ def pytorch(
     lr_decay = _torch_check("lr_decay", lr_decay, "Invalid lr_decay value")
     weight_decay = _torch_check("weight_decay", weight_decay, "Invalid weight_decay value")
     iav = _torch_check(
-        "initial_accumulator_value", initial_accumulator_value, "Invalid initial_accumulator_value value"
+        "initial_accumulator_value",
+        initial_accumulator_value,
+        "Invalid initial_accumulator_value value",
+        fill=True,
     )
     eps = _torch_check("eps", eps, "Invalid epsilon value")
-    if not isinstance(maximize, (bool, np.bool_)):
-        raise AdagradError(f"maximize must be a bool, got {type(maximize).__name__} {maximize!r}")
-    maximize = bool(maximize)
+    maximize = _truth("maximize", maximize)
 
     def clr(count: int) -> float:
         step = count + 1  # torch increments its step before using it

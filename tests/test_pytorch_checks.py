@@ -4,8 +4,8 @@ torch checks ``if not 0.0 <= value: raise ValueError(...)`` for lr, lr_decay,
 weight_decay, initial_accumulator_value and eps: a negative value or NaN is
 refused, 0, -0.0, the smallest subnormal and +Inf are accepted. Each value is
 tried on the real torch and on the convention: one raises if and only if the
-other does. (A bool, which torch reads as 0 or 1, is refused here: it is not a
-number; a string is refused by both.)
+other does, bools and 1-element arrays and tensors included (torch reads True as 1 and
+checks ``Tensor lr must be 1-element``); a string or a list is refused by both.
 """
 
 from __future__ import annotations
@@ -42,6 +42,16 @@ VALUES = [
     np.float64(0.25),
     np.int64(-2),
     np.int64(3),
+    True,
+    False,
+    np.array([0.1]),
+    np.array([[-0.1]]),
+    np.array([0.1, 0.2]),
+    torch.tensor(0.1),
+    torch.tensor([0.1]),
+    torch.tensor([-0.1]),
+    torch.tensor([0.1, 0.2]),
+    torch.tensor(0.1, requires_grad=True),
 ]
 
 
@@ -61,10 +71,13 @@ def test_the_convention_raises_iff_torch_raises(field, value):
         opt = conventions.pytorch(**{field: value})
     except AdagradError as e:
         assert torch_says_no, f"torch accepts {field}={value!r}, the convention refused it: {e}"
-        assert "\n" not in str(e) and str(e).startswith(f"{field}: {FIELDS[field]}")
+        assert "\n" not in str(e)
+        number = not isinstance(value, torch.Tensor) and np.ndim(value) == 0
+        assert str(e).startswith(f"{field}: {FIELDS[field]}" if number else field)
         return
     assert not torch_says_no, f"torch refuses {field}={value!r}, the convention accepted it"
-    assert opt.hyperparameters[field] == float(value) or math.isnan(opt.hyperparameters[field])
+    expected = float(np.asarray(value.detach() if isinstance(value, torch.Tensor) else value).reshape(()))
+    assert opt.hyperparameters[field] == expected or math.isnan(opt.hyperparameters[field])
 
 
 def test_the_edge_values_torch_accepts_still_step():
@@ -96,10 +109,27 @@ def test_an_initial_accumulator_value_that_overflows_the_dtype(dtype, g0):
     assert ours_says_no == torch_says_no
 
 
-@pytest.mark.parametrize("value", [True, "0.1", None, [0.1], np.ones(2), 1j])
+@pytest.mark.parametrize("value", ["0.1", None, [0.1], np.ones(2), 1j])
 def test_what_is_not_a_number_is_refused(value):
     with pytest.raises(AdagradError) as info:
         conventions.pytorch(lr=value)
     assert "\n" not in str(info.value) and str(info.value).startswith("lr")
-    if not isinstance(value, bool):
-        assert torch_raises(lr=value)
+    assert torch_raises(lr=value)
+
+
+@pytest.mark.parametrize("value", [True, False, None, 0, 1, np.int64(1), np.bool_(True)])
+def test_maximize_is_read_by_its_truth_as_torch_reads_it(value):
+    """torch has no check on maximize and steps ``if maximize:``; the convention takes what torch
+    reads sensibly and gives the same step as the bool it means."""
+    assert not torch_raises(maximize=value)
+    opt = conventions.pytorch(lr=0.1, maximize=value)
+    assert opt.hyperparameters["maximize"] is bool(value)
+
+
+@pytest.mark.parametrize("value", ["False", b"", np.ones(2), 0.5])
+def test_maximize_whose_truth_is_a_trap_is_refused(value):
+    with pytest.raises(
+        AdagradError,
+        match=r"^maximize must be a bool \(or None or an integer, read as torch reads it\), got ",
+    ):
+        conventions.pytorch(maximize=value)
