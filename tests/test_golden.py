@@ -402,3 +402,13 @@ def test_the_porters_guide_lists_every_hyperparameter_key():
         for group in load(convention)["testGroups"]:
             for k, v in group["hyperparameters"].items():
                 assert isinstance(v, bool) if k == "maximize" else v["shape"] == [1]
+
+
+def test_params_that_differ_are_never_zero_ulp_apart():
+    """The params' distance is in ULP of max(|w|, |u|); where that quotient underflows (a float64 w of
+    1e-300 against 0 beside an update of 1e300) it used to be 0, passing exact. Any difference now counts."""
+    from adagrad_ref.golden.verifier import params_distance
+
+    d = params_distance(np.array([1e-300]), np.array([0.0]), np.array([1e300]))
+    assert 0 < d[0] < 1  # fails exact (tolerance 0), passes any relaxed bound
+    assert params_distance(np.array([0.5]), np.array([0.5]), np.array([1e300]))[0] == 0

@@ -173,6 +173,8 @@ def params_distance(got: np.ndarray, exp_p: np.ndarray, exp_u: np.ndarray) -> np
             scale = np.spacing(np.maximum(np.abs(b), np.abs(u)).astype(b.dtype))
             d = np.abs(a.astype(np.float64) - b.astype(np.float64)) / scale.astype(np.float64)
         d = np.where(a == b, 0.0, d)  # equal values, Inf included
+        # Different values are never 0 ULP apart, even where the quotient underflows (1e-300 / ulp(1e300)):
+        d = np.where((a != b) & (d == 0), np.finfo(np.float64).smallest_subnormal, d)
         d = np.where((a == 0) & (b == 0) & (np.signbit(a) != np.signbit(b)), 1.0, d)
         d = np.where(np.isnan(a) & np.isnan(b), 0.0, d)
         d = np.where(np.isnan(a) ^ np.isnan(b), np.inf, d)
