@@ -79,3 +79,31 @@ def test_learning_rates_optax_takes_in_any_real_type():
 def test_rates_that_are_not_real_numbers(rate, message):
     with pytest.raises(AdagradError, match=message):
         adagrad(rate)
+
+
+def test_a_child_forked_after_a_parallel_step_steps_serially():
+    """With Numba's GNU OpenMP layer, a child forked after a parallel step was ended by Numba (SIGTERM,
+    'fork() called from a process already using GNU OpenMP'), so a multiprocessing.Pool hung. The
+    child now runs the serial kernel: the same bits, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    script = r"""
+import os, numpy as np
+from adagrad_ref import adagrad_step_inplace
+n = 300_000
+p, g, G = np.zeros(n, np.float32), np.ones(n, np.float32), np.ones(n, np.float32)
+adagrad_step_inplace(p, g, G, 0.1, parallel=True)
+q, H = p.copy(), G.copy()
+adagrad_step_inplace(q, g, H, 0.1, parallel=False)
+pid = os.fork()
+if pid == 0:
+    adagrad_step_inplace(p, g, G, 0.1, parallel=True)
+    os._exit(0 if p.tobytes() == q.tobytes() and G.tobytes() == H.tobytes() else 3)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=os.environ
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "0", (out.stdout, out.stderr[-2000:])

@@ -33,7 +33,7 @@ crash a later process, so the design keeps clear of both:
    can both pick ``.1.nbc``, so the index may name the other signature's
    machine code, which Numba then calls with the wrong array layout (a
    segfault, or silently wrong bits). Every cached function here uses
-   :class:`_SignatureCheckedCache`, which compiles again, and overwrites the
+   :class:`adagrad_ref.fast.cache.SignatureCheckedCache`, which compiles again, and overwrites the
    entry, when the loaded code was compiled for other argument types or the
    entry cannot be read.
 
@@ -54,15 +54,15 @@ and 0.471 against 0.474 ms (float64): the parallel path's second call, made from
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
 from numba import njit, prange, types
-from numba.core.caching import FunctionCache
-from numba.core.sigutils import normalize_signature
 from numba.extending import overload
 
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.refusals import (
     KERNEL_DTYPES,
     explain_arrays,
@@ -85,43 +85,6 @@ PARALLEL_MIN_BYTES = 128 * 1024
 _GO_PARALLEL = 6  # _step_entry's answer: all checks passed, nothing written, run the parallel kernel
 
 
-class _SignatureCheckedCache(FunctionCache):
-    """Numba's cache, refusing an entry compiled for other argument types, or one it cannot read
-    (None: the dispatcher compiles, and its save overwrites the bad entry)."""
-
-    def load_overload(self, sig, target_context):
-        try:
-            cres = super().load_overload(sig, target_context)
-        except Exception:  # a truncated or foreign data file: compile instead
-            return None
-        if cres is not None and tuple(cres.signature.args) != tuple(normalize_signature(sig)[0]):
-            return None
-        return cres
-
-    def save_overload(self, sig, data):
-        """Save; an index that cannot be read (truncated, foreign, garbage) is emptied and the save
-        retried, and if that fails too the entry is not cached: a cache never fails a call."""
-        try:
-            super().save_overload(sig, data)
-        except Exception:
-            try:
-                self._cache_file.flush()  # Numba's own reset: an empty index
-                super().save_overload(sig, data)
-            except Exception:
-                pass  # compiled and correct, only not cached
-
-
-def _cached_njit(**options):
-    """``njit(error_model="numpy", cache=True, **options)`` with :class:`_SignatureCheckedCache`."""
-
-    def wrap(func):
-        dispatcher = njit(error_model="numpy", **options)(func)
-        dispatcher._cache = _SignatureCheckedCache(func)  # what cache=True installs, plus the check
-        return dispatcher
-
-    return wrap
-
-
 @njit(error_model="numpy", inline="always")
 def _adagrad_element(g, G, neg_lr, eps, one, zero):
     G = g * g + G  # G_t = g_t² + G_{t-1}
@@ -130,7 +93,7 @@ def _adagrad_element(g, G, neg_lr, eps, one, zero):
     return u, G
 
 
-@_cached_njit()
+@cached_njit()
 def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
     """Out of place, for ``Adagrad.update``: writes ``u_out`` and ``G_out``."""
     one = G_in.dtype.type(1)
@@ -139,7 +102,7 @@ def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
         u_out[i], G_out[i] = _adagrad_element(g[i], G_in[i], neg_lr, eps, one, zero)
 
 
-@_cached_njit()
+@cached_njit()
 def _step_kernel(p, g, G, neg_lr, eps):
     """In place, one pass: G and p are overwritten; w_{t+1} = w_t + u_t."""
     one = G.dtype.type(1)
@@ -149,7 +112,7 @@ def _step_kernel(p, g, G, neg_lr, eps):
         p[i] = p[i] + u
 
 
-@_cached_njit(parallel=True)
+@cached_njit(parallel=True)
 def _step_kernel_parallel(p, g, G, neg_lr, eps):
     """:func:`_step_kernel` with the loop split across threads. Called from Python only (see above)."""
     one = G.dtype.type(1)
@@ -236,7 +199,7 @@ def _step_checked_overload(p, g, G, learning_rate, eps, serial_below_bytes):
     return lambda p, g, G, learning_rate, eps, serial_below_bytes: 1
 
 
-@_cached_njit()
+@cached_njit()
 def _step_entry(p, g, G, learning_rate, eps, serial_below_bytes):
     """Checks, then the serial step, in one compiled call; returns 0, _GO_PARALLEL, or a refusal code.
 
@@ -296,8 +259,28 @@ def adagrad_step_inplace(
 
 
 def _run_parallel(p, g, G, learning_rate, eps) -> None:
+    """The parallel kernel; in a child forked after it ran on GNU OpenMP, the serial one (same bits):
+    libgomp cannot run in such a child, and Numba ends the child (SIGTERM) rather than hang it."""
+    global _parallel_ran
     dt = G.dtype.type
-    _step_kernel_parallel(p.reshape(-1), g.reshape(-1), G.reshape(-1), -dt(learning_rate), dt(eps))
+    kernel = _step_kernel if _forked_after_gomp else _step_kernel_parallel
+    _parallel_ran = True
+    kernel(p.reshape(-1), g.reshape(-1), G.reshape(-1), -dt(learning_rate), dt(eps))
+
+
+_parallel_ran = False
+_forked_after_gomp = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_after_gomp
+    if _parallel_ran:
+        import numba
+
+        _forked_after_gomp = _forked_after_gomp or numba.threading_layer() == "omp"
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit: int, code: int) -> None:
@@ -340,7 +323,7 @@ def _sparse_checked_overload(table, rows, row_grads, G, learning_rate, eps):
     return lambda table, rows, row_grads, G, learning_rate, eps: 1
 
 
-@_cached_njit()
+@cached_njit()
 def _sparse_entry(table, rows, row_grads, G, learning_rate, eps):
     return _sparse_checked(table, rows, row_grads, G, learning_rate, eps)
 
