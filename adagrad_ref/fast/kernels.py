@@ -286,7 +286,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 def _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit: int, code: int) -> None:
     """Explain a refusal; or, if only the hyperparameters' types or array subclasses were foreign, step
     with the hyperparameters as floats and the plain ndarray views of the same memory."""
-    params, grads, sum_of_squares = plain_views(params, grads, sum_of_squares)
+    params, grads, sum_of_squares = plain_views(params=params, grads=grads, sum_of_squares=sum_of_squares)
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
     explain_arrays(named, same_shape=True)
     learning_rate, eps = explain_hyperparameters(learning_rate, eps)
@@ -399,7 +399,9 @@ def sparse_step_inplace(
 
 
 def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps, code: int) -> None:
-    table, rows, row_grads, sum_of_squares = plain_views(table, rows, row_grads, sum_of_squares)
+    table, rows, row_grads, sum_of_squares = plain_views(
+        table=table, rows=rows, row_grads=row_grads, sum_of_squares=sum_of_squares
+    )
     if not isinstance(rows, np.ndarray) or rows.ndim != 1 or rows.dtype.kind not in "iu":
         what = (
             f"{rows.dtype} array of shape {rows.shape}"

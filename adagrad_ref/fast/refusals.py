@@ -14,10 +14,17 @@ from adagrad_ref.validation import check_hyperparameter, check_learning_rate
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # native byte order
 
 
-def plain_views(*arrays):
-    """An ndarray subclass (np.matrix, a masked array: its mask is ignored) as a plain view of its memory."""
+def plain_views(**named):
+    """An ndarray subclass (np.matrix) as a plain view of its memory; a masked array is refused, as
+    :func:`adagrad_ref.adagrad` refuses it: the step would ignore its mask."""
+    for name, a in named.items():
+        if isinstance(a, np.ma.MaskedArray):
+            raise AdagradError(
+                f"{name} is a masked array; the in-place step would ignore its mask: pass {name}.data"
+            )
     return [
-        a.view(np.ndarray) if isinstance(a, np.ndarray) and type(a) is not np.ndarray else a for a in arrays
+        a.view(np.ndarray) if isinstance(a, np.ndarray) and type(a) is not np.ndarray else a
+        for a in named.values()
     ]
 
 
