@@ -326,6 +326,8 @@ def test_devices_fifos_folders_and_huge_files_are_refused_at_once(tmp_path):
     big = tmp_path / "big.json"
     with open(big, "wb") as f:
         f.truncate(256 * 2**20 + 1)  # sparse: no disk used
+    braces = tmp_path / "braces.json"  # 12 MB of {} parsed to 0.7 GB before the cap on JSON values
+    braces.write_text("[" + ",".join(["{}"] * 6_000_000) + "]")
     cases = {
         "/dev/zero": "not a regular file",
         "/dev/urandom": "not a regular file",
@@ -333,6 +335,7 @@ def test_devices_fifos_folders_and_huge_files_are_refused_at_once(tmp_path):
         str(tmp_path): "not a regular file",
         str(big): "more than the 268435456 bytes",
         str(tmp_path / "missing.json"): "cannot read",
+        str(braces): "holds more than 4194304 JSON values; refused before parsing",
     }
     for path, message in cases.items():
         out = subprocess.run(
