@@ -20,6 +20,7 @@ __all__ = [
     "Adagrad",
     "AdagradError",
     "AdagradState",
+    "FlatAdagrad",
     "adagrad",
     "adagrad_step_inplace",
     "apply_updates",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = ("adagrad_step_inplace", "sparse_step_inplace", "save_state", "load_state")
+_LAZY = ("FlatAdagrad", "adagrad_step_inplace", "sparse_step_inplace", "save_state", "load_state")
 
 
 def __getattr__(name: str):
@@ -38,6 +39,10 @@ def __getattr__(name: str):
         from adagrad_ref.fast import kernels
 
         return getattr(kernels, name)
+    if name == "FlatAdagrad":
+        from adagrad_ref.fast.flat import FlatAdagrad
+
+        return FlatAdagrad
     if name in ("save_state", "load_state"):
         from adagrad_ref import checkpoint
 
