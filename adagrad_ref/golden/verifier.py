@@ -342,8 +342,11 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
     verdict = Verdict(results_path, golden, hashlib.sha256(graw).hexdigest(), shipped, level)
     try:
         verdict.cases = compare_docs(res, gold, level, results_path, golden)
+    except AdagradError:  # already one line naming the file and the field
+        raise
     except (KeyError, TypeError, IndexError, ValueError) as e:  # malformed: exit 2, never a traceback
-        raise AdagradError(f"{golden} or {results_path}: malformed ({type(e).__name__}: {e})"[:300]) from None
+        detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+        raise AdagradError(f"{golden} or {results_path}: malformed ({detail})") from None
     return verdict
 
 
