@@ -110,7 +110,7 @@ print(CLAIMS["slider_defaults_converge_noise_stalls"]())
 # **Conclusion.** At the defaults (exact gradients) the rates level off and the loss falls
 # geometrically. Move σ above 0 and the rates follow the dashed $\eta/(\sigma\sqrt{t})$ while the loss stalls
 # at a noise floor (the printed claim runs σ = 1); set $G_0 = 0$ and the first step becomes
-# $\eta\,\mathrm{sign}(g)$ on both axes (notebook 3 measures it).
+# $-\eta\,\mathrm{sign}(g)$ on both axes (notebook 3 measures it).
 #
 # ## The documentation's warning, made visible
 #

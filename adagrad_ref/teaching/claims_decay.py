@@ -42,11 +42,18 @@ def first_step_is_eta_sign_with_g0_zero():
     small = np.array([1e-3])
     u1, _ = (opt1 := adagrad(1.0, 0.1)).update(small, opt1.init(small))
     dev = float(np.max(np.abs(u0 / -1.0 - 1)))
+    damped = float(u1[0] / (-1.0 * small[0] / np.sqrt(0.1)))
     text = (
-        "With G₀ = 0 the first update is −η·sign(g) whatever |g| (until g² is as small as ε); "
-        "optax's G₀ = 0.1 damps a small first gradient to about η·g/√0.1."
+        f"With G₀ = 0 the first update is −η·sign(g) whatever |g| (until g² is as small as ε): |u₁| = η"
+        f" within {max(dev, 1e-16):.1g}; optax's G₀ = 0.1 damps a small first gradient to about −η·g/√0.1"
+        f" (η = 1, g = 1e-3: u₁ = {u1[0]:.3g}, {damped:.4f}× −η·g/√0.1)."
     )
-    return text, {"max_rel_dev_g0_0": dev, "first_step_g0_0.1_g_1e-3": -u1[0]}, dev < 1e-3 and -u1[0] < 0.01
+    vals = {
+        "max_rel_dev_g0_0": dev,
+        "first_step_g0_0.1_g_1e-3": -u1[0],
+        "u1_over_minus_eta_g_over_sqrt_g0": damped,
+    }
+    return text, vals, dev < 1e-3 and -u1[0] < 0.01 and abs(damped - 1) < 1e-3
 
 
 # ------------------------------------------------------------- notebook 02: learning-rate decay

@@ -254,7 +254,7 @@ def fig_first_steps(path: str | None = None):
         opt = adagrad(1.0, initial_accumulator_value=g0, eps=eps)
         u, _ = opt.update(g, opt.init(np.zeros_like(g)))
         ax.loglog(g, np.abs(u), style, linewidth=2, label=f"G₀ = {g0:g}, ε = {eps:g}")
-    title = "The first step: with G₀ = 0 it is η·sign(g) whatever |g| (until ε matters);"
+    title = "The first step: with G₀ = 0 it is −η·sign(g), so |u₁| = η, whatever |g| (until ε matters);"
     title += "\nG₀ > 0 damps small gradients"
     _dress(ax, title, "size of the first gradient |g₁|", "size of the first step |u₁| (η = 1)")
     return _save(fig, path)
