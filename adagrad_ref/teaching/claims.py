@@ -29,6 +29,7 @@ from adagrad_ref.teaching.claims_more import (
     framework_runs,
     rare_features_runs,
     regret_slope,
+    tuned_diag_full,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "regret_slope",
     "slider_run",
     "steps_to",
+    "tuned_diag_full",
     "tuned_runs",
     "warning_runs",
 ]
