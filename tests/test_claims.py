@@ -54,7 +54,10 @@ def test_the_readme_states_the_claims_numbers():
         f"({v['effective_rate_only_shrinks_the_step_does_not']['step_growth']:.1f}× just after the optimum moves",
         "Adagrad reaches loss 1e-12 in"
         f" {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['adagrad_steps']:.0f} steps, gradient"
-        f" descent in {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_steps']:.0f}",
+        f" descent in {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_steps']:.0f},"
+        f" {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_over_adagrad']:.1f}× as many",
+        f"Adagrad needs {v['tuned_gd_beats_diagonal_adagrad_once_rotated']['rotated_adagrad_steps']:.0f} steps,"
+        f" gradient descent still {v['tuned_gd_beats_diagonal_adagrad_once_rotated']['rotated_gd_steps']:.0f}",
         f"reach loss 1e-12 in {dvf['aligned_diag_steps']:.0f}"
         f" and {dvf['aligned_full_steps']:.0f} steps on the"
         " axis-aligned quadratic, a tie; on the same quadratic rotated by 45° the diagonal needs"

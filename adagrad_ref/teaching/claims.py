@@ -21,6 +21,7 @@ from adagrad_ref.teaching.claims_decay import (
     recovery_steps,
     slider_run,
     tuned_runs,
+    tuned_runs_rotated,
     warning_runs,
 )
 from adagrad_ref.teaching.claims_more import (
@@ -51,5 +52,6 @@ __all__ = [
     "steps_to",
     "tuned_diag_full",
     "tuned_runs",
+    "tuned_runs_rotated",
     "warning_runs",
 ]
