@@ -240,9 +240,8 @@ def fig_condition_numbers(path: str | None = None):
             np.maximum(ad.loss, 1e-300), color=color, linewidth=width, label=f"Adagrad, κ = {kappa}"
         )
     title = "G₀ = ε = 0: one path for every κ (params agree to"
-    title += (
-        f" {max(free.values['max_rel_path_difference'], 1e-16):.0e}),\nthe curvatures cancel out of g/√Σg²"
-    )
+    title += f" {max(free.values['max_rel_path_difference'], 1e-16):.2g}),"
+    title += "\nthe curvatures cancel out of g/√Σg²"
     _dress(axes[1], title, "step t", "loss (log)", fontsize=9)
     fig.suptitle("Adagrad (η = 0.5) and gradient descent on f = ½(x1²/κ + x2²) from (1, 1)")
     return _save(fig, path)
