@@ -118,12 +118,18 @@ plt.show()
 
 # %%
 print(CLAIMS["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"]())
+# the same quadratic rotated by 45°: same eigenvalues, same start, same grid
+for name, (eta, table, _) in claims.tuned_runs_rotated().items():
+    print(f"rotated 45°, {name}: best eta {eta:g}, {table[eta]} steps to 1e-12")
+print(CLAIMS["tuned_gd_beats_diagonal_adagrad_once_rotated"]())
 
 # %% [markdown]
-# **Conclusion.** Each at its own best rate from the same grid, Adagrad reaches $10^{-12}$ several
-# times sooner than gradient descent with a constant or a $\eta_0/\sqrt{t+1}$ step, and it beats gradient
-# descent's best over a whole range of η (the table and the claim above): on this problem its
-# per-coordinate rates are less sensitive to the choice of η.
+# **Conclusion.** Each at its own best rate from the same grid, with axis-aligned curvature Adagrad
+# reaches $10^{-12}$ in 12.7× fewer steps than gradient descent with a constant step and 9.4× fewer
+# than with a $\eta_0/\sqrt{t+1}$ step, and it beats gradient descent's best over a whole range of η
+# (the table and the claim above). That advantage is the diagonal's: rotate the axes by 45° and tuned
+# gradient descent (165 steps, unchanged) beats tuned diagonal Adagrad (210 steps), whose
+# per-coordinate rates no longer line up with the curvature (notebook 4).
 #
 # ## Exercises (solutions in `07_solutions.ipynb`)
 #

@@ -47,9 +47,10 @@ for name, tr in claims.framework_runs().items():
 print(CLAIMS["framework_gap_is_g0_not_eps_placement"]())
 
 # %% [markdown]
-# **Conclusion.** PyTorch starts its accumulator at 0, so its first step is $\eta\,\mathrm{sign}(g)$
-# per coordinate; the others start at 0.1. That, not where ε goes, is PyTorch's gap: given
-# $G_0 = 0.1$ it stays with optax to float32 rounding, and TensorFlow, which also puts ε outside the
+# **Conclusion.** PyTorch starts its accumulator at 0, so its first step is $-\eta\,\mathrm{sign}(g)$
+# per coordinate (the printed $+0.4$ moves against a negative gradient); the others start at 0.1.
+# That, not where ε goes, is PyTorch's gap: given $G_0 = 0.1$ it stays with optax to float32 rounding,
+# and TensorFlow, which also puts ε outside the
 # root, stays with Keras on this problem.
 #
 # ## The `G > 0` guard

@@ -21,6 +21,7 @@ from adagrad_ref.teaching.claims_decay import (
     recovery_steps,
     slider_run,
     tuned_runs,
+    tuned_runs_rotated,
     warning_runs,
 )
 from adagrad_ref.teaching.claims_more import (
@@ -29,6 +30,7 @@ from adagrad_ref.teaching.claims_more import (
     framework_runs,
     rare_features_runs,
     regret_slope,
+    tuned_diag_full,
 )
 
 __all__ = [
@@ -48,6 +50,8 @@ __all__ = [
     "regret_slope",
     "slider_run",
     "steps_to",
+    "tuned_diag_full",
     "tuned_runs",
+    "tuned_runs_rotated",
     "warning_runs",
 ]
