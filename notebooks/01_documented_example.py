@@ -96,3 +96,10 @@ else:
 # At most a few ULP (the bound asserted above): optax computes $1/\sqrt{G+\epsilon}$ with XLA's
 # approximate `rsqrt`, the reference with a correctly rounded square root and a division. The
 # README's section *How close the reference is to optax* measures and explains every such gap.
+#
+# ## Exercise (solution in `08_solutions.ipynb`)
+#
+# Do the steps by hand, in float32, one operation at a time: $g_t = 2w_{t-1}$, $G_t = G_{t-1} + g_t^2$,
+# $s_t = 1/\sqrt{G_t + \epsilon}$, $u_t = -\eta\,(s_t\,g_t)$, $w_t = w_{t-1} + u_t$. Do you get the table's
+# $w_t$ to the last bit? Then compute the update with one division, $u_t = -g_t/\sqrt{G_t+\epsilon}$:
+# at which step do the bits first differ, by how many ULP, and why there?

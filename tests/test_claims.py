@@ -51,7 +51,7 @@ def test_the_readme_states_the_claims_numbers():
     expected = [
         f"gradients {v['comparable_steps_for_unequal_gradients']['gradient_ratio']:.0f}× apart give first steps"
         f" {v['comparable_steps_for_unequal_gradients']['step_ratio']:.2f}× apart",
-        f"({v['effective_rate_only_shrinks_the_step_does_not']['step_growth']:.1f}× just after the optimum moves",
+        f"({v['effective_rate_never_rises_the_step_does']['step_growth']:.1f}× just after the optimum moves",
         "Adagrad reaches loss 1e-12 in"
         f" {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['adagrad_steps']:.0f} steps, gradient"
         f" descent in {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_steps']:.0f},"
@@ -71,3 +71,64 @@ def test_the_readme_states_the_claims_numbers():
         assert text in readme, text
     for gone in ("every step size only shrinks", "small takes large steps", "build_notebooks"):
         assert gone not in readme, gone
+
+
+def _prose(stem: str) -> str:
+    """A notebook's source with the comment marks and line breaks gone: its sentences as one string."""
+    from conftest import ROOT
+
+    text = (ROOT / "notebooks" / f"{stem}.py").read_text()
+    lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in text.splitlines()]
+    return " ".join(" ".join(lines).split())
+
+
+def test_the_notebooks_state_the_claims_numbers():
+    """Every number a notebook's prose states about Adagrad's behaviour is a claim's value, as rounded
+    there: a changed experiment fails here instead of leaving a stale sentence."""
+    v = {name: claims.CLAIMS[name]().values for name in claims.CLAIMS}
+    best = v["sqrt_of_the_sum_is_the_best_diagonal_in_hindsight"]
+    slider = v["slider_defaults_converge_noise_falls_slowly"]
+    lag, floor = v["warning_adagrad_lags_after_the_move"], v["warning_adagrad_floor_is_lower_before_the_move"]
+    same = v["the_trade_off_is_the_rate_adagrad_has_reached"]
+    rms = v["rmsprop_follows_the_move"]
+    tuned, rot = (
+        v["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"],
+        v["tuned_gd_beats_diagonal_adagrad_once_rotated"],
+    )
+    dvf = v["tuned_diagonal_ties_aligned_full_matrix_wins_rotated"]
+    gd_eta = 0.05  # gradient descent's η in claims.warning_runs()
+    expected = {
+        "02_rare_features": [f"({best['cost_one_scale'] / best['cost_at_sqrt_of_sum']:.1f}× worse here"],
+        "03_learning_rate_decay": [
+            f"{slider['noisy_mean_loss_500_1000']:.4f} over steps 500–1,000,"
+            f" {slider['noisy_mean_loss_1500_2000']:.4f} over 1,500–2,000,"
+            f" {slider['noisy_mean_loss_19000_20000']:.4f} over 19,000–20,000"
+        ],
+        "04_the_warning_and_rmsprop": [
+            f"its mean loss is {floor['ratio']:.1f}× below constant-step gradient descent's",
+            f"is {gd_eta / lag['adagrad_rate_at_move']:.0f}× below gradient descent's",
+            f"needs {lag['adagrad_steps']:.0f} steps to follow against gradient descent's {lag['gd_steps']:.0f}",
+            f"same floor ({same['gd_floor']:.4f} against {same['adagrad_floor']:.4f}) and the same lag"
+            f" ({same['gd_steps']:.0f} steps against {same['adagrad_steps']:.0f})",
+            f"in {rms['rmsprop_steps']:.0f} steps against Adagrad's {rms['adagrad_steps']:.0f}",
+            f"its mean loss ({rms['rmsprop_floor']:.4f}) is gradient descent's ({floor['gd_floor']:.4f}),"
+            f" not Adagrad's ({rms['adagrad_floor']:.4f})",
+        ],
+        "05_textbook_quadratic": [
+            f"x_1 = {v['d2l_trace']['optax_x1']:.3f}",
+            f"{tuned['gd_over_adagrad']:.1f}× fewer steps than gradient descent with a constant step and"
+            f" {tuned['gd_decay_over_adagrad']:.1f}× fewer",
+            f"({rot['rotated_gd_steps']:.0f} steps, unchanged) beats tuned diagonal Adagrad"
+            f" ({rot['rotated_adagrad_steps']:.0f} steps)",
+        ],
+        "06_diagonal_vs_full_matrix": [
+            f"({dvf['aligned_diag_steps']:.0f} and {dvf['aligned_full_steps']:.0f} steps to loss 1e-12)",
+            f"it needs {dvf['rotated_diag_steps']:.0f} steps, the full matrix still {dvf['rotated_full_steps']:.0f}",
+            f"ahead at step 10 (ratio {dvf['untuned_aligned_ratio_step_10']:.2f}) and behind at step 60"
+            f" ({dvf['untuned_aligned_ratio_step_60']:.2f})",
+        ],
+    }
+    for stem, texts in expected.items():
+        prose = _prose(stem)
+        for text in texts:
+            assert text in prose, (stem, text)

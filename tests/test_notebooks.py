@@ -19,12 +19,13 @@ SOURCES = sorted(NB_DIR.glob("*.py"))
 def test_every_notebook_is_a_text_source_with_its_executed_pair():
     assert [p.stem for p in SOURCES] == [
         "01_documented_example",
-        "02_learning_rate_decay",
-        "03_textbook_quadratic",
-        "04_diagonal_vs_full_matrix",
-        "05_frameworks",
-        "06_rare_features",
-        "07_solutions",
+        "02_rare_features",
+        "03_learning_rate_decay",
+        "04_the_warning_and_rmsprop",
+        "05_textbook_quadratic",
+        "06_diagonal_vs_full_matrix",
+        "07_frameworks",
+        "08_solutions",
     ]
     assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == [p.stem for p in SOURCES]
     assert not list(NB_DIR.glob("build_*.py")), "the cells-as-strings builder is retired"

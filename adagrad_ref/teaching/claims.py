@@ -26,6 +26,7 @@ from adagrad_ref.teaching.claims_decay import (
 )
 from adagrad_ref.teaching.claims_more import (
     diag_full_runs,
+    diagonal_cost,
     framework_gap,
     framework_runs,
     rare_features_runs,
@@ -42,6 +43,7 @@ __all__ = [
     "claims_more",
     "decay_runs",
     "diag_full_runs",
+    "diagonal_cost",
     "framework_gap",
     "framework_runs",
     "kappa_runs",

@@ -1,4 +1,5 @@
-"""The lessons of notebooks 01–03 (the documented example, learning-rate decay, the textbook quadratic)."""
+"""The lessons of notebooks 01, 03, 04 and 05 (the documented example, learning-rate decay, the warning,
+the textbook quadratic)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def first_step_is_eta_sign_with_g0_zero():
     return text, vals, dev < 1e-3 and -u1[0] < 0.01 and abs(damped - 1) < 1e-3
 
 
-# ------------------------------------------------------------- notebook 02: learning-rate decay
+# -------------------------------------------------- notebooks 03 and 04: learning-rate decay, the warning
 @functools.cache
 def decay_runs():
     q = ex.Quadratic.textbook()
@@ -105,7 +106,7 @@ def steep_accumulator_settles_first():
 
 
 def slider_run(eta=0.4, g0=0.1, log10_eps=-7.0, sigma=0.0, kappa=20.0, steps=2000) -> ex.Trajectory:
-    """The run notebook 02's sliders draw: f = ½(4/κ·x1² + 4·x2²) from (−5, −2)."""
+    """The run notebook 03's sliders draw: f = ½(4/κ·x1² + 4·x2²) from (−5, −2)."""
     q = ex.Quadratic.make([4.0 / kappa, 4.0])
     return ex.run_adagrad(q, START, eta, steps, g0, 10.0**log10_eps, noise=sigma)
 
@@ -173,18 +174,38 @@ def warning_adagrad_floor_is_lower_before_the_move():
 
 
 @claim
-def effective_rate_only_shrinks_the_step_does_not():
+def the_trade_off_is_the_rate_adagrad_has_reached():
+    """Gradient descent at the constant rate Adagrad has decayed to by the move has Adagrad's floor and
+    Adagrad's lag: both sides of the warning's trade-off are set by that one rate."""
+    ad, _, _ = warning_runs()
+    rate = float(ad.effective_lr[4999].max())
+    q = ex.Quadratic.make([1.0, 1.0])
+    slow = ex.run_gd(q, [1.0, 1.0], rate, 6000, noise=1.0, shift=(5000, [3.0, -3.0]))
+    vals = {
+        "rate": rate,
+        "gd_floor": float(np.mean(slow.loss[4000:5000])),
+        "adagrad_floor": float(np.mean(ad.loss[4000:5000])),
+        "gd_steps": recovery_steps(slow),
+        "adagrad_steps": recovery_steps(ad),
+    }
+    text = "Gradient descent at Adagrad's rate at the move (η = {:.4f}, constant from the start): mean loss"
+    text += " {:.4f} over steps 4,000–5,000 (Adagrad {:.4f}) and {} steps to recover (Adagrad {})."
+    text = text.format(rate, vals["gd_floor"], vals["adagrad_floor"], vals["gd_steps"], vals["adagrad_steps"])
+    ok = abs(vals["gd_floor"] / vals["adagrad_floor"] - 1) < 0.1
+    return text, vals, ok and abs(vals["gd_steps"] / vals["adagrad_steps"] - 1) < 0.1
+
+
+@claim
+def effective_rate_never_rises_the_step_does():
     """The effective rate never rises; the step |Δx₁| grows when the gradients grow."""
     ad, _, _ = warning_runs()
     rates = ad.effective_lr
     rises = int(np.count_nonzero(np.diff(rates, axis=0) > 0))
     dx = np.abs(np.diff(ad.params[:, 0]))
     grow = float(np.mean(dx[5000:5020]) / np.mean(dx[4800:5000]))
-    text = (
-        "Adagrad's effective rate only shrinks (it never rises in 6,000 steps); the step does not: the mean"
-    )
+    text = "Adagrad's effective rate never rises (in 6,000 steps it rises {} times); the step does: the mean"
     text += " |Δx₁| of the 20 steps after the move is {:.1f}× that of the 200 before."
-    return text.format(grow), {"rate_rises": rises, "step_growth": grow}, rises == 0 and grow > 2
+    return text.format(rises, grow), {"rate_rises": rises, "step_growth": grow}, rises == 0 and grow > 2
 
 
 @claim
@@ -210,7 +231,7 @@ def rmsprop_follows_the_move():
     return text, vals, 3 * r < a and rates[0] > 4 * rates[1] and floors[0] > 3 * floors[1]
 
 
-# ------------------------------------------------------------- notebook 03: the textbook quadratic
+# ------------------------------------------------------------- notebook 05: the textbook quadratic
 @claim
 def gd_diverges_at_eta_2_adagrad_does_not():
     """At η = 2 gradient descent multiplies x₂ by 1 − 2·4 = −7 each step; Adagrad converges."""

@@ -15,7 +15,7 @@ square root comes from an eigendecomposition of the symmetric :math:`G_t + \epsi
 (``numpy.linalg.eigh``): :math:`V \operatorname{diag}(\lambda_i^{-1/2}) V^\top`. It costs
 :math:`O(p^3)` a step for :math:`p` parameters, which is why nobody uses it on
 a network, and why it is here: to show, on two parameters, what the diagonal
-gives up (``notebooks/03_diagonal_vs_full_matrix.ipynb``).
+gives up (``notebooks/06_diagonal_vs_full_matrix.ipynb``).
 
 >>> import numpy as np
 >>> opt = FullMatrixAdagrad(1.0)

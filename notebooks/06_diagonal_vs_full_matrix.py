@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 4. The diagonal against the full matrix
+# # 6. The diagonal against the full matrix
 #
 # The documentation defines $G = \sum_t g_t g_t^\top$ and then keeps only $\mathrm{diag}(G)$: one
 # number per parameter. `adagrad_ref.teaching.full_matrix.FullMatrixAdagrad` keeps the whole matrix
@@ -76,7 +76,7 @@ print(f"largest difference between the two updates over 20 axis-aligned steps: {
 assert worst < 1e-12
 
 # %% [markdown]
-# ## Exercise (solution in `07_solutions.ipynb`)
+# ## Exercise (solution in `08_solutions.ipynb`)
 #
 # Rotate the start point too: run full-matrix Adagrad on the rotated quadratic from $R\,(-5, -2)$ and
 # compare its path with the aligned run's, rotated.

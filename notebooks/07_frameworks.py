@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 5. The same optimizer in four frameworks
+# # 7. The same optimizer in four frameworks
 #
 # "Adagrad" names different arithmetic in optax, PyTorch, Keras and TensorFlow.
 # `adagrad_ref.conventions` implements each in its own order of operations, with its own defaults:

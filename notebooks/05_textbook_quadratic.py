@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 3. The textbook quadratic: per-coordinate steps, conditioning, and a fair comparison
+# # 5. The textbook quadratic: per-coordinate steps, conditioning, and a fair comparison
 #
 # $f = 0.1\,x_1^2 + 2\,x_2^2$ (curvatures 0.2 and 4) from $(-5, -2)$ is the quadratic of the d2l
 # chapter on Adagrad. This notebook asks one question of it: what does dividing each coordinate by
@@ -129,9 +129,9 @@ print(CLAIMS["tuned_gd_beats_diagonal_adagrad_once_rotated"]())
 # than with a $\eta_0/\sqrt{t+1}$ step, and it beats gradient descent's best over a whole range of η
 # (the table and the claim above). That advantage is the diagonal's: rotate the axes by 45° and tuned
 # gradient descent (165 steps, unchanged) beats tuned diagonal Adagrad (210 steps), whose
-# per-coordinate rates no longer line up with the curvature (notebook 4).
+# per-coordinate rates no longer line up with the curvature (notebook 6).
 #
-# ## Exercises (solutions in `07_solutions.ipynb`)
+# ## Exercises (solutions in `08_solutions.ipynb`)
 #
 # 1. Show that with $G_0 = \epsilon = 0$ Adagrad's path on a diagonal quadratic does not depend on the
 #    curvatures. Check it numerically for κ = 1, 10, 100, 1000.

@@ -9,13 +9,13 @@
 # ---
 
 # %% [markdown]
-# # 2. Learning-rate decay: when the rate falls like $1/\sqrt{t}$, and what it costs
+# # 3. Learning-rate decay: when the rate falls like $1/\sqrt{t}$, and when it levels off
 #
 # Adagrad divides each coordinate's gradient by $\sqrt{G_t + \epsilon}$, where $G_t$ sums that
 # coordinate's squared gradients. The *effective learning rate* $\eta/\sqrt{G_t+\epsilon}$ therefore
 # never rises. Textbooks say it falls like $1/\sqrt{t}$; on a quadratic with exact gradients students
-# see something else. Both are right: this notebook shows when each holds, and the price of a rate
-# that never rises (the documentation's warning).
+# see something else. Both are right: this notebook shows when each holds (notebook 4 shows the price
+# of a rate that never rises: the documentation's warning).
 
 # %%
 import matplotlib.pyplot as plt
@@ -42,9 +42,10 @@ print(CLAIMS["noisy_rate_is_eta_over_sigma_sqrt_t"]())
 # **Conclusion.** With exact gradients the gradient shrinks as $w$ approaches the minimum, the
 # accumulator stops growing and the rate levels off (left). With gradient noise of standard
 # deviation $\sigma$ every step adds about $\sigma^2$ to $G$, so $G_t \approx \sigma^2 t$ and the rate falls
-# as $\eta/(\sigma\sqrt{t})$ (right; the dashed line has the $\sigma$ in it). The convergence proofs'
-# $1/\sqrt{t}$ comes with their assumption of bounded gradients; the decay you see depends on how
-# much gradient keeps arriving.
+# as $\eta/(\sigma\sqrt{t})$ (right; the dashed line has the $\sigma$ in it). The convergence proofs
+# assume bounded gradients, $|g| \le L$; then $G_t \le G_0 + L^2 t$, so the rate never falls below
+# $\eta/\sqrt{G_0 + L^2 t + \epsilon}$: $1/\sqrt{t}$ is the fastest it can fall, reached only while
+# gradients of size $L$ keep arriving. How fast it really falls depends on how much gradient arrives.
 #
 # ## The accumulator per coordinate
 
@@ -112,61 +113,9 @@ print(CLAIMS["slider_defaults_converge_noise_falls_slowly"]())
 # not stall at a floor but its noise level falls only as slowly as the rate does (the printed claim's
 # window means, σ = 1: 0.0076 over steps 500–1,000, 0.0036 over 1,500–2,000, 0.0012 over
 # 19,000–20,000); set $G_0 = 0$ and the first step becomes
-# $-\eta\,\mathrm{sign}(g)$ on both axes (notebook 3 measures it).
+# $-\eta\,\mathrm{sign}(g)$ on both axes (notebook 5 measures it).
 #
-# ## The documentation's warning, made visible
+# ## Exercise (solution in `08_solutions.ipynb`)
 #
-# *"The sum keeps growing during training and the learning rate eventually becomes vanishingly
-# small."* Here, after 5,000 noisy steps, the optimum moves:
-
-# %%
-plots.fig_warning()
-plt.show()
-
-# %%
-for name in (
-    "warning_adagrad_lags_after_the_move",
-    "warning_adagrad_floor_is_lower_before_the_move",
-    "effective_rate_only_shrinks_the_step_does_not",
-):
-    print(CLAIMS[name]())
-
-# %% [markdown]
-# **Conclusion.** The trade-off has two sides. Before the move, Adagrad's decayed rate averages the
-# noise away and holds the loss well below constant-step gradient descent's. After the move its rate,
-# set by 5,000 gradients of history, is far below gradient descent's, and the new large gradients only
-# lower it further, so it takes several times longer to follow. Note what shrinks: the *rate*. The
-# *step* is rate × gradient, and it grows when the gradients grow.
-#
-# ## What came next: RMSProp's one change
-#
-# RMSProp replaces the sum by a decaying average, so old gradients are forgotten. On the same problem,
-# in a few lines of NumPy (this is a lesson, not an optimizer of this package):
-
-# %%
-rng = np.random.default_rng(0)
-wr, G, path = np.array([1.0, 1.0]), np.zeros(2), [np.array([1.0, 1.0])]
-for t in range(6000):
-    target = np.zeros(2) if t < 5000 else np.array([3.0, -3.0])
-    g = (wr - target) + rng.standard_normal(2)  # the same noisy gradients as the Adagrad run
-    G = 0.99 * G + (1 - 0.99) * g * g  # Adagrad: G = G + g * g
-    wr = wr - 0.05 / np.sqrt(G + 1e-7) * g
-    path.append(wr)
-rms = claims.warning_runs()[2]
-same = np.array_equal(np.array(path), rms.params)
-print("these lines give the params of the RMSProp run in the claims (and the figure), bit for bit:", same)
-assert same
-print(CLAIMS["rmsprop_follows_the_move"]())
-
-# %% [markdown]
-# **Conclusion.** Forgetting lets the rate rise again when the gradients change, so RMSProp follows
-# the moved optimum several times faster than Adagrad. The price is the other side of the same
-# trade-off: its rate no longer decays, so before the move its loss floor is gradient descent's, not
-# Adagrad's. Adam adds momentum to the same average.
-#
-# ## Exercises (solutions in `07_solutions.ipynb`)
-#
-# 1. Derive the $\eta/(\sigma\sqrt{t})$ law: with gradients $g_t = \bar g_t + \sigma \xi_t$, $\xi_t$ standard
-#    normal and $\bar g_t \to 0$, what is $\mathbb{E}[G_t]$? Check it for $\sigma = 0.5$ and $2$.
-# 2. In the RMSProp cell, try a decay of 0.9 and of 0.999 instead of 0.99. Which follows the move
-#    fastest, and what happens to the loss floor before the move?
+# Derive the $\eta/(\sigma\sqrt{t})$ law: with gradients $g_t = \bar g_t + \sigma \xi_t$, $\xi_t$ standard
+# normal and $\bar g_t \to 0$, what is $\mathbb{E}[G_t]$? Check it for $\sigma = 0.5$ and $2$.
