@@ -133,7 +133,8 @@ print(CLAIMS["tuned_gd_beats_diagonal_adagrad_once_rotated"]())
 #
 # ## Exercises (solutions in `08_solutions.ipynb`)
 #
-# 1. Show that with $G_0 = \epsilon = 0$ Adagrad's path on a diagonal quadratic does not depend on the
-#    curvatures. Check it numerically for κ = 1, 10, 100, 1000.
+# 1. Derive, from the update rule, the cancellation stated above: with $G_0 = \epsilon = 0$ Adagrad's
+#    path on a diagonal quadratic does not depend on the curvatures. Check it for κ = 1, 10, 100, 1000.
 # 2. Remove the square root: $u = -\eta\,g/G$. What is the first step? Does the path still ignore κ?
-# 3. On the textbook quadratic, find where Adagrad beats gradient descent when each has its best η.
+# 3. From the table of steps per η above, find the range of η over which Adagrad beats gradient
+#    descent's best. What does its width say about how carefully each method must be tuned?
