@@ -52,6 +52,15 @@ for t in range(1, 6):
     print(f"{t:>2} {row[0]:>34} {row[1]:>28} {row[2]:>30} {float(np.sum(w**2)):>9.4g}")
 
 # %% [markdown]
+# The table rounds to four digits. To the last bit (the shortest decimal that reads back as the same
+# float32, and its hexadecimal form), the $w_t$ the exercise at the end asks you to reproduce:
+
+# %%
+for t, wt in enumerate(run_documented_example("numpy")[1:], start=1):
+    short = [np.format_float_positional(x, unique=True) for x in wt]
+    print(f"w_{t} = [{', '.join(short)}]  hex [{', '.join(float(x).hex() for x in wt)}]")
+
+# %% [markdown]
 # Look at the first step. The gradients are 2, 4 and 6, yet each coordinate moves by almost exactly
 # the same amount, about $\eta = 1$:
 
@@ -101,5 +110,6 @@ else:
 #
 # Do the steps by hand, in float32, one operation at a time: $g_t = 2w_{t-1}$, $G_t = G_{t-1} + g_t^2$,
 # $s_t = 1/\sqrt{G_t + \epsilon}$, $u_t = -\eta\,(s_t\,g_t)$, $w_t = w_{t-1} + u_t$. Do you get the table's
-# $w_t$ to the last bit? Then compute the update with one division, $u_t = -g_t/\sqrt{G_t+\epsilon}$:
+# $w_t$ to the last bit (the full values printed after the table)? Then compute the update with one
+# division, $u_t = -\eta\,g_t/\sqrt{G_t+\epsilon}$:
 # at which step do the bits first differ, by how many ULP, and why there?

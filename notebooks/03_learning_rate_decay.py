@@ -63,8 +63,9 @@ print(CLAIMS["steep_accumulator_settles_first"]())
 #
 # ## Try it: sliders for $\eta$, $G_0$, $\epsilon$, $\sigma$ and the condition number
 #
-# The function below runs Adagrad on $f = \tfrac12(\lambda_1 x_1^2 + \lambda_2 x_2^2)$ with
-# $\lambda_2 = 4$ and $\lambda_1 = 4/\kappa$, and draws the effective rate and the loss. With
+# The function below runs Adagrad from $(-5, -2)$ on $f = \tfrac12(\lambda_1 x_1^2 + \lambda_2 x_2^2)$
+# with $\lambda_2 = 4$ and $\lambda_1 = 4/\kappa$ (the default κ = 20 is the textbook quadratic
+# $0.1\,x_1^2 + 2\,x_2^2$ of notebook 5), and draws the effective rate and the loss. With
 # `ipywidgets` and a live kernel the sliders redraw it; the static figure after them is the same
 # function at its defaults, so the saved notebook shows it wherever widgets do not run.
 
@@ -75,12 +76,13 @@ def explore(eta=0.4, g0=0.1, log10_eps=-7.0, sigma=0.0, kappa=20.0, steps=2000):
     _, axes = plt.subplots(1, 2, figsize=(12, 4))
     t = np.arange(1, steps + 1)
     for i in range(2):
-        axes[0].loglog(t, tr.effective_lr[:, i], label=f"x{i + 1}, λ = {(4.0 / kappa, 4.0)[i]:g}")
+        lam = (4.0 / kappa, 4.0)[i]
+        axes[0].loglog(t, tr.effective_lr[:, i], color=plots.COORD_COLORS[i], label=f"x{i + 1}, λ = {lam:g}")
     if sigma > 0:
         axes[0].loglog(t, eta / (sigma * np.sqrt(t)), "k--", label="η/(σ√t)")
     axes[1].semilogy(np.maximum(tr.loss, 1e-300))
-    axes[0].set(title="effective rate η/√(G+ε)", xlabel="step t")
-    axes[1].set(title=f"loss (after {steps} steps: {tr.loss[-1]:.3g})", xlabel="step t")
+    axes[0].set(title="effective rate η/√(G+ε)", xlabel="step t (log)", ylabel="rate (log)")
+    axes[1].set(title=f"loss (after {steps} steps: {tr.loss[-1]:.3g})", xlabel="step t", ylabel="f(x) (log)")
     axes[0].legend()
     plt.show()
 
@@ -118,4 +120,5 @@ print(CLAIMS["slider_defaults_converge_noise_falls_slowly"]())
 # ## Exercise (solution in `08_solutions.ipynb`)
 #
 # Derive the $\eta/(\sigma\sqrt{t})$ law: with gradients $g_t = \bar g_t + \sigma \xi_t$, $\xi_t$ standard
-# normal and $\bar g_t \to 0$, what is $\mathbb{E}[G_t]$? Check it for $\sigma = 0.5$ and $2$.
+# normal and $\bar g_t$ the exact gradient (small once the iterate is near the minimum), what is
+# $\mathbb{E}[G_t]$, and which of its terms wins for large $t$? Check it for $\sigma = 0.5$ and $2$.

@@ -78,5 +78,7 @@ assert worst < 1e-12
 # %% [markdown]
 # ## Exercise (solution in `08_solutions.ipynb`)
 #
-# Rotate the start point too: run full-matrix Adagrad on the rotated quadratic from $R\,(-5, -2)$ and
-# compare its path with the aligned run's, rotated.
+# The claim above checks rotation invariance numerically; derive it. Rotate the problem and the start
+# by an orthogonal $R$, so that every gradient becomes $R\,g_t$. What becomes of $G_t$, and of
+# $(G_t + \epsilon I)^{-1/2}$? Why is the rotated update $R$ times the aligned one? What does the
+# argument need of $G_0$ and ε, and why does it fail for the diagonal method?

@@ -19,7 +19,7 @@
 # | optax | 0.1 | 1e-7 | inside the root, with a `G > 0` guard |
 # | PyTorch | 0 | 1e-10 | outside the root |
 # | Keras | 0.1 | 1e-7 | inside the root |
-# | TensorFlow (`ApplyAdagradV2`) | 0.1 | 1e-7 | outside the root |
+# | tf.keras 2 `Adagrad` (op `ApplyAdagradV2`, no defaults of its own) | 0.1 | 1e-7 | outside the root |
 #
 # The same problem, the same learning rate, each framework's defaults (and PyTorch once more with
 # $G_0 = 0.1$, to tell its two differences apart):

@@ -28,34 +28,39 @@ CLAIMS = claims.CLAIMS
 # ## Notebook 1: the steps by hand
 #
 # Each operation rounds once, in float32; done in the reference's order the five steps give the
-# table's bits exactly. The one-division form rounds $g/\sqrt{\cdot}$ once instead of $1/\sqrt{\cdot}$ and
-# the product twice, so $u$ can differ in its last bit; where $w + u$ nearly cancels (the coordinate
-# passing near 0), one ULP of $u$ is many ULP of the small $w$.
+# table's bits exactly. After the square root the reference rounds twice ($1/\sqrt{\cdot}$, then
+# $\times g$), the one-division form once ($g/\sqrt{\cdot}$), so from the same state its $u$ can differ
+# in the last bit. Whether $w$ notices depends on $w + u$: a
+# 1-ULP change of $u$ usually rounds away in the sum, except where the sum nearly cancels (the
+# coordinate passing near 0), where one ULP of $u$ is many ULP of the small $w$.
 
 # %%
 table = run_documented_example("numpy")
 f32 = np.float32
 w, G, eps = np.array([1, 2, 3], f32), np.full(3, 0.1, f32), f32(1e-7)
 w1, G1 = w.copy(), G.copy()
-first = None
+first_u = first_w = None
 for t in range(1, 6):
     g = f32(2) * w
     G = G + g * g
     s = f32(1) / np.sqrt(G + eps)
-    w = w + f32(-1) * (s * g)
+    u = f32(-1) * (s * g)  # the reference: η·(s·g), three roundings after √
+    du = ulp_distance(-(f32(1) * g / np.sqrt(G + eps)), u).astype(int)  # one division, same state
+    w = w + u
     assert np.array_equal(w.view(np.uint32), table[t].view(np.uint32)), t
-    g1 = f32(2) * w1
+    g1 = f32(2) * w1  # the one-division path, run on its own
     G1 = G1 + g1 * g1
-    u1, u = -(g1 / np.sqrt(G1 + eps)), f32(-1) * (s * g)
-    w1 = w1 + u1
-    du, dw = ulp_distance(u1, u).astype(int), ulp_distance(w1, table[t]).astype(int)
-    print(f"step {t}: by hand == table; one division: u {du} ULP, w {dw} ULP from the table, w = {table[t]}")
-    if first is None and dw.any():
-        first = (t, du, dw, table[t])
-t, du, dw, wt = first
-where = abs(wt[dw.argmax()])
-print(f"first difference at step {t}: u by {du.max()} ULP, w by {dw.max()} ULP where |w| = {where:.3g}")
-assert du.max() <= 1 and dw.max() > du.max() and where < 0.1
+    w1 = w1 + -(f32(1) * g1 / np.sqrt(G1 + eps))
+    dw = ulp_distance(w1, table[t]).astype(int)
+    print(f"step {t}: by hand == table; one division, same state: u {du} ULP; its own path: w {dw} ULP")
+    if first_u is None and du.any():
+        first_u = t
+    if first_w is None and dw.any():
+        first_w, i = t, int(dw.argmax())
+        u_ulps, w_ulps, where = int(du[i]), int(dw[i]), abs(float(table[t][i]))
+print(f"u first differs at step {first_u}; w first differs at step {first_w}, on x{i + 1} = {where:.3g},")
+print(f"where the one-division u, {u_ulps} ULP off, moves w by {w_ulps} ULP")
+assert first_u < first_w and u_ulps == 1 and w_ulps > 1 and where < 0.1
 
 # %% [markdown]
 # ## Notebook 2: another budget
@@ -90,9 +95,10 @@ assert costs[2 / 3] < min(costs[1.0], costs[0.5], costs[0.0], best_nearby)
 # ## Notebook 3: the $\eta/(\sigma\sqrt t)$ law
 #
 # With $g_t = \bar g_t + \sigma\xi_t$, $\mathbb E[g_t^2] = \bar g_t^2 + \sigma^2$, so
-# $\mathbb E[G_t] = G_0 + \sum_\tau \bar g_\tau^2 + \sigma^2 t$. Near the minimum $\bar g_\tau \to 0$ and the
-# sum of $\bar g_\tau^2$ stays bounded, so for large $t$, $G_t \approx \sigma^2 t$ and the rate
-# $\eta/\sqrt{G_t} \approx \eta/(\sigma\sqrt t)$.
+# $\mathbb E[G_t] = G_0 + \sum_\tau \bar g_\tau^2 + \sigma^2 t$. The noise keeps the iterate moving
+# around the minimum, so $\bar g_\tau$ does not vanish and its sum keeps growing; but it grows far
+# more slowly than $t$ (printed below: most of it is collected on the way in), so for large $t$,
+# $G_t \approx \sigma^2 t$ and the rate $\eta/\sqrt{G_t} \approx \eta/(\sigma\sqrt t)$.
 
 # %%
 c = CLAIMS["noisy_rate_is_eta_over_sigma_sqrt_t"]()
@@ -103,6 +109,11 @@ for sigma in (0.5, 2.0):
     G_per_step = tr.sum_of_squares[-1, 0] / tr.steps
     print(f"sigma = {sigma}: G_t / t = {G_per_step:.3f}, sigma^2 = {sigma**2}")
     assert abs(G_per_step / sigma**2 - 1) < 0.1
+    exact = np.cumsum((tr.params[:-1] * np.array([0.2, 4.0])) ** 2, axis=0)  # ḡ = λ·x on f's axes
+    s3, s4 = exact[999].sum(), exact[9_999].sum()
+    print(f"   sum of exact g^2 (both axes): {s3:.0f} at t = 1,000, {s4:.0f} at t = 10,000 (x{s4 / s3:.2f});")
+    print(f"   sigma^2 t over both axes: {2 * sigma**2 * 1000:.0f} and {2 * sigma**2 * 10_000:.0f} (x10)")
+    assert 1 < s4 / s3 < 2 and s4 < 0.2 * 2 * sigma**2 * 10_000
 
 # %% [markdown]
 # ## Notebook 4: RMSProp's decay
@@ -154,27 +165,50 @@ assert c.holds
 # %% [markdown]
 # ## Notebook 5, exercise 3: where Adagrad beats tuned gradient descent
 #
-# Adagrad beats gradient descent's best step count over a whole range of η, about a decade wide
-# (printed below): on this problem it need not be tuned carefully to win. Gradient descent must be:
-# it reaches $10^{-12}$ within the run only in a narrow band of rates just below its stability limit
-# $2/\lambda_{\max} = 0.5$ (printed below).
+# Adagrad beats gradient descent's best step count at every η of the grid from about 1 up to 10,
+# the grid's top, so over at least a decade (printed below): on this problem it need not be tuned
+# carefully to win. Put to the same test, whether loss $10^{-12}$ is reached at all within the 300
+# steps of each run, Adagrad passes at 16 of the 31 rates (from 0.71 up to the grid's top, a factor
+# of at least 14), gradient descent at 4 (from 0.25 to 0.42, a factor of 1.7, between half and 83%
+# of its stability limit $2/\lambda_{\max} = 0.5$). Gradient descent must be tuned: too small and it is
+# too slow for the budget, above 0.5 it diverges.
 
 # %%
 c = CLAIMS["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"]()
 print(c)
 assert c.holds
-wins = [e for e, s in claims.tuned_runs()["Adagrad"][1].items() if s < c.values["gd_steps"]]
 n = len(claims.TEXTBOOK_GRID)
+wins = [e for e, s in claims.tuned_runs()["Adagrad"][1].items() if s < c.values["gd_steps"]]
 print(f"Adagrad beats gradient descent's best ({c.values['gd_steps']:.0f} steps) at every eta in "
-      f"[{min(wins):g}, {max(wins):g}] on the grid ({len(wins)} of {n} rates)")  # fmt: skip
-print(f"the range spans a factor of {max(wins) / min(wins):.1f} in eta")
-assert len(wins) >= 5 and max(wins) / min(wins) >= 9
-gd_ok = [e for e, s in claims.tuned_runs()["gradient descent"][1].items() if s < 10**9]
-print(f"gradient descent reaches 1e-12 at {len(gd_ok)} of {n} rates, eta in [{min(gd_ok):g}, {max(gd_ok):g}]")
-assert len(gd_ok) < len(wins) and max(gd_ok) < 0.5 and max(gd_ok) / min(gd_ok) < 2
+      f"[{min(wins):g}, {max(wins):g}] on the grid ({len(wins)} of {n} rates), "
+      f"a factor {max(wins) / min(wins):.1f}")  # fmt: skip
+assert len(wins) >= 5 and max(wins) / min(wins) >= 9 and max(wins) == claims.TEXTBOOK_GRID[-1]
+reach = {}
+for name in ("Adagrad", "gradient descent"):
+    ok = [e for e, s in claims.tuned_runs()[name][1].items() if s < 10**9]
+    reach[name] = (len(ok), min(ok), max(ok))
+    print(f"{name} reaches 1e-12 within 300 steps at {len(ok)} of {n} rates,"
+          f" eta in [{min(ok):g}, {max(ok):g}] (a factor {max(ok) / min(ok):.1f})")  # fmt: skip
+ad, gd = reach["Adagrad"], reach["gradient descent"]
+print(f"gradient descent's band is {gd[1] / 0.5:.0%} to {gd[2] / 0.5:.0%} of its stability limit 0.5")
+assert ad[0] == 16 and gd[0] == 4 and ad[2] / ad[1] > 14 and gd[2] / gd[1] < 2
+assert 0.45 < gd[1] / 0.5 < gd[2] / 0.5 < 0.85
 
 # %% [markdown]
-# ## Notebook 6: rotate the start point too
+# ## Notebook 6: why rotating everything gives the same path
+#
+# If the rotated run's gradients are $R\,g_\tau$ up to step $t$, its accumulator is
+# $G_0 + \sum_\tau R g_\tau g_\tau^\top R^\top = R\,G_t R^\top$, provided $G_0 = g_0 I$ (then
+# $R\,G_0 R^\top = G_0$). Adding $\epsilon I = R\,\epsilon I R^\top$ keeps the form, and a matrix
+# function commutes with the rotation: if $G_t + \epsilon I = V \Lambda V^\top$ then
+# $R(G_t + \epsilon I)R^\top = (RV)\Lambda(RV)^\top$, so
+# $(R(G_t + \epsilon I)R^\top)^{-1/2} = R\,(G_t + \epsilon I)^{-1/2}R^\top$. The update is
+# $-\eta R (G_t + \epsilon I)^{-1/2} R^\top R g_t = R\,u_t$, so the iterates stay $R\,w_t$ and the
+# next gradient is $R g_{t+1}$: by induction, the whole path rotates. It needs $G_0$ and ε to be
+# multiples of $I$ (a non-uniform diagonal $G_0$ would not rotate into itself) and the start rotated
+# too. The diagonal method keeps only $\mathrm{diag}(R\,G_t R^\top)$, which is not
+# $R\,\mathrm{diag}(G_t) R^\top$: rotation mixes the coordinates it divides separately (13 steps aligned
+# against 210 rotated, notebook 6).
 
 # %%
 q_rot = ex.Quadratic.make([0.2, 4.0], angle=np.pi / 4)
@@ -182,8 +216,13 @@ R = q_rot.rotation
 aligned = ex.run_full_matrix(ex.Quadratic.make([0.2, 4.0]), [-5, -2], 0.4, 60)
 rotated = ex.run_full_matrix(q_rot, R @ np.array([-5.0, -2.0]), 0.4, 60)
 gap = np.max(np.abs(aligned.params @ R.T - rotated.params))
-print(f"max |R x_aligned - x_rotated| over 60 steps: {gap:.1e}")
+print(f"full matrix: max |R x_aligned - x_rotated| over 60 steps: {gap:.1e}")
 assert gap < 1e-9
+d_al = ex.run_adagrad(ex.Quadratic.make([0.2, 4.0]), [-5, -2], 0.4, 60)
+d_rot = ex.run_adagrad(q_rot, R @ np.array([-5.0, -2.0]), 0.4, 60)
+gap_d = np.max(np.abs(d_al.params @ R.T - d_rot.params))
+print(f"diagonal Adagrad, the same test: {gap_d:.2g}")
+assert gap_d > 0.1
 c = CLAIMS["full_matrix_is_rotation_invariant_if_the_start_rotates_too"]()
 print(c)
 assert c.holds

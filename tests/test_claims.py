@@ -51,7 +51,8 @@ def test_the_readme_states_the_claims_numbers():
     expected = [
         f"gradients {v['comparable_steps_for_unequal_gradients']['gradient_ratio']:.0f}× apart give first steps"
         f" {v['comparable_steps_for_unequal_gradients']['step_ratio']:.2f}× apart",
-        f"({v['effective_rate_never_rises_the_step_does']['step_growth']:.1f}× just after the optimum moves",
+        f"the mean |Δx₁| of the 20 steps after the optimum moves is"
+        f" {v['effective_rate_never_rises_the_step_does']['step_growth']:.1f}× that of the 200 before",
         "Adagrad reaches loss 1e-12 in"
         f" {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['adagrad_steps']:.0f} steps, gradient"
         f" descent in {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_steps']:.0f},"
@@ -110,7 +111,10 @@ def test_the_notebooks_state_the_claims_numbers():
             f"needs {lag['adagrad_steps']:.0f} steps to follow against gradient descent's {lag['gd_steps']:.0f}",
             f"same floor ({same['gd_floor']:.4f} against {same['adagrad_floor']:.4f}) and the same lag"
             f" ({same['gd_steps']:.0f} steps against {same['adagrad_steps']:.0f})",
+            f"near $\\eta/\\sigma$ ({rms['rmsprop_rate_before_move']:.3f} before the move, against Adagrad's"
+            f" {lag['adagrad_rate_at_move']:.4f})",
             f"in {rms['rmsprop_steps']:.0f} steps against Adagrad's {rms['adagrad_steps']:.0f}",
+            f"lower its rate for a while (to {rms['rmsprop_lowest_rate_after_move']:.3f})",
             f"its mean loss ({rms['rmsprop_floor']:.4f}) is gradient descent's ({floor['gd_floor']:.4f}),"
             f" not Adagrad's ({rms['adagrad_floor']:.4f})",
         ],
@@ -118,6 +122,8 @@ def test_the_notebooks_state_the_claims_numbers():
             f"x_1 = {v['d2l_trace']['optax_x1']:.3f}",
             f"{tuned['gd_over_adagrad']:.1f}× fewer steps than gradient descent with a constant step and"
             f" {tuned['gd_decay_over_adagrad']:.1f}× fewer",
+            f"and needs {tuned['gd_exact_best_steps']:.0f} steps, not {tuned['gd_steps']:.0f}.",
+            f"it climbs, to loss {tuned['gd_decay_peak_loss']:.1e} at step {tuned['gd_decay_peak_step']:.0f},",
             f"({rot['rotated_gd_steps']:.0f} steps, unchanged) beats tuned diagonal Adagrad"
             f" ({rot['rotated_adagrad_steps']:.0f} steps)",
         ],

@@ -3,10 +3,10 @@
 torch (CPU) is installed by the test requirements and compared for real, with
 its single-tensor loop (foreach=False), its multi-tensor path (foreach=True)
 and its fused kernel (fused=True); so is Keras 3, on its jax backend (eager,
-CPU). TensorFlow is not installed here (several hundred MB for one op), so
-conventions.tensorflow_v2 is checked against a scalar, one-element-at-a-time
-evaluation of ApplyAdagradV2's documented update
-(var -= lr * grad / (sqrt(accum) + epsilon)) in the array's dtype, as is Keras.
+CPU). Here conventions.tensorflow_v2 and keras are also checked against a
+scalar, one-element-at-a-time evaluation of their documented updates
+(ApplyAdagradV2: var -= lr * grad / (sqrt(accum) + epsilon)) in the array's
+dtype; the real TensorFlow runs in tests/test_tensorflow.py.
 """
 
 from __future__ import annotations
@@ -126,6 +126,22 @@ def test_the_conventions_differ_where_the_readme_says():
     # The defaults are each framework's own.
     assert conventions.pytorch().initial_accumulator_value == 0.0 and conventions.pytorch().eps == 1e-10
     assert conventions.keras().learning_rate == 0.001 and conventions.keras().initial_accumulator_value == 0.1
+
+
+def test_where_g_squared_underflows_only_the_guard_gives_zero():
+    """The README's footnote to its `G = 0` row: a nonzero float32 g whose square underflows to 0
+    leaves G = 0; optax's guard gives 0, PyTorch steps by g/eps, the documented formula g/sqrt(eps)."""
+    g, w = np.array([2.6e-23, 2.7e-23], np.float32), np.zeros(2, np.float32)
+    assert (g * g)[0] == 0 and (g * g)[1] > 0  # the footnote's threshold, about 2.6e-23
+    out = {}
+    for name in ("optax", "pytorch"):
+        opt = conventions.FACTORIES[name](1.0, initial_accumulator_value=0.0)
+        out[name], state = opt.update(g, opt.init(w), w)
+        assert state.sum_of_squares[0] == 0
+    eps = np.float32(1e-10)
+    assert out["optax"][0] == 0
+    assert out["pytorch"][0] == -(g[0] / eps)
+    assert -(g[0] / np.sqrt(np.float32(1e-7))) != 0  # the documented formula, ε = 1e-7
 
 
 def test_pytorch_weight_decay_needs_params():

@@ -86,7 +86,7 @@ def plot_benchmark(result: dict, path: str) -> None:
 # ---------------------------------------------------------------- teaching figures
 # Each title states a lesson; its numbers come from adagrad_ref.teaching.claims, which the tests assert.
 
-_COORD = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+COORD_COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
 
 
 def _dress(ax, title: str, xlabel: str, ylabel: str, **legend: object) -> None:
@@ -121,7 +121,8 @@ def fig_effective_lr(path: str | None = None, sigma: float = 2.0):
     for ax, (title, tr) in zip(axes, panels, strict=True):
         t = np.arange(1, tr.steps + 1)
         for i, lam in enumerate((0.2, 4.0)):
-            ax.loglog(t, tr.effective_lr[:, i], color=_COORD[i], label=f"η/√(G+ε), x{i + 1} (λ = {lam:g})")
+            label = f"η/√(G+ε), x{i + 1} (λ = {lam:g})"
+            ax.loglog(t, tr.effective_lr[:, i], color=COORD_COLORS[i], label=label)
         if tr is runs[sigma]:
             ratio = c.values[f"rate*sigma*sqrt(t)/eta, sigma={sigma:g}"]
             ax.loglog(
@@ -144,10 +145,10 @@ def fig_accumulator(path: str | None = None):
     t = np.arange(tr.steps + 1)
     for i, lam in enumerate((0.2, 4.0)):
         settled = int(c.values[f"settled_x{i + 1}"])
-        ax.loglog(t[1:], tr.sum_of_squares[1:, i], color=_COORD[i], label=f"G for x{i + 1} (λ = {lam:g})")
-        ax.axvline(
-            settled, color=_COORD[i], linestyle=":", label=f"x{i + 1}'s G within 0.1% of final: t = {settled}"
-        )
+        color = COORD_COLORS[i]
+        ax.loglog(t[1:], tr.sum_of_squares[1:, i], color=color, label=f"G for x{i + 1} (λ = {lam:g})")
+        label = f"x{i + 1}'s G within 0.1% of final: t = {settled}"
+        ax.axvline(settled, color=color, linestyle=":", label=label)
     title = f"The steep coordinate's G ends {c.values['G_ratio_steep_flat']:.1f}× larger and settles first"
     _dress(ax, title, "step t (log)", "accumulator G = 0.1 + Σ g² (log)", loc="lower right")
     return _save(fig, path)
@@ -286,8 +287,8 @@ def fig_warning(path: str | None = None, shift_at: int = 5000):
     title = f"Before: Adagrad's loss {floor.values['ratio']:.1f}× lower; after: it lags"
     _dress(axes[0], title, "step t", "loss against the current optimum (log)", fontsize=8, loc="lower right")
     t1 = np.arange(1, ad.steps + 1)
-    axes[1].loglog(t1, ad.effective_lr[:, 0], color="tab:red", label="Adagrad η/√(G+ε)")
-    axes[1].loglog(t1, gd.effective_lr[:, 0], color="tab:blue", label="gradient descent η")
+    axes[1].loglog(t1, ad.effective_lr[:, 0], color="tab:red", label="Adagrad η/√(G+ε), coordinate x₁")
+    axes[1].loglog(t1, gd.effective_lr[:, 0], color="tab:blue", label="gradient descent η (every coordinate)")
     axes[1].axvline(shift_at, color="k", linestyle=":")
     _dress(
         axes[1],
@@ -340,7 +341,7 @@ def fig_diagonal_vs_full(path: str | None = None):
         verdict = "a tie" if abs(d - f) <= 2 else f"the full matrix {d / f:.0f}× sooner"
         _dress(
             ax,
-            f"{name}: {d:.0f} steps to 1e-12 (diagonal), {f:.0f} (full): {verdict}",
+            f"{name}: {d:.0f} steps to 1e-12 (diagonal), {f:.0f} (full):\n{verdict}",
             "step t",
             "loss (log)",
         )
@@ -400,8 +401,9 @@ def fig_rare_features(path: str | None = None):
         regret = run.cumulative_loss - comp
         slope = claims.regret_slope(run, comp)
         axes[1].loglog(
-            T, np.maximum(regret, 1e-3), color=colors[m], linewidth=2, label=f"{label}: slope {slope:.2f}"
-        )
+            T, np.maximum(regret, 1e-3), color=colors[m], linewidth=2,
+            label=f"{label}: slope {slope:.2f} over T = 1,000–{T[-1]:,}",
+        )  # fmt: skip
     axes[1].loglog(
         T, np.sqrt(T / T[-1]) * regret[-1], "k--", label="√T (slope 0.5), through SGD's last point"
     )
