@@ -15,6 +15,8 @@ status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 
 import numpy as np
@@ -78,7 +80,6 @@ def _positive_int(text: str) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
-    import os
 
     if args.readme or args.update_readme:  # the README's numbers, from the JSON: nothing is measured
         from adagrad_ref.tools.bench_report import readme, replace_readme_block
@@ -228,7 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return status
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`, `| true`): stop quietly, with the status a shell
+        # gives a tool killed by SIGPIPE, and keep the interpreter's final flush from failing again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except AdagradError as e:
         print(f"adagrad-ref: error: {e}", file=sys.stderr)
         return 2

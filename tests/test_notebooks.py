@@ -1,7 +1,7 @@
 """The notebooks: text sources (jupytext percent .py) paired with executed .ipynb; each pair matches,
 the committed .ipynb carries its outputs and no error, and each runs top to bottom.
 
-Rebuild after editing a .py: ``jupytext --to ipynb --execute notebooks/NN_name.py``.
+Rebuild after editing a .py: ``jupytext --to ipynb --update --execute notebooks/NN_name.py``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_committed_notebook_has_outputs_and_no_errors(src):
     nb = nbformat.read(src.with_suffix(".ipynb"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     outputs = [o for c in code for o in c.outputs]
-    assert code and outputs, "not executed: rebuild with jupytext --to ipynb --execute"
+    assert code and outputs, "not executed: rebuild with jupytext --to ipynb --update --execute"
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "[FAILS]" not in text, "a claim printed in the notebook does not hold"
