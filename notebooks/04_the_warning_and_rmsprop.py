@@ -27,12 +27,12 @@ CLAIMS = claims.CLAIMS
 # %% [markdown]
 # ## The warning, made visible
 #
-# *"The sum keeps growing during training and the learning rate eventually becomes vanishingly
-# small."* Here, after 5,000 noisy steps, the optimum moves. The gradient noise has σ = 1. The
-# learning rates are set by hand, not tuned: η = 0.05 for gradient descent (and RMSProp below), and
-# η = 0.5 for Adagrad, whose rate is divided by $\sqrt{G_t} \approx \sigma\sqrt t$, already 10 after
-# 100 steps. What η chooses is only where each method sits on one trade-off, as the fourth line
-# printed below shows. The right panel plots the rate of coordinate $x_1$ ($x_2$'s is alike).
+# *"The sum keeps growing during training and the learning rate eventually becomes vanishingly small."*
+# Here, after 5,000 noisy steps, the optimum moves. The gradient noise has σ = 1. The learning rates are set
+# by hand, not tuned: η = 0.05 for gradient descent (and RMSProp below), and η = 0.5 for Adagrad, whose rate
+# is divided by $\sqrt{G_t} \approx \sigma\sqrt t$, already 9.9 after 100 steps (the mean over the two
+# coordinates). What η chooses is only where each method sits on one trade-off, as the fourth line printed
+# below shows. The right panel plots the rate of coordinate $x_1$ ($x_2$'s is alike).
 
 # %%
 plots.fig_warning()

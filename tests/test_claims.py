@@ -108,6 +108,7 @@ def test_the_notebooks_state_the_claims_numbers():
         "04_the_warning_and_rmsprop": [
             f"its mean loss is {floor['ratio']:.1f}× below constant-step gradient descent's",
             f"is {gd_eta / lag['adagrad_rate_at_move']:.0f}× below gradient descent's",
+            f"already {lag['root_G_at_100']:.1f} after 100 steps",
             f"needs {lag['adagrad_steps']:.0f} steps to follow against gradient descent's {lag['gd_steps']:.0f}",
             f"same floor ({same['gd_floor']:.4f} against {same['adagrad_floor']:.4f}) and the same lag"
             f" ({same['gd_steps']:.0f} steps against {same['adagrad_steps']:.0f})",

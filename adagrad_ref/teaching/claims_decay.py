@@ -157,10 +157,13 @@ def warning_adagrad_lags_after_the_move():
     ad, gd, _ = warning_runs()
     a, g = recovery_steps(ad), recovery_steps(gd)
     rate = float(ad.effective_lr[4999].max())
+    root_g_100 = float(np.sqrt(ad.sum_of_squares[100]).mean())  # √G after 100 steps, about σ√100 = 10
     text = "After the optimum moves at step 5,000, Adagrad (η = 0.5) needs {} steps to bring the loss back"
     text += " under 0.1, gradient descent (η = 0.05) {}: Adagrad's rate at the move is {:.4f}, {:.0f}× below."
-    vals = {"adagrad_steps": a, "gd_steps": g, "adagrad_rate_at_move": rate}
-    return text.format(a, g, rate, 0.05 / rate), vals, a > 4 * g and rate < 0.05 / 4
+    text += " (Adagrad's η is 10× the others' because its rate is divided by √G, {:.1f} after 100 steps.)"
+    vals = {"adagrad_steps": a, "gd_steps": g, "adagrad_rate_at_move": rate, "root_G_at_100": root_g_100}
+    held = a > 4 * g and rate < 0.05 / 4 and abs(root_g_100 / 10 - 1) < 0.05
+    return text.format(a, g, rate, 0.05 / rate, root_g_100), vals, held
 
 
 @claim
@@ -344,15 +347,16 @@ def tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic():
         text += " {} rates, η from {:g} to {:g}, by {}{}".format(
             len(ok_etas), min(ok_etas), max(ok_etas), name, ";" if key == "adagrad" else "."
         )
-    exact_best = ex.run_gd(ex.Quadratic.textbook(), START, 2 / (0.2 + 4.0), 300)  # 2/(λ_min + λ_max)
-    vals |= {"gd_exact_best_steps": steps_to(exact_best, 1e-12)}
-    text += " Gradient descent's exact best constant rate 2/(λ_min + λ_max) = 0.476, between grid points,"
-    text += f" needs {vals['gd_exact_best_steps']} steps."
+    q = ex.Quadratic.textbook()
+    lam = q.eigenvalues
+    best_rate = 2 / (lam.min() + lam.max())
+    vals |= {"gd_exact_best_steps": steps_to(ex.run_gd(q, START, best_rate, 300), 1e-12)}
+    text += f" Gradient descent's exact best constant rate 2/(λ_min + λ_max) = {best_rate:.3f}, between grid"
+    text += f" points, needs {vals['gd_exact_best_steps']} steps."
     decay = t["gradient descent η₀/√(t+1)"][2]
     vals |= {"gd_decay_peak_loss": float(decay.loss.max()), "gd_decay_peak_step": int(decay.loss.argmax())}
-    text += " The best decaying run first climbs to loss {:.1e} at step {}"
-    text += " (η₀/√(t+1) > 2/λ_max = 0.5 early on)."
-    text = text.format(vals["gd_decay_peak_loss"], vals["gd_decay_peak_step"])
+    text += f" The best decaying run first climbs to loss {vals['gd_decay_peak_loss']:.1e} at step"
+    text += f" {vals['gd_decay_peak_step']} (η₀/√(t+1) > 2/λ_max = {2 / lam.max():g} early on)."
     contiguous = wins == [e for e in map(float, TEXTBOOK_GRID) if e >= min(wins)]
     ok = vals["adagrad_steps"] * 5 < min(vals["gd_steps"], vals["gd_decay_steps"])
     wider = vals["adagrad_rates_reaching"] > 2 * vals["gd_rates_reaching"] and vals["gd_reaching_to"] < 0.5
