@@ -169,7 +169,7 @@ assert c.holds
 # the grid's top, so over at least a decade (printed below): on this problem it need not be tuned
 # carefully to win. Put to the same test, whether loss $10^{-12}$ is reached at all within the 300
 # steps of each run, Adagrad passes at 16 of the 31 rates (from 0.71 up to the grid's top, a factor
-# of at least 14), gradient descent at 4 (from 0.25 to 0.42, a factor of 1.7, between half and 83%
+# of at least 14), gradient descent at 4 (from 0.25 to 0.42, a factor of 1.7, 49% to 83%
 # of its stability limit $2/\lambda_{\max} = 0.5$). Gradient descent must be tuned: too small and it is
 # too slow for the budget, above 0.5 it diverges.
 

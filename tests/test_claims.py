@@ -128,6 +128,13 @@ def test_the_notebooks_state_the_claims_numbers():
             f"({rot['rotated_gd_steps']:.0f} steps, unchanged) beats tuned diagonal Adagrad"
             f" ({rot['rotated_adagrad_steps']:.0f} steps)",
         ],
+        "08_solutions": [
+            f"Adagrad passes at {tuned['adagrad_rates_reaching']:.0f} of the 31 rates (from"
+            f" {tuned['adagrad_reaching_from']:.2f} up to the grid's top",
+            f"gradient descent at {tuned['gd_rates_reaching']:.0f} (from {tuned['gd_reaching_from']:.2f} to"
+            f" {tuned['gd_reaching_to']:.2f}, a factor of {tuned['gd_reaching_to'] / tuned['gd_reaching_from']:.1f},"
+            f" {tuned['gd_reaching_from'] / 0.5:.0%} to {tuned['gd_reaching_to'] / 0.5:.0%} of its stability limit",
+        ],
         "06_diagonal_vs_full_matrix": [
             f"({dvf['aligned_diag_steps']:.0f} and {dvf['aligned_full_steps']:.0f} steps to loss 1e-12)",
             f"it needs {dvf['rotated_diag_steps']:.0f} steps, the full matrix still {dvf['rotated_full_steps']:.0f}",
