@@ -153,15 +153,23 @@ def test_pytorch_weight_decay_needs_params():
         opt.update(np.ones(2), state, [np.zeros(2)])
 
 
-def test_torch_sqrt_is_not_correctly_rounded_on_cpu(rng):
-    """Why the PyTorch convention (IEEE sqrt) and real torch differ in the updates: measured here."""
+def test_torch_sqrt_is_within_one_ulp_on_cpu(rng, record_property):
+    """Why the PyTorch convention (IEEE sqrt) and real torch can differ in the updates.
+
+    torch's float32 ``sqrt`` on CPU is within 1 ULP of the correctly rounded root on every CPU
+    (asserted), but how often it is off depends on the vector code the CPU runs: 17 % of these
+    inputs on an AMD EPYC (AVX2), 0.73 % on an Intel Xeon (AVX-512). That fraction is a fact about
+    the machine, not about torch, so it is measured and reported here (``record_property`` and the
+    printed line under ``pytest -s``), never asserted.
+    """
     x = (np.abs(rng.standard_normal(100_000)) * 10.0 ** rng.uniform(-30, 30, 100_000)).astype(np.float32)
-    exact = np.sqrt(x.astype(np.float64)).astype(
-        np.float32
-    )  # float64 sqrt then one rounding: exact for float32
-    assert max_ulp(np.sqrt(x), exact) == 0
+    exact = np.sqrt(x.astype(np.float64)).astype(np.float32)  # float64 sqrt then one rounding: exact
+    assert max_ulp(np.sqrt(x), exact) == 0  # NumPy's own float32 sqrt is correctly rounded
     off = ulp_distance(torch.from_numpy(x).sqrt().numpy(), exact)
-    assert off.max() == 1 and (off > 0).mean() > 0.01
+    assert off.max() <= 1
+    share = float((off > 0).mean())
+    record_property("torch_sqrt_share_1_ulp_off", share)
+    print(f"torch float32 sqrt on this CPU: {share:.2%} of inputs 1 ULP off, none further")
 
 
 def test_only_the_optax_convention_takes_complex_params():
