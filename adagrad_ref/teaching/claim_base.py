@@ -1,7 +1,8 @@
 """The claim machinery: a :class:`Claim` is a lesson's sentence, its measured values and its predicate.
 
-Lesson modules (``claims_decay``, ``claims_more``) register their claims here with :func:`claim`;
-``adagrad_ref.teaching.claims`` gathers them all.
+Lesson modules (``adagrad_ref.teaching.lessons.<stem>``) register their claims here with :func:`claim`;
+``adagrad_ref.teaching.claims`` gathers them all. A claim prints as its sentence only: the reader sees
+the lesson with its numbers; whether it holds is asserted by the tests, not printed.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ class Claim:
     holds: bool
 
     def __str__(self) -> str:
-        nums = ", ".join(f"{k} = {v:.4g}" for k, v in self.values.items())
-        return f"[{'holds' if self.holds else 'FAILS'}] {self.text}\n    measured: {nums}"
+        return self.text
 
 
 #: Every claim, by name (insertion order: the order of the lessons).

@@ -1,7 +1,8 @@
 """Rare features: the problem Adagrad was made for (Duchi, Hazan & Singer, 2011), small and synthetic.
 
 An online linear regression with ``d`` features whose frequencies follow a Zipf-like law: feature
-``i`` (0-based) is present in an example with probability ``p_i = p_0 / (i + 1)``, with a random sign,
+``i`` (0-based) is present in an example with probability ``p_i = p_0 / (i + 1)^a`` (``a``, the Zipf
+exponent, is 1 unless said otherwise), with a random sign,
 so that each example has a few nonzero features and the last ones are rare. The target is
 ``y = x·w* + noise``. At each step the learner predicts with its current weights, suffers the
 squared loss ``½ (x·w − y)²``, and updates only the weights of the features present (the gradient
@@ -62,11 +63,16 @@ class OnlineRun:
 
 
 def make_problem(
-    d: int = 200, steps: int = 10_000, p0: float = 0.5, noise: float = 0.1, seed: int = 0
+    d: int = 200,
+    steps: int = 10_000,
+    p0: float = 0.5,
+    noise: float = 0.1,
+    seed: int = 0,
+    exponent: float = 1.0,
 ) -> OnlineProblem:
-    """The Zipf-like problem: feature i present with probability ``p0 / (i + 1)``, sign random."""
+    """The Zipf-like problem: feature i present with probability ``p0 / (i + 1)**exponent``, sign random."""
     rng = np.random.default_rng(seed)
-    freq = np.minimum(1.0, p0 / np.arange(1, d + 1))
+    freq = np.minimum(1.0, p0 / np.arange(1, d + 1) ** exponent)
     w_star = rng.standard_normal(d)
     present = rng.random((steps, d)) < freq
     signs = rng.choice([-1.0, 1.0], size=(steps, d))

@@ -1,0 +1,423 @@
+"""Notebook 04, the textbook quadratic: per-parameter steps, conditioning, preconditioning.
+
+The experiments: f = 0.1·x1² + 2·x2² (curvatures λ = 0.2 and 4; d2l's chapter on Adagrad) from
+(−5, −2); the diagonal quadratics ½(x1²/κ + x2²) for κ = 1, 10, 100, 1000 (:func:`kappa_runs`); the
+loss multiplied by a constant; and Adagrad and gradient descent each at its own best η on
+:data:`TEXTBOOK_GRID` (:func:`tuned_runs`), axis-aligned and rotated by 45°.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from adagrad_ref.reference import adagrad
+from adagrad_ref.teaching import experiments as ex
+from adagrad_ref.teaching import plots
+from adagrad_ref.teaching.claim_base import START, claim, steps_to
+
+NOTEBOOK = "04_textbook_quadratic"
+
+#: The learning rates swept on the textbook quadratic, for every method alike.
+TEXTBOOK_GRID = np.round(np.geomspace(0.05, 10.0, 31), 4)
+
+#: The run budget of the tuned comparisons, and the loss they must reach.
+BUDGET, TARGET = 300, 1e-12
+
+
+@claim
+def comparable_steps_for_unequal_gradients():
+    """Dividing by √G makes the coordinates' steps comparable although their gradients differ."""
+    tr = ex.run_adagrad(ex.Quadratic.textbook(), START, 0.4, 1)
+    g = np.abs(ex.Quadratic.textbook().grad(np.array(START)))
+    dx = np.abs(tr.params[1] - tr.params[0])
+    text = "From (−5, −2) the gradients differ by {:.0f}× (1 and 8), the first steps by {:.2f}×: a coordinate"
+    text += (
+        " whose gradients have been small gets a large rate, so it takes a step comparable to the others'."
+    )
+    r_g, r_dx = g[1] / g[0], dx[1] / dx[0]
+    return (
+        text.format(r_g, r_dx),
+        {"gradient_ratio": r_g, "step_ratio": r_dx},
+        r_g > 5 and abs(r_dx - 1) < 0.1,
+    )
+
+
+@claim
+def d2l_trace():
+    """d2l's printed trace is Adagrad with G₀ = 0 and ε = 1e-6 (inside the root, like optax)."""
+    q = ex.Quadratic.textbook()
+    tr = ex.run_adagrad(q, START, 0.4, 20, initial_accumulator_value=0.0, eps=1e-6)
+    x1, x2, s1, s2 = -5.0, -2.0, 0.0, 0.0  # d2l's adagrad_2d, line for line
+    for _ in range(20):
+        g1, g2 = 0.2 * x1, 4 * x2
+        s1 += g1**2
+        s2 += g2**2
+        x1 -= 0.4 / math.sqrt(s1 + 1e-6) * g1
+        x2 -= 0.4 / math.sqrt(s2 + 1e-6) * g2
+    ulps = np.abs(tr.params[-1] - [x1, x2]) / np.spacing(np.abs([x1, x2]))
+    optax_x1 = ex.run_adagrad(q, START, 0.4, 20).params[-1, 0]
+    eps7_x1 = ex.run_adagrad(q, START, 0.4, 20, 0.0, 1e-7).params[-1, 0]
+    text = (
+        "With G₀ = 0 and ε = 1e-6 the reference reproduces d2l's printed trace (x1: −2.382563,"
+        f" x2: −0.158591; d2l puts ε inside the root too), within {ulps.max():.0f} ULP of d2l's own float64"
+        f" loop, which multiplies in another order; optax's G₀ = 0.1 moves x1 to {optax_x1:.3f}; ε = 1e-7"
+        f" instead of 1e-6 moves it by {abs(eps7_x1 - x1):.1g}."
+    )
+    vals = {"x1": tr.params[-1, 0], "x2": tr.params[-1, 1], "max_ulp_from_d2l_loop": ulps.max()}
+    vals |= {"optax_x1": optax_x1, "eps_1e-7_x1": eps7_x1}
+    # d2l (Dive into Deep Learning, section 12.7 "Adagrad") prints "epoch 20, x1: -2.382563, x2: -0.158591".
+    printed = (f"{tr.params[-1, 0]:f}", f"{tr.params[-1, 1]:f}") == ("-2.382563", "-0.158591")
+    return text, vals, printed and ulps.max() <= 2 and abs(eps7_x1 - x1) < 1e-6 and abs(optax_x1 - x1) > 0.03
+
+
+@claim
+def gd_diverges_at_eta_2_adagrad_does_not():
+    """At η = 2 gradient descent multiplies x₂ by 1 − 2·4 = −7 each step; Adagrad converges."""
+    q = ex.Quadratic.textbook()
+    gd, ad = ex.run_gd(q, START, 2.0, 20), ex.run_adagrad(q, START, 2.0, 20)
+    text = (
+        "At η = 2, after 20 steps gradient descent is at |x₂| = {:.2g} (×7 a step), Adagrad at loss {:.2g}."
+    )
+    x2, loss = abs(gd.params[-1, 1]), ad.loss[-1]
+    text += " Adagrad's first step on x₂ is {:.3f}·η: about −η·sign(g)."
+    first = float(ad.params[1, 1] - ad.params[0, 1]) / 2.0
+    vals = {"gd_abs_x2": x2, "adagrad_loss": loss, "adagrad_first_x2_step_over_eta": first}
+    seven = abs(x2 / (2 * 7.0**20) - 1) < 1e-9  # |x₂| = 2·7²⁰: ×(1 − 2·4) each step
+    return text.format(x2, loss, first), vals, seven and loss < 1e-3 and abs(first - 1) < 0.01
+
+
+@claim
+def x2_lands_on_zero_at_eta_2_by_coincidence():
+    """At η = 2 Adagrad's first step puts x₂ almost exactly on the minimum, because x₂ starts at −2 = −η."""
+    q = ex.Quadratic.textbook()
+    at = {eta: float(ex.run_adagrad(q, START, eta, 1).params[1, 1]) for eta in (2.0, 0.4, 3.0)}
+    text = (
+        f"At η = 2 Adagrad's first step takes x₂ from −2 to {at[2.0]:.4f}: the step is about η whatever"
+        " the gradient, and x₂ starts at −2 = −η, so it lands on the minimum by coincidence (from the same"
+        f" start, η = 0.4 takes it to {at[0.4]:.3f} and η = 3 to {at[3.0]:.3f})."
+    )
+    vals = {f"x2_after_one_step_eta_{eta:g}": x for eta, x in at.items()}
+    return text, vals, abs(at[2.0]) < 0.01 and abs(at[0.4]) > 1 and abs(at[3.0]) > 0.9
+
+
+@claim
+def first_step_is_eta_sign_with_g0_zero():
+    """With G₀ = 0 the first update is −η·sign(g) for any |g| ≫ √ε; G₀ = 0.1 damps small gradients."""
+    g = np.geomspace(1e-2, 1e3, 50)
+    u0, _ = (opt := adagrad(1.0, 0.0)).update(g, opt.init(np.zeros_like(g)))
+    small = np.array([1e-3])
+    u1, _ = (opt1 := adagrad(1.0, 0.1)).update(small, opt1.init(small))
+    dev = float(np.max(np.abs(u0 / -1.0 - 1)))
+    damped = float(u1[0] / (-1.0 * small[0] / np.sqrt(0.1)))
+    text = (
+        f"With G₀ = 0 the first update is −η·sign(g) whatever |g| (until g² is as small as ε): for |g| from"
+        f" 0.01 to 1000, |u₁| = η within {max(dev, 1e-16):.1g} (relative); optax's G₀ = 0.1 damps a small"
+        f" first gradient to about −η·g/√0.1 (η = 1, g = 1e-3: u₁ = {u1[0]:.3g}, {damped:.4f}× −η·g/√0.1)."
+    )
+    vals = {
+        "max_rel_dev_g0_0": dev,
+        "first_step_g0_0.1_g_1e-3": -u1[0],
+        "u1_over_minus_eta_g_over_sqrt_g0": damped,
+    }
+    return text, vals, dev < 1e-3 and -u1[0] < 0.01 and abs(damped - 1) < 1e-3
+
+
+# ------------------------------------------------------------------ conditioning and preconditioning
+KAPPAS = (1, 10, 100, 1000)
+
+
+@functools.cache
+def kappa_runs(g0: float, eps: float):
+    """For each κ: Adagrad (η = 0.5, G₀ = ``g0``, ε = ``eps``) and gradient descent (η = 1/λ_max = 1)
+    on ½(x1²/κ + x2²) from (1, 1), 500 steps."""
+    out = {}
+    for kappa in KAPPAS:
+        q = ex.Quadratic.make([1.0 / kappa, 1.0])
+        out[kappa] = (ex.run_adagrad(q, [1.0, 1.0], 0.5, 500, g0, eps), ex.run_gd(q, [1.0, 1.0], 1.0, 500))
+    return out
+
+
+@claim
+def path_ignores_curvatures_without_g0_and_eps():
+    """With G₀ = ε = 0 the update is −η·x_i/√(Σ x_i²) per coordinate: λ cancels, every κ has one path."""
+    runs = kappa_runs(0.0, 0.0)
+    ref = runs[1][0].params
+    dev = max(float(np.max(np.abs(runs[k][0].params - ref) / np.abs(ref))) for k in runs)
+    final = [float(np.linalg.norm(runs[k][0].params[-1])) for k in runs]
+    text = "With G₀ = ε = 0, Adagrad's path on a diagonal quadratic does not depend on the curvatures: for"
+    text += " κ = 1, 10, 100, 1000 the iterates agree to {:.2g} (relative) at every step, and after 500 steps"
+    text += " every run is at |x| ≤ {:.2g}."
+    losses = [runs[k][0].loss[-1] for k in runs]
+    vals = {"max_rel_path_difference": dev, "min_final_loss": min(losses), "max_final_loss": max(losses)}
+    vals |= {"max_final_abs_x": max(final), "min_final_abs_x": min(final)}
+    ok = dev < 1e-12 and max(losses) < 1e-200 and max(final) < 1e-100
+    return text.format(max(dev, 1e-16), max(final)), vals, ok
+
+
+@claim
+def default_g0_flat_axis_is_gradient_descent():
+    """With optax's G₀ = 0.1 a flat axis's g² never moves its accumulator: there Adagrad is GD at η/√G₀."""
+    a, g = kappa_runs(0.1, 1e-7)[1000]
+    rel = float(np.max(np.abs(a.effective_lr[:, 0] / (0.5 / np.sqrt(0.1)) - 1)))
+    text = "With optax's G₀ = 0.1, at κ = 1000 the flat axis's effective rate stays within {:.2%} of"
+    text += " η/√G₀ for 500 steps: there Adagrad is gradient descent, and it crawls too (loss after 500"
+    text += " steps {:.3g}; gradient descent at η = 1/λ_max {:.3g})."
+    vals = {"max_rel_dev_from_eta_over_sqrt_g0": rel, "adagrad_loss": a.loss[-1], "gd_loss": g.loss[-1]}
+    return text.format(rel, a.loss[-1], g.loss[-1]), vals, rel < 0.01 and min(a.loss[-1], g.loss[-1]) > 1e-5
+
+
+@claim
+def rescaling_the_loss_leaves_adagrad_unchanged():
+    """Multiplying the loss by c multiplies every gradient and √G by c: with G₀ = ε = 0 Adagrad's path
+    does not change; gradient descent's does."""
+    q1 = ex.Quadratic.textbook()
+    vals = {}
+    for c in (0.01, 100.0):
+        q = ex.Quadratic.make([0.2 * c, 4.0 * c])
+        a0, a = ex.run_adagrad(q1, START, 0.4, 100, 0.0, 0.0), ex.run_adagrad(q, START, 0.4, 100, 0.0, 0.0)
+        d0, d = ex.run_adagrad(q1, START, 0.4, 100), ex.run_adagrad(q, START, 0.4, 100)
+        with np.errstate(all="ignore"):
+            gd = ex.run_gd(q, START, 0.4, 100)
+        vals[f"adagrad_g0_0_max_diff_c{c:g}"] = float(np.max(np.abs(a.params - a0.params)))
+        vals[f"adagrad_g0_0.1_max_diff_c{c:g}"] = float(np.max(np.abs(d.params - d0.params)))
+        vals[f"gd_final_abs_x_c{c:g}"] = float(np.max(np.abs(gd.params[-1])))
+    gd1 = float(np.max(np.abs(ex.run_gd(q1, START, 0.4, 100).params[-1])))
+    vals["gd_final_abs_x_c1"] = gd1
+    text = (
+        "Multiply the loss by c: every gradient, and so √G, is multiplied by c, and with G₀ = ε = 0 Adagrad's"
+        " iterates do not change: over 100 steps at η = 0.4 they differ by at most {:.1g} for c = 0.01 and"
+        " {:.1g} for c = 100. Gradient descent at the same η ends at |x| ≤ {:.2g} for c = 1, but {:.2g} for"
+        " c = 0.01 (it crawls) and {:.2g} for c = 100 (it diverges). optax's G₀ = 0.1 is not rescaled with"
+        " the loss: with it, Adagrad's iterates move by up to {:.2g} for c = 0.01 (small gradients, G₀"
+        " dominates) and {:.2g} for c = 100."
+    ).format(
+        vals["adagrad_g0_0_max_diff_c0.01"], vals["adagrad_g0_0_max_diff_c100"], gd1,
+        vals["gd_final_abs_x_c0.01"], vals["gd_final_abs_x_c100"],
+        vals["adagrad_g0_0.1_max_diff_c0.01"], vals["adagrad_g0_0.1_max_diff_c100"],
+    )  # fmt: skip
+    vals = {k: (v if np.isfinite(v) else 1e308) for k, v in vals.items()}
+    held = max(vals["adagrad_g0_0_max_diff_c0.01"], vals["adagrad_g0_0_max_diff_c100"]) < 1e-12
+    held = held and vals["gd_final_abs_x_c0.01"] > 100 * gd1 and vals["gd_final_abs_x_c100"] > 1e6
+    return text, vals, held and vals["adagrad_g0_0.1_max_diff_c0.01"] > 1
+
+
+@claim
+def without_the_square_root_curvature_comes_back():
+    """Exercise: drop the root (u = −η g/G) and, with G₀ = 0, the step is −η/g: the path depends on κ."""
+    paths, first = {}, {}
+    for kappa in (1, 1000):
+        lam = np.array([1.0 / kappa, 1.0])
+        w, G = np.array([1.0, 1.0]), np.zeros(2)
+        for t in range(50):
+            g = lam * w
+            G = G + g * g
+            w = w - 0.5 * g / G  # Adagrad would divide by np.sqrt(G)
+            if t == 0:
+                first[kappa] = abs(1.0 - w[0])
+        paths[kappa] = w
+    text = (
+        "Without the square root the first step is −η/g, not −η·sign(g): at η = 0.5 the flat axis of κ = 1000"
+    )
+    text += (
+        " (g = 0.001) jumps by {:.0f}, against {:.1f} at κ = 1; after 50 steps |x1| is {:.3g} against {:.3g}."
+    )
+    text = text.format(first[1000], first[1], abs(paths[1000][0]), abs(paths[1][0]))
+    vals = {"first_step_kappa_1000": first[1000], "first_step_kappa_1": first[1]}
+    vals |= {"abs_x1_kappa_1000": abs(paths[1000][0]), "abs_x1_kappa_1": abs(paths[1][0])}
+    return text, vals, first[1000] > 100 * first[1] and abs(paths[1000][0]) > 1e3 * abs(paths[1][0])
+
+
+# ------------------------------------------------------------------ each method at its best η
+def tune(runners: dict) -> dict:
+    """Each runner at its best η on TEXTBOOK_GRID: ``{name: (best η, {η: steps to 1e-12}, trajectory)}``;
+    best is fewest steps to loss 1e-12 within the budget (ties: the smaller η)."""
+    out = {}
+    with np.errstate(all="ignore"):
+        for name, run in runners.items():
+            table = {float(eta): steps_to(run(eta), TARGET) for eta in TEXTBOOK_GRID}
+            best = min(table, key=lambda e: (table[e], e))
+            out[name] = (best, table, run(best))
+    return out
+
+
+@functools.cache
+def tuned_runs(angle: float = 0.0):
+    """Adagrad and gradient descent, each at its best η, on the textbook quadratic rotated by ``angle``."""
+    q = ex.Quadratic.make([0.2, 4.0], angle=angle)
+    return tune(
+        {
+            "Adagrad": lambda eta: ex.run_adagrad(q, START, eta, BUDGET),
+            "gradient descent": lambda eta: ex.run_gd(q, START, eta, BUDGET),
+        }
+    )
+
+
+@claim
+def tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic():
+    """Each method at its own best η from the same grid: steps until the loss is below 1e-12."""
+    t = tuned_runs()
+    vals = {}
+    for name, key in (("Adagrad", "adagrad"), ("gradient descent", "gd")):
+        vals[f"{key}_best_eta"], vals[f"{key}_steps"] = t[name][0], t[name][1][t[name][0]]
+    vals["gd_over_adagrad"] = vals["gd_steps"] / vals["adagrad_steps"]
+    text = (
+        "Each at its best η on the grid, from (−5, −2), axis-aligned curvature: Adagrad reaches loss 1e-12 in"
+        " {:.0f} steps (η = {:g}), gradient descent in {:.0f} (η = {:g}), {:.1f}× as many."
+    ).format(
+        vals["adagrad_steps"], vals["adagrad_best_eta"], vals["gd_steps"], vals["gd_best_eta"],
+        vals["gd_over_adagrad"],
+    )  # fmt: skip
+    wins = [e for e, n in t["Adagrad"][1].items() if n < vals["gd_steps"]]
+    vals |= {"etas_where_adagrad_beats_best_gd": len(wins), "smallest_such_eta": min(wins)}
+    for name, key in (("Adagrad", "adagrad"), ("gradient descent", "gd")):
+        ok_etas = [e for e, n in t[name][1].items() if n < 10**9]
+        vals |= {f"{key}_rates_reaching": len(ok_etas), f"{key}_reaching_from": min(ok_etas)}
+        vals |= {f"{key}_reaching_to": max(ok_etas)}
+    lam = ex.Quadratic.textbook().eigenvalues
+    best_rate = 2 / (lam.min() + lam.max())
+    exact_best = ex.run_gd(ex.Quadratic.textbook(), START, best_rate, BUDGET)
+    vals["gd_exact_best_steps"] = steps_to(exact_best, TARGET)
+    text += (
+        " Gradient descent's exact best constant rate, 2/(λ_min + λ_max) = {:.3f}, falls between grid points"
+        " and needs {} steps."
+    ).format(best_rate, vals["gd_exact_best_steps"])
+    contiguous = wins == [e for e in map(float, TEXTBOOK_GRID) if e >= min(wins)]
+    ok = vals["adagrad_steps"] * 5 < vals["gd_steps"] and contiguous and len(wins) >= 10
+    wider = vals["adagrad_rates_reaching"] > 2 * vals["gd_rates_reaching"] and vals["gd_reaching_to"] < 0.5
+    return text, vals, ok and wider and vals["gd_exact_best_steps"] < vals["gd_steps"]
+
+
+@claim
+def tuned_adagrad_overshoots_on_purpose():
+    """The tuned η ≈ 7 first overshoots the minimum on both axes; the overshoot's gradients fill G so
+    that afterwards η·λᵢ/√Gᵢ is between 1 and 2 on both axes: both contract fast, at the same pace."""
+    eta, _, tr = tuned_runs()["Adagrad"]
+    lam = np.array([0.2, 4.0])
+    factor = tr.effective_lr[-1] * lam  # η·λᵢ/√(Gᵢ + ε) at the end
+    early = tr.effective_lr[5] * lam
+    at2 = ex.run_adagrad(ex.Quadratic.textbook(), START, 2.0, BUDGET).effective_lr[-1] * lam
+    vals = {"best_eta": eta, "x1_after_step_1": tr.params[1, 0], "x2_after_step_1": tr.params[1, 1]}
+    vals |= {"factor_x1": factor[0], "factor_x2": factor[1], "factor_x1_step_6": early[0]}
+    vals |= {"factor_x1_eta_2": at2[0], "factor_x2_eta_2": at2[1]}
+    text = (
+        f"Tuned Adagrad (η = {eta:g}) overshoots on purpose: its first step, about η on each axis, takes"
+        f" (−5, −2) to ({tr.params[1, 0]:.2f}, {tr.params[1, 1]:.2f}), past the minimum on both. The large"
+        " gradients there fill G, and from then on the contraction per step, x ← (1 − η·λᵢ/√Gᵢ)·x, has"
+        f" η·λᵢ/√Gᵢ = {factor[0]:.2f} and {factor[1]:.2f} (from step 6 on): both axes shrink by a factor of"
+        " about 4 a step, as if the curvatures had been divided out. At η = 2 there is no overshoot on x1"
+        f" and its factor stays at {at2[0]:.2f}: x1 is only multiplied by {1 - at2[0]:.2f} a step, because a"
+        " small η leaves √G too large for the flat axis."
+    )
+    held = tr.params[1, 0] > 0 and tr.params[1, 1] > 0 and np.all((factor > 1) & (factor < 1.5))
+    held = held and abs(early[0] / factor[0] - 1) < 1e-6 and at2[0] < 0.5
+    return text, vals, held
+
+
+@claim
+def tuned_gd_beats_diagonal_adagrad_once_rotated():
+    """Rotate the same quadratic by 45°: the diagonal rates no longer match the curvature, and tuned
+    gradient descent (rotation-invariant) beats tuned Adagrad."""
+    t, aligned = tuned_runs(np.pi / 4), tuned_runs()
+    vals = {
+        "rotated_adagrad_best_eta": t["Adagrad"][0],
+        "rotated_adagrad_steps": t["Adagrad"][1][t["Adagrad"][0]],
+        "rotated_gd_best_eta": t["gradient descent"][0],
+        "rotated_gd_steps": t["gradient descent"][1][t["gradient descent"][0]],
+        "aligned_adagrad_steps": aligned["Adagrad"][1][aligned["Adagrad"][0]],
+    }
+    text = (
+        "On the same quadratic rotated by 45° (same eigenvalues, same start, same grid) the ranking flips:"
+        " tuned Adagrad needs {:.0f} steps to loss 1e-12 (η = {:g}; {:.0f} axis-aligned), tuned gradient"
+        " descent {:.0f} (η = {:g}): Adagrad takes {:.2f}× gradient descent's steps."
+    ).format(
+        vals["rotated_adagrad_steps"], vals["rotated_adagrad_best_eta"], vals["aligned_adagrad_steps"],
+        vals["rotated_gd_steps"], vals["rotated_gd_best_eta"],
+        vals["rotated_adagrad_steps"] / vals["rotated_gd_steps"],
+    )  # fmt: skip
+    return text, vals, vals["rotated_adagrad_steps"] > vals["rotated_gd_steps"]
+
+
+# ------------------------------------------------------------------ figures
+@plots.styled
+def fig_contour(path: str | None = None, steps: int = 20):
+    """The textbook f = 0.1 x1² + 2 x2² from (−5, −2): Adagrad and gradient descent at η = 0.4 and η = 2."""
+    q = ex.Quadratic.textbook()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
+    for ax, eta in zip(axes, (0.4, 2.0), strict=True):
+        plots.contours(ax, q)
+        for tr, color in (
+            (ex.run_adagrad(q, [-5, -2], eta, steps, label=f"Adagrad, η = {eta:g}"), "tab:red"),
+            (ex.run_gd(q, [-5, -2], eta, steps, label=f"gradient descent, η = {eta:g}"), "tab:blue"),
+        ):
+            pts = tr.params
+            outside = np.flatnonzero(np.abs(pts[:, 1]) > 3)
+            label = tr.label
+            if outside.size:  # diverging: draw up to the first point off the frame, and say so
+                pts = pts[: outside[0] + 1]
+                label += f" (diverges: |x2| = {abs(tr.params[-1, 1]):.2g} after {tr.steps} steps)"
+            ax.plot(pts[:, 0], pts[:, 1], "-o", color=color, markersize=3.5, label=label)
+        ax.plot([0], [0], "k*", markersize=12, label="minimum")
+        ax.set_title(f"{steps} steps from (−5, −2), η = {eta:g}")
+        ax.legend(loc="lower right")
+    fig.suptitle("f = 0.1·x1² + 2·x2²: at η = 2 gradient descent diverges along x2 (×(1 − 2·4) = ×−7 a step)")
+    return plots.save(fig, path)
+
+
+@plots.styled
+def fig_first_steps(path: str | None = None):
+    """How initial_accumulator_value and eps shape the first step: |u₁| against |g| for several G₀."""
+    g = np.geomspace(1e-4, 1e3, 200)
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    for g0, eps, style in ((0.0, 1e-7, "-"), (0.0, 0.0, ":"), (0.1, 1e-7, "--"), (1.0, 1e-7, "-.")):
+        opt = adagrad(1.0, initial_accumulator_value=g0, eps=eps)
+        u, _ = opt.update(g, opt.init(np.zeros_like(g)))
+        ax.loglog(g, np.abs(u), style, linewidth=2, label=f"G₀ = {g0:g}, ε = {eps:g}")
+    title = "The first step: with G₀ = 0 it is −η·sign(g), so |u₁| = η, whatever |g| (until ε matters);"
+    title += "\nG₀ > 0 damps small gradients"
+    plots.dress(ax, title, "size of the first gradient |g₁|", "size of the first step |u₁| (η = 1)")
+    return plots.save(fig, path)
+
+
+@plots.styled
+def fig_condition_numbers(path: str | None = None):
+    """Loss curves for κ = 1…1000: optax's G₀ = 0.1 (Adagrad crawls on the flat axis like gradient
+    descent) against G₀ = ε = 0 (the path does not depend on the curvatures). Losses below 1e-16 are
+    drawn at 1e-16."""
+    flat = default_g0_flat_axis_is_gradient_descent()
+    free = path_ignores_curvatures_without_g0_and_eps()
+    floor = plots.LOSS_FLOOR
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    colors = ["tab:green", "tab:blue", "tab:orange", "tab:red"]
+    for (kappa, (ad, gd)), color in zip(kappa_runs(0.1, 1e-7).items(), colors, strict=True):
+        label = f"Adagrad, κ = {kappa}"
+        axes[0].semilogy(np.maximum(ad.loss, floor), "-", color=color, linewidth=2, label=label)
+        label = f"GD η = 1/λ_max, κ = {kappa}"
+        if kappa == 1:
+            label += " (loss exactly 0 from step 1)"
+        axes[0].semilogy(np.maximum(gd.loss, floor), "--", color=color, label=label)
+    title = f"G₀ = 0.1: at κ = 1000 both crawl (Adagrad {flat.values['adagrad_loss']:.2g}, GD"
+    title += f" {flat.values['gd_loss']:.2g}):\non the flat axis Adagrad is GD with rate η/√G₀"
+    plots.dress(axes[0], title, "step t", "loss (log; below 1e-16 drawn at 1e-16)", ncol=2, fontsize=8)
+    for (kappa, (ad, _)), color, width in zip(
+        kappa_runs(0.0, 0.0).items(), colors, (6, 4.5, 3, 1.5), strict=True
+    ):
+        label = f"Adagrad, κ = {kappa}"
+        axes[1].semilogy(np.maximum(ad.loss, floor), color=color, linewidth=width, label=label)
+    title = "G₀ = ε = 0: one path for every κ (iterates agree to"
+    title += f" {max(free.values['max_rel_path_difference'], 1e-16):.2g}),"
+    title += "\nthe curvatures cancel out of g/√Σg²"
+    plots.dress(axes[1], title, "step t", "loss (log; below 1e-16 drawn at 1e-16)", fontsize=9)
+    axes[0].set_ylim(floor / 3, 3)
+    fig.suptitle("Adagrad (η = 0.5) and gradient descent on f = ½(x1²/κ + x2²) from (1, 1)")
+    return plots.save(fig, path)
+
+
+FIGURES = {
+    "contour.png": fig_contour,
+    "first_steps.png": fig_first_steps,
+    "condition_numbers.png": fig_condition_numbers,
+}
