@@ -9,75 +9,157 @@
 # ---
 
 # %% [markdown]
-# # 2. Why Adagrad exists: rare features
+# # 1. Why Adagrad exists: rare features
 #
-# Duchi, Hazan & Singer (2011) built Adagrad for online learning with sparse features: a rare
-# feature's weight gets few gradients, and a global step size small enough for the frequent features
-# leaves it barely trained. Adagrad gives each feature a rate set by its own history. Their regret
-# bound for Adagrad grows with $D_\infty \sum_i \lVert g_{1:T,i}\rVert_2$, where online gradient
-# descent's grows with $D_2 \lVert g_{1:T}\rVert_F$ ($D_\infty$ and $D_2$ bound the distance from the
-# iterates to the optimum $w^*$, in the max norm and the Euclidean norm); sparse gradients can make
-# the first much smaller. Below, starting from $w = 0$, we use $\lVert w^*\rVert_\infty$ and
-# $\lVert w^*\rVert_2$ as stand-ins for $D_\infty$ and $D_2$.
+# *Student track, notebook 1 of the course (index: `docs/course.md`). You need: gradient descent,
+# NumPy.*
 #
-# The problem: online linear regression with 200 features, feature $i$ present with probability
-# $0.5/i$ (Zipf-like), random signs, $y = x \cdot w^* + 0.1\,\xi$. Each step the learner predicts,
-# suffers $\tfrac12 (x\cdot w - y)^2$, and updates the weights of the features present only:
-# Adagrad with `adagrad_ref.sparse_step_inplace`, SGD with the proofs' $\eta_0/\sqrt{t}$.
+# Duchi, Hazan & Singer (2011) built Adagrad for **online learning**: examples arrive one at a time;
+# at each step $t$ the learner predicts with its current weights $w_t$, suffers a loss $f_t(w_t)$ on
+# that example, and only then updates. With sparse features (a word in a text, a user id in a click
+# log) most features are absent from most examples: a rare feature's weight gets few gradients, and a
+# single step size small enough for the frequent features leaves it barely trained. Adagrad gives
+# each feature a step size set by its own history of gradients.
+#
+# The problem here: online linear regression with $d = 200$ features; feature $i$ is present in an
+# example with probability $0.5/i$ (a Zipf-like law: a few frequent features, many rare ones), with a
+# random sign; the target is $y = x \cdot w^* + 0.1\,\xi$ with $\xi$ standard normal. The loss of
+# example $t$ is $\tfrac12 (x_t\cdot w - y_t)^2$; its gradient is zero on the features absent.
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
-from adagrad_ref.teaching import claims, plots
+from adagrad_ref import adagrad, apply_updates
+from adagrad_ref.teaching import rare_features as rf
+from adagrad_ref.teaching.lessons import why_adagrad as lesson
 
-CLAIMS = claims.CLAIMS
-data, grid, best, (w_hindsight, comparator) = claims.rare_features_runs()
+data = rf.make_problem()  # 10,000 examples; data.rows[t]: the features present, data.values[t]: ±1
 counts = np.bincount(np.concatenate(data.rows), minlength=data.d)
-print(f"{data.steps:,} examples, {np.mean([r.size for r in data.rows]):.2f} features present on average;")
-print(f"the 10 most frequent features appear {counts[:10].min()}-{counts[:10].max()} times,")
-print(f"the 10 rarest {counts[-10:].min()}-{counts[-10:].max()} times")
+print(
+    f"{data.steps:,} examples, {np.mean([r.size for r in data.rows]):.2f} features present on average;"
+    f" the 10 most frequent features appear {counts[:10].min()} to {counts[:10].max()} times,"
+    f" the 10 rarest {counts[-10:].min()} to {counts[-10:].max()} times."
+)
 
 # %% [markdown]
-# ## The learning-rate sweep
+# ## Adagrad from scratch
 #
-# Each method at every η of the same grid; the cumulative loss over the run decides its best η:
+# Adagrad keeps, per feature $i$, the sum of its squared gradients
+# $G_{t,i} = G_{0} + \sum_{\tau \le t} g_{\tau,i}^2$ and steps
+# $w_{t+1,i} = w_{t,i} - \eta\, g_{t,i} / \sqrt{G_{t,i} + \epsilon}$. Its *effective learning rate*
+# for feature $i$, $\eta/\sqrt{G_{t,i}+\epsilon}$, falls only as that feature's own gradients arrive.
+# ($G_0 = 0.1$ and $\epsilon = 10^{-7}$ are optax's defaults: $G_0$ keeps the first division away
+# from zero.) In NumPy, one pass over the examples:
+
 
 # %%
-for method, (run, table) in best.items():
-    row = ", ".join(f"{eta:g}: {loss:.0f}" for eta, loss in table.items())
-    print(f"{method:>8} (best eta {run.learning_rate:g}): cumulative loss per eta: {row}")
+def adagrad_from_scratch(data, eta, G0=0.1, eps=1e-7):
+    w = np.zeros(data.d)
+    G = np.full(data.d, G0)  # one accumulator per feature
+    for rows, values, y in zip(data.rows, data.values, data.y, strict=True):
+        g = np.zeros(data.d)
+        g[rows] = (values @ w[rows] - y) * values  # gradient of ½(x·w − y)²: zero where x is 0
+        G = G + g * g  # each feature sums its own squared gradients
+        w = w - eta * (g * (1 / np.sqrt(G + eps)))  # and gets its own rate η/√(G + ε)
+    return w
+
+
+w_scratch = adagrad_from_scratch(data, eta=0.533)
 
 # %% [markdown]
-# Both optima are inside the grid, not at its ends.
-#
-# ## Rare and frequent weights, and the regret
+# The package does the same steps: `adagrad_ref.adagrad` is optax's `adagrad` in NumPy, and
+# `sparse_step_inplace` (Numba) updates only the rows that have a gradient. The same pass through
+# both, compared bit for bit with the lines above:
 
 # %%
-plots.fig_rare_features()
+opt = adagrad(learning_rate=0.533)
+w_ref = np.zeros(data.d)
+state = opt.init(w_ref)
+for rows, values, y in zip(data.rows, data.values, data.y, strict=True):
+    g = np.zeros(data.d)
+    g[rows] = (values @ w_ref[rows] - y) * values
+    updates, state = opt.update(g, state)
+    w_ref = apply_updates(w_ref, updates)
+w_sparse = rf.run_online(data, "adagrad", 0.533).w  # the sparse Numba step, one row per feature present
+same = np.array_equal(w_scratch, w_ref) and np.array_equal(w_scratch, w_sparse)
+print(
+    f"After {data.steps:,} steps the from-scratch weights, the reference class's and the sparse Numba"
+    f" step's are {'identical to the last bit' if same else 'NOT identical'} on all {data.d} features."
+)
+assert same
+
+# %% [markdown]
+# ## Adagrad against SGD, each at its best learning rate
+#
+# The baseline is stochastic gradient descent with the step $\eta_0/\sqrt t$ that the convergence
+# proofs use. Each method runs at every η of one grid (0.03 to 9.5) and keeps the η with the least
+# cumulative loss; both optima fall inside the grid.
+
+# %%
+data, best, (w_hindsight, comparator) = lesson.runs()
+lesson.fig_rare_features()
 plt.show()
 
 # %%
-print(CLAIMS["rare_features_adagrad_learns_rare_weights"]())
-print(CLAIMS["rare_features_regret_grows_slower_than_sqrt_t"]())
+print(lesson.rare_features_adagrad_learns_rare_weights())
 
 # %% [markdown]
-# **Conclusion.** Each at its best η, both methods learn the frequent weights; on the rare ones SGD's error
-# is several times Adagrad's, because the global $\eta_0/\sqrt{t}$ has decayed long before a rare feature
-# has been seen often, while Adagrad's rate for that feature has only been lowered by that feature's own few
-# gradients. The regret curves show the same thing over time: at large $T$ (slopes fitted over $T$ =
-# 1,000–10,000) both grow more slowly than $\sqrt T$ on this problem (its noise is small and $w^*$ is
-# learnable), but Adagrad's flattens much sooner. The paper's quantity $\sum_i \lVert g_{1:T,i}\rVert_2$ is
-# printed beside it, with the worst case $\sqrt d\,\lVert g_{1:T}\rVert_F$ it is bounded by
-# (Cauchy–Schwarz). With Zipf frequencies $\propto 1/i$ it is not far below that worst case, and the two
-# bounds' data terms do not favour Adagrad here: the bounds are worst cases, and on this problem the
-# measured gap is larger than they predict.
+# **Conclusion.** Both methods learn the frequent weights; on the rare ones SGD's error is several
+# times Adagrad's, because the global $\eta_0/\sqrt t$ has decayed long before a rare feature has been
+# seen often, while that feature's Adagrad rate has only been lowered by its own few gradients.
+#
+# ## Regret
+#
+# Online learning is judged by **regret**: the learner's cumulative loss minus that of a
+# **comparator**, here the best *fixed* weights in hindsight $w^\dagger$ (least squares on all
+# 10,000 examples at once), $R(T) = \sum_{t\le T} f_t(w_t) - \sum_{t\le T} f_t(w^\dagger)$. A method
+# whose regret grows slower than $T$ does, on average, as well as the best fixed weights.
+
+# %%
+print(lesson.rare_features_regret_grows_slower_than_sqrt_t())
+
+# %% [markdown]
+# **The regret bound.** For convex losses $f_t$ (ours are) and iterates kept in a bounded set (the
+# proof projects onto it; our runs never needed to), Duchi et al. prove for diagonal Adagrad with a
+# well-chosen η
+#
+# $$ R(T) \;\le\; \sqrt2\, D_\infty \sum_{i=1}^{d} \lVert g_{1:T,i}\rVert_2, $$
+#
+# where $g_{1:T,i} = (g_{1,i}, \dots, g_{T,i})$ is feature $i$'s gradients over the run, and
+# $D_\infty$ bounds the distance from any iterate to the comparator in the max norm,
+# $\lVert w_t - w^\dagger\rVert_\infty \le D_\infty$. Online gradient descent's bound grows instead with
+# $D_2\,\lVert g_{1:T}\rVert_F$, where $D_2$ is the same distance in the Euclidean norm and
+# $\lVert g_{1:T}\rVert_F = \sqrt{\sum_{t,i} g_{t,i}^2}$ is the Frobenius norm, the root of the sum of
+# every squared gradient entry. Sparse gradients can make $\sum_i \lVert g_{1:T,i}\rVert_2$ much smaller
+# than its worst case $\sqrt d\,\lVert g_{1:T}\rVert_F$. With the start at $w = 0$ we take
+# $D_\infty = \lVert w^*\rVert_\infty$ and $D_2 = \lVert w^*\rVert_2$:
+
+# %%
+print(lesson.comparing_two_upper_bounds_does_not_rank_the_methods())
+
+# %% [markdown]
+# **Conclusion.** A regret bound is an upper bound: it says how badly a method can do on the worst
+# problem of its class, not how well it does on this one. Adagrad's bound is the larger here, yet its
+# measured regret is the smaller. To rank two methods, measure them.
+#
+# ## How the gain depends on how rare the rare features are
+#
+# The same experiment with feature $i$ present with probability $0.5/i^a$, for four Zipf exponents $a$
+# (larger $a$: rarer rare features), each method again at its best η:
+
+# %%
+print(lesson.the_gain_depends_on_how_rare_the_rare_features_are())
+
+# %% [markdown]
+# **Conclusion.** Adagrad's advantage needs features that are rare but not absent: when every
+# feature is common a global rate serves them all (a = 0.5), and a feature never seen cannot be
+# learned by anyone (a = 2).
 #
 # ## Where $\sqrt{\sum g^2}$ comes from
 #
-# The experiment shows that a rate per feature helps; the paper also derives *which* rate. Take a
-# fixed diagonal step, $w \leftarrow w - \eta\,\mathrm{diag}(s)^{-1} g$ with scales $s_i > 0$. The
-# part of its regret bound that the gradients contribute is proportional to
+# Take a fixed diagonal step, $w \leftarrow w - \eta\,\mathrm{diag}(s)^{-1} g$ with scales $s_i > 0$. The
+# part of its regret bound the gradients contribute is proportional to
 # $\sum_t \sum_i g_{t,i}^2 / s_i = \sum_i \lVert g_{1:T,i}\rVert_2^2 / s_i$ (Duchi, Hazan & Singer 2011,
 # section 1.1). Which scales make it smallest for a fixed budget $\sum_i s_i = c$? With a Lagrange
 # multiplier $\lambda$, each term gives $-\lVert g_{1:T,i}\rVert_2^2 / s_i^2 + \lambda = 0$, so
@@ -86,24 +168,40 @@ print(CLAIMS["rare_features_regret_grows_slower_than_sqrt_t"]())
 # \qquad\text{and then}\qquad
 # \sum_i \frac{\lVert g_{1:T,i}\rVert_2^2}{s_i} = \frac{\bigl(\sum_i \lVert g_{1:T,i}\rVert_2\bigr)^2}{c}. $$
 #
-# The best scale is the square root of the sum of the squared gradients, and what it achieves is the
-# paper's quantity $\sum_i \lVert g_{1:T,i}\rVert_2$, squared. It needs all $T$ gradients in
-# hindsight; Adagrad uses the ones seen so far, $\sqrt{G_t}$, and that is why its regret bound
-# carries $\sum_i \lVert g_{1:T,i}\rVert_2$. Checked on this run's gradients, with $c = d$:
+# The best scale is the square root of the sum of the squared gradients. It needs all $T$ gradients
+# in hindsight; Adagrad uses the ones seen so far, $\sqrt{G_t}$. Checked on this run's gradients, with
+# $c = d$:
 
 # %%
-print(CLAIMS["sqrt_of_the_sum_is_the_best_diagonal_in_hindsight"]())
+print(lesson.sqrt_of_the_sum_is_the_best_diagonal_in_hindsight())
 
 # %% [markdown]
-# **Conclusion.** The closed form and the direct sum agree, and no other scales tried do better: not
-# one scale for all features (1.5× worse here, which is $(\sqrt d\,\lVert g_{1:T}\rVert_F /
-# \sum_i \lVert g_{1:T,i}\rVert_2)^2$), not random ones, not small perturbations. The square root in
-# Adagrad is not a heuristic: it is the minimiser of this bound under the budget $\sum_i s_i = c$
-# (the paper's: it bounds the trace of the diagonal). Under another budget another power wins, as
-# the exercise shows.
+# **Conclusion.** The square root in Adagrad is not a heuristic: it minimises this bound under the
+# budget $\sum_i s_i = c$ (the paper's: a bound on the trace of the diagonal). Under another budget
+# another power wins, as the exercise shows.
 #
-# ## Exercise (solution in `08_solutions.ipynb`)
+# ## Exercise (solution in `10_solutions.ipynb`)
 #
-# Redo the derivation with the budget $\sum_i s_i^2 = c$ instead of $\sum_i s_i = c$. Which power of
-# $\lVert g_{1:T,i}\rVert_2$ is now best? Check numerically, as the claim above does, that it beats
-# $s_i \propto \lVert g_{1:T,i}\rVert_2$ under that budget.
+# Redo the derivation with the budget $\sum_i s_i^2 = c$ instead of $\sum_i s_i = c$. Which power $p$
+# of $\lVert g_{1:T,i}\rVert_2$ is now best? Change `p` below and compare the cost under that budget
+# (the smaller the better); the gradients' column norms $\lVert g_{1:T,i}\rVert_2$ are given.
+
+# %%
+p = 1.0  # try other powers
+norms = best["adagrad"][0].gradient_column_norms  # ‖g_{1:T,i}‖₂ of the best Adagrad run, one per feature
+s = norms**p
+s = s * np.sqrt(data.d / np.sum(s * s))  # rescaled onto the budget Σ sᵢ² = d
+print(f"power p = {p:g}: cost Σᵢ ‖g_{{1:T,i}}‖²/sᵢ = {np.sum(norms**2 / s):.6g}")
+
+# %% [markdown]
+# ## Summary
+#
+# - Adagrad is a few lines: per feature, sum the squared gradients and divide the step by the root
+#   of that sum. The package computes exactly those steps, to the last bit.
+# - On sparse features it learns the rare weights that a globally decayed step leaves untrained, and
+#   its regret against the best fixed weights is several times smaller.
+# - Regret bounds hold for convex losses on a bounded domain; they are upper bounds and do not rank
+#   methods. The gain is largest when rare features are seen a few times.
+# - $\sqrt{\sum g^2}$ is the best diagonal scale in hindsight under a trace budget.
+#
+# Next: notebook 2, how Adagrad's rate decays.

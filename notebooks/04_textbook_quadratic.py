@@ -9,26 +9,29 @@
 # ---
 
 # %% [markdown]
-# # 5. The textbook quadratic: per-coordinate steps, conditioning, and a fair comparison
+# # 4. The textbook quadratic: per-parameter steps, conditioning, preconditioning
 #
-# $f = 0.1\,x_1^2 + 2\,x_2^2$ (curvatures 0.2 and 4) from $(-5, -2)$ is the quadratic of the d2l
-# chapter on Adagrad. This notebook asks one question of it: what does dividing each coordinate by
-# its own $\sqrt{G}$ buy, against gradient descent, once both are given their best learning rate?
+# *Student track, notebook 4. You need: notebooks 1–2.*
+#
+# $f = 0.1\,x_1^2 + 2\,x_2^2$ (curvatures $\lambda_1 = 0.2$ and $\lambda_2 = 4$) from $(-5, -2)$ is the
+# quadratic of the d2l chapter on Adagrad. What does dividing each coordinate by its own $\sqrt{G}$
+# buy against gradient descent? The experiments are in
+# `adagrad_ref/teaching/lessons/textbook_quadratic.py`.
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 
-from adagrad_ref.teaching import claims, plots
 from adagrad_ref.teaching import experiments as ex
+from adagrad_ref.teaching.lessons import textbook_quadratic as lesson
 
-CLAIMS = claims.CLAIMS
 q = ex.Quadratic.textbook()
 
 # %% [markdown]
 # ## Comparable steps for unequal gradients
 
 # %%
-print(CLAIMS["comparable_steps_for_unequal_gradients"]())
+print(lesson.comparable_steps_for_unequal_gradients())
 
 # %% [markdown]
 # A coordinate whose gradients have been small gets a large rate and one whose gradients have been
@@ -36,119 +39,153 @@ print(CLAIMS["comparable_steps_for_unequal_gradients"]())
 #
 # ## d2l's trace, reconciled
 #
-# d2l prints `epoch 20, x1: -2.382563, x2: -0.158591` at $\eta = 0.4$; with optax's defaults this
-# project ends at $x_1 = -2.419$. d2l's loop is `s += g**2; x -= eta / sqrt(s + eps) * g` with `s`
-# starting at 0 and `eps = 1e-6`: ε inside the root, as optax, but no initial accumulator.
+# d2l prints `epoch 20, x1: -2.382563, x2: -0.158591` at $\eta = 0.4$. d2l's loop is
+# `s += g**2; x -= eta / sqrt(s + eps) * g` with `s` starting at 0 and `eps = 1e-6`: ε inside the
+# root, as optax, but no initial accumulator.
 
 # %%
 d2l = ex.run_adagrad(q, [-5, -2], 0.4, 20, initial_accumulator_value=0, eps=1e-6)
 optax_defaults = ex.run_adagrad(q, [-5, -2], 0.4, 20)
 print(f"G0 = 0, eps = 1e-6:  x1: {d2l.params[-1, 0]:f}, x2: {d2l.params[-1, 1]:f}")
 print(f"optax's defaults:    x1: {optax_defaults.params[-1, 0]:f}, x2: {optax_defaults.params[-1, 1]:f}")
-print(CLAIMS["d2l_trace"]())
+print(lesson.d2l_trace())
 
 # %% [markdown]
 # **Conclusion.** The difference is the initial accumulator $G_0 = 0.1$, not where ε goes (both
-# put it inside the root) and hardly its size.
+# put it inside the root) and hardly its size. (A ULP, *unit in the last place*, is the gap between a
+# floating-point number and the next one: the smallest difference two floats can have.)
 #
 # ## The contour plot, at $\eta = 0.4$ and $\eta = 2$
 
 # %%
-plots.fig_contour()
+lesson.fig_contour()
 plt.show()
 
 # %%
-print(CLAIMS["gd_diverges_at_eta_2_adagrad_does_not"]())
+print(lesson.gd_diverges_at_eta_2_adagrad_does_not())
+print(lesson.x2_lands_on_zero_at_eta_2_by_coincidence())
 
 # %% [markdown]
-# **Conclusion.** At $\eta = 0.4$ (left) gradient descent ends much nearer the minimum after 20 steps than
-# Adagrad: 0.4 is close to gradient descent's best rate and far below Adagrad's, a comparison taken up below
-# ("Implicit against explicit decay"). At $\eta = 2$ gradient descent multiplies $x_2$ by
-# $1 - 2 \cdot 4 = -7$ each step and diverges. Adagrad's first step on $x_2$ is about
-# $-\eta\,\mathrm{sign}(g)$, and the accumulator keeps later steps in check: it converges at a learning
-# rate that destroys gradient descent.
+# **Conclusion.** At $\eta = 0.4$ (left) gradient descent ends much nearer the minimum after 20 steps
+# than Adagrad: 0.4 is close to gradient descent's best rate and far below Adagrad's (notebook 5). At
+# $\eta = 2$ gradient descent multiplies $x_2$ by $1 - 2 \cdot 4 = -7$ each step and diverges.
+# Adagrad's first step is about $-\eta\,\mathrm{sign}(g)$ on each axis, and the accumulator keeps later
+# steps in check. That its first step puts $x_2$ right on the minimum (right panel) is a coincidence
+# of this start: $x_2$ starts at $-2 = -\eta$.
 #
 # ## The first step, and what `initial_accumulator_value` and `eps` do to it
 
 # %%
-plots.fig_first_steps()
+lesson.fig_first_steps()
 plt.show()
 
 # %%
-print(CLAIMS["first_step_is_eta_sign_with_g0_zero"]())
+print(lesson.first_step_is_eta_sign_with_g0_zero())
 
 # %% [markdown]
 # **Conclusion.** With $G_0 = 0$ the first update is
 # $-\eta\,g/\sqrt{g^2 + \epsilon} \approx -\eta\,\mathrm{sign}(g)$ whatever the size of the gradient
 # (until $g^2$ is as small as ε); optax's default $G_0 = 0.1$ damps the first steps of small gradients.
 #
-# ## Several condition numbers
+# ## Conditioning, and Adagrad as a preconditioner
+#
+# The *condition number* of a quadratic, $\kappa = \lambda_{\max}/\lambda_{\min}$, is how much steeper its
+# steepest direction is than its flattest. Gradient descent's rate must stay below $2/\lambda_{\max}$, so on
+# the flat axis it moves by a factor $1 - \eta\lambda_{\min} \ge 1 - 2/\kappa$ a step: large κ, slow
+# progress. A **preconditioner** is a matrix $P$ in the step $w \leftarrow w - \eta\,P^{-1} g$ chosen so
+# that $P^{-1}$ undoes the curvature (Newton's method takes $P$ = the Hessian). Adagrad is a cheap
+# *diagonal* preconditioner, $P = \mathrm{diag}(\sqrt{G_t + \epsilon})$, built from the gradients alone. On
+# a diagonal quadratic with $G_0 = \epsilon = 0$, $\sqrt{G_{t,i}} = \lambda_i \sqrt{\sum_\tau
+# x_{\tau,i}^2}$: the preconditioner carries each curvature $\lambda_i$ exactly, and it cancels from the
+# step. Below, $f = \tfrac12(x_1^2/\kappa + x_2^2)$ from (1, 1) for κ = 1 to 1000:
 
 # %%
-plots.fig_condition_numbers()
+lesson.fig_condition_numbers()
 plt.show()
 
 # %%
-print(CLAIMS["default_g0_flat_axis_is_gradient_descent"]())
-print(CLAIMS["path_ignores_curvatures_without_g0_and_eps"]())
-gd_kappa_1 = claims.kappa_runs(0.1, 1e-7)[1][1]
-print(f"gradient descent at kappa = 1 (eta = 1/lambda = 1): loss after one step {gd_kappa_1.loss[1]}")
-assert gd_kappa_1.loss[1] == 0
+print(lesson.default_g0_flat_axis_is_gradient_descent())
+print(lesson.path_ignores_curvatures_without_g0_and_eps())
 
 # %% [markdown]
-# **Conclusion.** With optax's $G_0 = 0.1$, a flat axis (curvature 0.001) produces gradients whose
-# squares barely move its accumulator: there Adagrad is plain gradient descent with rate
-# $\eta/\sqrt{G_0}$, and crawls as gradient descent does. With $G_0 = \epsilon = 0$ the update per
-# coordinate is $-\eta\,\lambda_i x_i/\sqrt{\sum_\tau \lambda_i^2 x_{i,\tau}^2}$: the curvature cancels,
-# and every κ follows the same path. That is the "rescaling" ill-conditioning needs, and $G_0$ undoes it
-# on the flattest axes. (At κ = 1 gradient descent's η = 1/λ = 1 lands on the minimum in one step:
-# its loss is exactly 0, which a log axis cannot draw, so its dashed line stops at step 0.)
+# **Conclusion.** With $G_0 = \epsilon = 0$ the update per coordinate is
+# $-\eta\,\lambda_i x_{t,i}/\sqrt{\sum_\tau \lambda_i^2 x_{\tau,i}^2}$: the curvature cancels, and every κ
+# follows the same path (right). That cancellation is the preconditioning result. With optax's
+# $G_0 = 0.1$ a flat axis (curvature 0.001) produces gradients whose squares barely move its
+# accumulator: there Adagrad is plain gradient descent with rate $\eta/\sqrt{G_0}$, and crawls as
+# gradient descent does (left). (At κ = 1 gradient descent's η = 1/λ = 1 lands on the minimum in one
+# step; its loss is exactly 0, drawn at the axis floor 1e-16.)
 #
-# ## Implicit against explicit decay, each at its best learning rate
+# ## Invariance to rescaling the loss
 #
-# At one shared learning rate, the one d2l uses, gradient descent wins by many decades:
+# Measure the loss in other units, $c\,f$ instead of $f$: every gradient is multiplied by $c$, and so
+# is $\sqrt{G}$.
 
 # %%
-print(CLAIMS["shared_eta_favours_gradient_descent"]())
+print(lesson.rescaling_the_loss_leaves_adagrad_unchanged())
 
 # %% [markdown]
-# A learning rate does not mean the same thing to both methods: η is gradient descent's step per unit
-# of gradient, but about the size of Adagrad's first step whatever the gradient. The same grid of
-# learning rates for every method, each run 300 steps long; for each, the rate that reaches loss
-# $10^{-12}$ in the fewest steps ("-": not reached within the 300 steps, whether the run diverged or
-# was only too slow):
+# **Conclusion.** With $G_0 = \epsilon = 0$ Adagrad does not care about the loss's scale; gradient
+# descent's η has to be retuned for every $c$. optax's $G_0$ is not rescaled, so it breaks the
+# invariance where the gradients are small.
+#
+# ## Each method at its own best learning rate
+#
+# The same grid of 31 learning rates (0.05 to 10) for both methods, each run 300 steps; each method
+# keeps the rate that reaches loss $10^{-12}$ in the fewest steps.
 
 # %%
-for name, (eta, table, _) in claims.tuned_runs().items():
-    row = ", ".join(f"{e:g}: {s if s < 10**9 else '-'}" for e, s in table.items())
-    print(f"{name}: best eta {eta:g}\n   steps to 1e-12 per eta: {row}")
-plots.fig_implicit_vs_explicit()
-plt.show()
-
-# %%
-print(CLAIMS["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"]())
-# the same quadratic rotated by 45°: same eigenvalues, same start, same grid
-for name, (eta, table, _) in claims.tuned_runs_rotated().items():
-    print(f"rotated 45°, {name}: best eta {eta:g}, {table[eta]} steps to 1e-12")
-print(CLAIMS["tuned_gd_beats_diagonal_adagrad_once_rotated"]())
+print(lesson.tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic())
+print(lesson.tuned_adagrad_overshoots_on_purpose())
+print(lesson.tuned_gd_beats_diagonal_adagrad_once_rotated())
 
 # %% [markdown]
-# **Conclusion.** Each at its own best rate from the same grid, with axis-aligned curvature Adagrad reaches
-# $10^{-12}$ in 12.7× fewer steps than gradient descent with a constant step and 9.4× fewer than with a
-# $\eta_0/\sqrt{t+1}$ step, and it beats gradient descent's best over a whole range of η (the table and the
-# claim above). These are ratios on this grid: gradient descent's exact best constant rate,
-# $2/(\lambda_{\min} + \lambda_{\max}) \approx 0.476$, falls between two grid points and needs 150 steps,
-# not 165. The best decaying run gets there the hard way: while $\eta_0/\sqrt{t+1}$ is above the stability
-# limit $2/\lambda_{\max} = 0.5$ it climbs, to loss 4.1e+31 at step 48, then comes back (the figure's legend
-# shows it). That advantage is the diagonal's: rotate the axes by 45° and tuned gradient descent (165 steps,
-# unchanged) beats tuned diagonal Adagrad (210 steps), whose per-coordinate rates no longer line up with the
-# curvature (notebook 6).
+# **Conclusion.** Tuned, Adagrad needs an order of magnitude fewer steps here. Its best η is large, and it
+# overshoots on purpose: to contract the flat axis fast, $\eta\lambda_1/\sqrt{G_1}$ must be near 1, and
+# $\sqrt{G_1} \ge \lambda_1 \lvert x_{0,1}\rvert$, so η must be at least about $\lvert x_{0,1}\rvert = 5$; a
+# rate that large makes the first step (about η per axis) overshoot, and the overshoot's gradients join $G$
+# and bring both factors between 1 and 2. That advantage is the diagonal's: rotate the axes by 45° and tuned
+# gradient descent, which does not notice rotations, beats tuned diagonal Adagrad, whose per-coordinate
+# rates no longer line up with the curvature (notebook 6).
 #
-# ## Exercises (solutions in `08_solutions.ipynb`)
+# ## Exercises (solutions in `10_solutions.ipynb`)
 #
-# 1. Derive, from the update rule, the cancellation stated above: with $G_0 = \epsilon = 0$ Adagrad's
-#    path on a diagonal quadratic does not depend on the curvatures. Check it for κ = 1, 10, 100, 1000.
+# 1. Derive, from the update rule, the cancellation above: with $G_0 = \epsilon = 0$ Adagrad's path on a
+#    diagonal quadratic does not depend on the curvatures.
 # 2. Remove the square root: $u = -\eta\,g/G$, with $G_0 = \epsilon = 0$. What is the first step? Does
-#    the path still ignore κ?
-# 3. From the table of steps per η above, find the range of η over which Adagrad beats gradient
-#    descent's best. What does its width say about how carefully each method must be tuned?
+#    the path still ignore κ? Change `kappa` below.
+# 3. Change `eta` below: over which range of η does Adagrad beat gradient descent's best step count?
+#    What does its width say about how carefully each method must be tuned?
+
+# %%
+kappa = 1000  # exercise 2: try 1
+lam, w, G = np.array([1 / kappa, 1.0]), np.array([1.0, 1.0]), np.zeros(2)
+for t in range(50):
+    g = lam * w
+    G = G + g * g
+    w = w - 0.5 * g / G  # Adagrad divides by np.sqrt(G)
+    if t == 0:
+        print(f"kappa = {kappa}: first step on x1 {abs(1 - w[0]):.3g}")
+print(f"after 50 steps |x1| = {abs(w[0]):.3g}")
+
+# %%
+eta = 1.0  # exercise 3: try values from 0.05 to 10
+steps = {name: lesson.steps_to(run, lesson.TARGET) for name, run in (
+    ("Adagrad", ex.run_adagrad(q, [-5, -2], eta, 300)),
+    ("gradient descent", ex.run_gd(q, [-5, -2], eta, 300)),
+)}  # fmt: skip
+reached = [f"{n} {s if s < 10**9 else 'does not reach it'}" for n, s in steps.items()]
+print(f"eta = {eta:g}, steps to loss 1e-12 within 300: " + "; ".join(reached))
+
+# %% [markdown]
+# ## Summary
+#
+# - Dividing by $\sqrt G$ per coordinate makes the steps comparable whatever the gradients; the first
+#   step is about $-\eta\,\mathrm{sign}(g)$ (with $G_0 = 0$ exactly, whatever $\lvert g\rvert$).
+# - Adagrad is a cheap diagonal preconditioner: with $G_0 = \epsilon = 0$ the curvatures cancel on a
+#   diagonal quadratic, and the loss's scale does not matter; optax's $G_0 = 0.1$ breaks both where the
+#   gradients are small.
+# - Tuned, Adagrad beats tuned gradient descent on the axis-aligned quadratic, overshooting on
+#   purpose; rotated, the diagonal loses its edge.
+#
+# Next: notebook 5, implicit against explicit decay.

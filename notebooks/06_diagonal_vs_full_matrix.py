@@ -11,41 +11,39 @@
 # %% [markdown]
 # # 6. The diagonal against the full matrix
 #
+# *Student track, notebook 6. You need: notebook 4 (preconditioning, the rotated quadratic).*
+#
 # The documentation defines $G = \sum_t g_t g_t^\top$ and then keeps only $\mathrm{diag}(G)$: one
 # number per parameter. `adagrad_ref.teaching.full_matrix.FullMatrixAdagrad` keeps the whole matrix
 # and preconditions with $(G + \epsilon I)^{-1/2}$, computed by an eigendecomposition. What does the
-# diagonal give up?
+# diagonal give up? The experiments are in `adagrad_ref/teaching/lessons/diagonal_vs_full_matrix.py`.
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
 from adagrad_ref import adagrad
-from adagrad_ref.teaching import claims, plots
+from adagrad_ref.teaching import experiments as ex
 from adagrad_ref.teaching.full_matrix import FullMatrixAdagrad
+from adagrad_ref.teaching.lessons import diagonal_vs_full_matrix as lesson
 
-CLAIMS = claims.CLAIMS
+# %% [markdown]
+# Each method at its own best η on notebook 4's grid, on the textbook quadratic's eigenvalues (0.2 and
+# 4), axis-aligned and rotated by 45°, from (−5, −2):
 
 # %%
-plots.fig_diagonal_vs_full()
+lesson.fig_diagonal_vs_full()
 plt.show()
 
 # %%
-for name, row in claims.tuned_diag_full().items():
-    for method, (eta, steps, _) in row.items():
-        print(f"{name:>8}, {method:>11}: best η {eta:g}, {steps} steps to loss 1e-12")
-for name, (d, f) in claims.diag_full_runs().items():
-    ratios = ", ".join(f"step {n}: {d.loss[n] / f.loss[n]:.2f}" for n in (10, 30, 60))
-    print(f"{name:>8}, one untuned η = 0.4: diagonal loss / full-matrix loss at {ratios}")
-print(CLAIMS["tuned_diagonal_ties_aligned_full_matrix_wins_rotated"]())
+print(lesson.tuned_diagonal_ties_aligned_full_matrix_wins_rotated())
 
 # %% [markdown]
-# **Conclusion.** Each at its own best η, the two tie on the axis-aligned quadratic (13 and 14 steps
-# to loss 1e-12): there the curvature's axes are the coordinates, which is all the diagonal can see.
-# Rotated by 45°, each coordinate sees both curvatures and the diagonal can no longer tell the steep
-# direction from the flat one: it needs 210 steps, the full matrix still 14. At one shared untuned
-# η = 0.4 the aligned comparison only says when one stopped: the diagonal is ahead at step 10 (ratio
-# 0.75) and behind at step 60 (2.29).
+# **Conclusion.** Each at its own best η, the two tie on the axis-aligned quadratic: there the
+# curvature's axes are the coordinates, which is all the diagonal can see. Rotated by 45°, each
+# coordinate sees both curvatures and the diagonal can no longer tell the steep direction from the
+# flat one; the full matrix does not notice. At one shared untuned η = 0.4 the aligned comparison only
+# says when one stopped.
 #
 # ## Rotation invariance, and the start point
 #
@@ -53,7 +51,7 @@ print(CLAIMS["tuned_diagonal_ties_aligned_full_matrix_wins_rotated"]())
 # included:
 
 # %%
-print(CLAIMS["full_matrix_is_rotation_invariant_if_the_start_rotates_too"]())
+print(lesson.full_matrix_is_rotation_invariant_if_the_start_rotates_too())
 
 # %% [markdown]
 # **Conclusion.** Rotate problem and start point together and the full-matrix path is the same path,
@@ -72,13 +70,34 @@ for t in range(20):
     ud, sd = diag.update(g, sd)
     uf, sf = full.update(g, sf)
     worst = max(worst, float(np.max(np.abs(ud - uf))))
-print(f"largest difference between the two updates over 20 axis-aligned steps: {worst:.1e}")
+print(f"The two updates differ by at most {worst:.1e} over 20 steps, each gradient with one nonzero entry.")
 assert worst < 1e-12
 
 # %% [markdown]
-# ## Exercise (solution in `08_solutions.ipynb`)
+# ## Exercise (solution in `10_solutions.ipynb`)
 #
 # The claim above checks rotation invariance numerically; derive it. Rotate the problem and the start
 # by an orthogonal $R$, so that every gradient becomes $R\,g_t$. What becomes of $G_t$, and of
 # $(G_t + \epsilon I)^{-1/2}$? Why is the rotated update $R$ times the aligned one? What does the
-# argument need of $G_0$ and ε, and why does it fail for the diagonal method?
+# argument need of $G_0$ and ε, and why does it fail for the diagonal method? Change `angle` below and
+# see which method's path rotates with the problem.
+
+# %%
+angle = np.pi / 4  # try 0.3 or np.pi / 2
+R = ex.Quadratic.make([0.2, 4.0], angle=angle).rotation
+for name, run in (("full matrix", ex.run_full_matrix), ("diagonal", ex.run_adagrad)):
+    aligned = run(ex.Quadratic.make([0.2, 4.0]), [-5.0, -2.0], 0.4, 60)
+    rotated = run(ex.Quadratic.make([0.2, 4.0], angle=angle), R @ np.array([-5.0, -2.0]), 0.4, 60)
+    gap = np.max(np.abs(aligned.params @ R.T - rotated.params))
+    print(f"{name}: max |R w_aligned - w_rotated| over 60 steps = {gap:.2g}")
+
+# %% [markdown]
+# ## Summary
+#
+# - Full-matrix Adagrad keeps $G = \sum_t g_t g_t^\top$ whole and preconditions with
+#   $(G + \epsilon I)^{-1/2}$; it costs $O(p^3)$ a step for $p$ parameters.
+# - On an axis-aligned problem the diagonal is as good; rotated, only the full matrix still sees the
+#   curvature's directions. It is rotation-invariant when the start rotates too.
+# - When every gradient has one nonzero entry, the two are the same method.
+#
+# Next: notebook 7, what came after Adagrad.

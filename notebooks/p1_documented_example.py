@@ -9,7 +9,10 @@
 # ---
 
 # %% [markdown]
-# # 1. The documented example, step by step
+# # p1. The documented example, step by step, to the bit
+#
+# *Porters' track, notebook p1 (for anyone porting Adagrad or checking a port; students start at
+# notebook 1). You need: Adagrad's update (notebook 1), floating-point numbers.*
 #
 # The documentation of `optax.adagrad` runs five steps of Adagrad with learning rate 1 on
 # $f(x) = \sum_i x_i^2$ from $x = (1, 2, 3)$ and prints the objective after each step. This notebook
@@ -22,7 +25,8 @@ import numpy as np
 
 from adagrad_ref import adagrad, apply_updates
 from adagrad_ref.example import documented_example, run_documented_example
-from adagrad_ref.teaching.claims import CLAIMS
+from adagrad_ref.teaching.lessons import documented_example as lesson
+from adagrad_ref.ulp import ulp_distance
 
 # %% [markdown]
 # The documentation's printout, computed here (both backends, compared bit for bit):
@@ -33,7 +37,9 @@ same = all(
     np.array_equal(a.view(np.uint32), b.view(np.uint32))
     for a, b in zip(run_documented_example("numpy"), run_documented_example("numba"), strict=True)
 )
-print("NumPy reference and Numba core give identical bits at every step:", same)
+print(
+    f"The NumPy reference and the Numba core give {'identical' if same else 'DIFFERENT'} bits at each step."
+)
 
 # %% [markdown]
 # Every step of it. The gradient of $f$ is $2x$; each row is the state after that step (float32, as
@@ -65,7 +71,7 @@ for t, wt in enumerate(run_documented_example("numpy")[1:], start=1):
 # the same amount, about $\eta = 1$:
 
 # %%
-print(CLAIMS["first_step_moves_every_coordinate_by_eta"]())
+print(lesson.first_step_moves_every_coordinate_by_eta())
 
 # %% [markdown]
 # With an empty history the accumulator holds little more than this step's own $g^2$, so
@@ -76,7 +82,8 @@ print(CLAIMS["first_step_moves_every_coordinate_by_eta"]())
 # ## Against the real optax
 #
 # When `optax` is installed (the test requirements install it), the same five steps with optax, and
-# the distance in ULP:
+# the distance in ULP (*unit in the last place*: the number of float32 values between two numbers; 0
+# means identical, 1 means neighbours):
 
 # %%
 try:
@@ -85,8 +92,6 @@ try:
 except ImportError:
     print("optax is not installed: pip install -r requirements-dev.txt to compare")
 else:
-    from adagrad_ref.ulp import ulp_distance
-
     solver = optax.adagrad(learning_rate=1.0)
     p = jnp.array([1.0, 2.0, 3.0], jnp.float32)
     s = solver.init(p)
@@ -96,9 +101,9 @@ else:
         u, s = solver.update(2 * p, s, p)
         p = optax.apply_updates(p, u)
         ulps = ulp_distance(ours[t], np.asarray(p)).astype(int)
-        print(f"step {t}: optax {np.asarray(p)}  ours {ours[t]}  ULP apart: {ulps}")
+        print(f"step {t}: optax {np.asarray(p)}, ours {ours[t]}, ULP apart per coordinate: {ulps}")
         worst = max(worst, int(ulps.max()))
-    print(f"at most {worst} ULP apart")
+    print(f"optax's params and ours are at most {worst} ULP apart.")
     assert worst <= 4
 
 # %% [markdown]
@@ -106,10 +111,25 @@ else:
 # approximate `rsqrt`, the reference with a correctly rounded square root and a division. The
 # README's section *How close the reference is to optax* measures and explains every such gap.
 #
-# ## Exercise (solution in `08_solutions.ipynb`)
+# ## Exercise (solution in `10_solutions.ipynb`)
 #
 # Do the steps by hand, in float32, one operation at a time: $g_t = 2w_{t-1}$, $G_t = G_{t-1} + g_t^2$,
 # $s_t = 1/\sqrt{G_t + \epsilon}$, $u_t = -\eta\,(s_t\,g_t)$, $w_t = w_{t-1} + u_t$. Do you get the table's
-# $w_t$ to the last bit (the full values printed after the table)? Then compute the update with one
-# division, $u_t = -\eta\,g_t/\sqrt{G_t+\epsilon}$:
-# at which step do the bits first differ, by how many ULP, and why there?
+# $w_t$ to the last bit (the full values printed after the table)? Then set `one_division = True`,
+# which computes $u_t = -\eta\,g_t/\sqrt{G_t+\epsilon}$: at which step do the bits first differ, by how
+# many ULP, and why there?
+
+# %%
+one_division = False  # try True
+f32 = np.float32
+w, G, eps = np.array([1, 2, 3], f32), np.full(3, 0.1, f32), f32(1e-7)
+table = run_documented_example("numpy")
+for t in range(1, 6):
+    g = f32(2) * w
+    G = G + g * g
+    if one_division:
+        u = -(f32(1) * g / np.sqrt(G + eps))
+    else:
+        u = f32(-1) * ((f32(1) / np.sqrt(G + eps)) * g)
+    w = w + u
+    print(f"step {t}: ULP from the table's w_{t}: {ulp_distance(w, table[t]).astype(int)}")

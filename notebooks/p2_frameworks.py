@@ -9,7 +9,9 @@
 # ---
 
 # %% [markdown]
-# # 7. The same optimizer in four frameworks
+# # p2. The same optimizer in four frameworks
+#
+# *Porters' track, notebook p2. You need: notebook p1.*
 #
 # "Adagrad" names different arithmetic in optax, PyTorch, Keras and TensorFlow.
 # `adagrad_ref.conventions` implements each in its own order of operations, with its own defaults:
@@ -28,23 +30,20 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from adagrad_ref.teaching import claims, plots
-
-CLAIMS = claims.CLAIMS
+from adagrad_ref.teaching.lessons import frameworks as lesson
 
 # %%
-plots.fig_frameworks()
+lesson.fig_frameworks()
 plt.show()
 
 # %%
-for name, tr in claims.framework_runs().items():
+for name, tr in lesson.framework_runs().items():
     step = np.array2string(tr.params[1] - tr.params[0], precision=5)
-    gap = claims.framework_gap(name)
     print(
-        f"{name:>18}: first step {step}, max |w - w_optax| = {gap:.2e}, loss after 200 steps"
-        f" {tr.loss[-1]:.3e}"
+        f"{name}: first step {step}; at most {lesson.framework_gap(name):.2e} from optax's params;"
+        f" loss after 200 steps {tr.loss[-1]:.3e}"
     )
-print(CLAIMS["framework_gap_is_g0_not_eps_placement"]())
+print(lesson.framework_gap_is_g0_not_eps_placement())
 
 # %% [markdown]
 # **Conclusion.** PyTorch starts its accumulator at 0, so its first step is $-\eta\,\mathrm{sign}(g)$
@@ -58,7 +57,7 @@ print(CLAIMS["framework_gap_is_g0_not_eps_placement"]())
 # With $G_0 = 0$ and $\epsilon = 0$, a zero gradient meets $G = 0$:
 
 # %%
-print(CLAIMS["zero_accumulator_guard"]())
+print(lesson.zero_accumulator_guard())
 
 # %% [markdown]
 # **Conclusion.** optax's guard returns a zero update where $G = 0$; the others compute $0/0$.
