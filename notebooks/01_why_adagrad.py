@@ -153,8 +153,8 @@ print(lesson.the_gain_depends_on_how_rare_the_rare_features_are())
 
 # %% [markdown]
 # **Conclusion.** Adagrad's advantage needs features that are rare but not absent: when every
-# feature is common a global rate serves them all (a = 0.5), and a feature never seen cannot be
-# learned by anyone (a = 2).
+# feature is common the gain is smaller (a = 0.5), and a feature never seen cannot be learned by
+# anyone (a = 2).
 #
 # ## Where $\sqrt{\sum g^2}$ comes from
 #

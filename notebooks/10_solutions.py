@@ -124,8 +124,8 @@ assert c.holds
 # %% [markdown]
 # ## Notebook 4, exercise 3: where Adagrad beats tuned gradient descent
 #
-# Adagrad beats gradient descent's best step count over a whole range of η up to the grid's top, at
-# least a decade (printed below): on this problem it need not be tuned carefully to win. Put to the
+# Adagrad beats gradient descent's best step count over a whole range of η up to the grid's top,
+# nearly a decade (printed below): on this problem it need not be tuned carefully to win. Put to the
 # same test, whether loss $10^{-12}$ is reached at all within the 300 steps of each run, Adagrad passes
 # at many more of the 31 rates than gradient descent, whose band lies just below its stability limit
 # $2/\lambda_{\max} = 0.5$: too small and it is too slow for the budget, above 0.5 it diverges.
