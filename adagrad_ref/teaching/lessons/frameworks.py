@@ -91,12 +91,12 @@ def fig_frameworks(path: str | None = None):
     plots.dress(axes[0], "float32, η = 0.4, each framework's default G₀ and ε", "step t", "loss (log)")
     plots.dress(
         axes[1],
-        "How far each run's params are from optax's run",
+        "How far each run's params are from optax's run\n(the larger coordinate; 1e-12 stands for 0)",
         "step t",
-        "max over coordinates of |w − w_optax| (log; 1e-12 stands for 0)",
+        "max |w − w_optax| (log)",
         fontsize=9,
     )
-    title = f"PyTorch's gap ({c.values['pytorch_vs_optax']:.2g}) is its G₀ = 0: with G₀ = 0.1 it is"
+    title = f"PyTorch's gap ({c.values['pytorch_vs_optax']:.2g}) is its G₀ = 0: with G₀ = 0.1 it stays within"
     title += (
         f" {c.values['pytorch_g0_0.1_vs_optax']:.0e}; TensorFlow (ε outside the root too) stays with Keras"
     )

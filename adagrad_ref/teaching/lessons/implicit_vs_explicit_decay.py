@@ -154,7 +154,7 @@ def fig_implicit_vs_explicit(path: str | None = None):
         reach = f"loss < 1e-12 at step {steps}" if steps < 10**9 else f"loss {tr.loss[-1]:.1e} at step 300"
         label = f"{name}, {eta_name} = {eta:g}: {reach}"
         ax.semilogy(np.maximum(tr.loss, floor), style, linewidth=2, label=label)
-    ax.axhline(1e-12, color="0.5", linewidth=0.8)
+    ax.axhline(1e-12, color="0.5", linewidth=0.8, label="the target, loss 1e-12")
     title = (
         "Each method at its best η on one grid among the runs that never rise above their starting loss:"
         "\nAdagrad's decay stops by itself, η₀/√(t+1) decays on regardless"

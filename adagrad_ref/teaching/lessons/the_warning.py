@@ -123,19 +123,19 @@ def fig_warning(path: str | None = None):
     """The documentation's warning made visible: after a long noisy run the optimum moves; Adagrad's
     decayed rate, which held the loss low before, now makes it slow to follow."""
     ad, gd = warning_runs()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.8))
     window = slice(SHIFT_AT - 300, SHIFT_AT + 700)
     t = np.arange(ad.steps + 1)
     for tr, color in ((ad, "tab:red"), (gd, "tab:blue")):
-        label = f"{tr.label}: mean loss {mean_loss_before(tr):.4f} over steps 4,000–5,000;"
-        label += f" back under 0.1 {recovery_steps(tr)} steps after the move"
+        label = f"{tr.label}: mean loss {mean_loss_before(tr):.4f} before the move,"
+        label += f" {recovery_steps(tr)} steps to get back under 0.1"
         axes[0].semilogy(t[window], tr.loss[window], color=color, label=label, alpha=0.8)
     axes[0].axvline(SHIFT_AT, color="k", linestyle=":", label=f"the optimum moves (step {SHIFT_AT:,})")
-    axes[0].axhline(0.1, color="0.5", linewidth=0.8)
+    axes[0].axhline(0.1, color="0.5", linewidth=0.8, label="loss 0.1")
     ratio = mean_loss_before(gd) / mean_loss_before(ad)
-    title = f"Before the move Adagrad's loss is {ratio:.1f}× lower; after it, Adagrad lags"
-    ylabel = "loss against the current optimum (log)"
-    plots.dress(axes[0], title, "step t", ylabel, fontsize=8, loc="upper left")
+    title = f"Before the move Adagrad's mean loss is {ratio:.1f}× lower;\nafter it, Adagrad lags"
+    legend = dict(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    plots.dress(axes[0], title, "step t", "loss against the current optimum (log)", **legend)
     t1 = np.arange(1, ad.steps + 1)
     axes[1].semilogy(t1, ad.effective_lr[:, 0], color="tab:red", label="Adagrad η/√(G+ε), coordinate x₁")
     label = "gradient descent η (every coordinate)"
@@ -143,9 +143,12 @@ def fig_warning(path: str | None = None):
     axes[1].axvline(SHIFT_AT, color="k", linestyle=":", label="the optimum moves")
     plots.dress(
         axes[1],
-        f"Adagrad's rate only falls: {ad.effective_lr[SHIFT_AT - 1, 0]:.4f} when the optimum moves",
+        "Adagrad's rate only falls,\nand the move's large gradients lower it further",
         "step t",
         "rate applied to the gradient (log)",
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
     )
     fig.suptitle("f = ½|w − w*|², noisy gradients (σ = 1); at step 5,000 w* jumps from (0, 0) to (3, −3)")
     return plots.save(fig, path)
