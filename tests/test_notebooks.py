@@ -74,18 +74,21 @@ def _stream_text(nb) -> str:
 
 
 def _harness_output(text: str) -> list[str]:
-    """Harness tags and dumps: a tag, a ``key = value`` list, or a line with more than 12 numbers."""
+    """Harness tags and dumps: a tag, or a table of numbers on one line (more than 8 ``number: value``
+    pairs, like a per-η table, or more than 30 numbers)."""
     found = [tag for tag in HARNESS if tag in text]
     for line in text.splitlines():
         line = re.sub(r"-?0x[0-9a-f.]+p[-+]?\d+", "HEX", line)  # a float's hex form is one number
-        if len(re.findall(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", line)) > 12:
+        pairs = re.findall(r"\d[\d.e+-]*\s*:\s*(?:-|\d)", line)
+        if len(pairs) > 8 or len(re.findall(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", line)) > 30:
             found.append(line[:80])
     return found
 
 
 def test_the_harness_check_catches_what_it_is_for():
     assert _harness_output("[holds] x\n    measured: a = 1")
-    assert _harness_output(", ".join(f"{e}: {e * 3}" for e in range(31)))
+    assert _harness_output(", ".join(f"{e / 7:.3g}: {e * 3}" for e in range(31)))
+    assert _harness_output(", ".join(f"{e / 7:.3g}: -" for e in range(31)))
     assert not _harness_output("Adagrad needs 13 steps, gradient descent 165 (12.7× as many).")
 
 
