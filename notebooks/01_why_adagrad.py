@@ -113,8 +113,9 @@ print(lesson.rare_features_adagrad_learns_rare_weights())
 #
 # Online learning is judged by **regret**: the learner's cumulative loss minus that of a
 # **comparator**, here the best *fixed* weights in hindsight $w^\dagger$ (least squares on all
-# 10,000 examples at once), $R(T) = \sum_{t\le T} f_t(w_t) - \sum_{t\le T} f_t(w^\dagger)$. A method
-# whose regret grows slower than $T$ does, on average, as well as the best fixed weights.
+# 10,000 examples at once), $R(T) = \sum_{t\le T} f_t(w_t) - \sum_{t\le T} f_t(w^\dagger)$. When the
+# regret grows slower than $T$, the average regret $R(T)/T$ goes to 0: in the long run the method does
+# as well per example as the best fixed weights.
 
 # %%
 print(lesson.rare_features_regret_grows_slower_than_sqrt_t())
@@ -132,7 +133,8 @@ print(lesson.rare_features_regret_grows_slower_than_sqrt_t())
 # $D_2\,\lVert g_{1:T}\rVert_F$, where $D_2$ is the same distance in the Euclidean norm and
 # $\lVert g_{1:T}\rVert_F = \sqrt{\sum_{t,i} g_{t,i}^2}$ is the Frobenius norm, the root of the sum of
 # every squared gradient entry. Sparse gradients can make $\sum_i \lVert g_{1:T,i}\rVert_2$ much smaller
-# than its worst case $\sqrt d\,\lVert g_{1:T}\rVert_F$. With the start at $w = 0$ we take
+# than its worst case $\sqrt d\,\lVert g_{1:T}\rVert_F$. As stand-ins for $D_\infty$ and $D_2$ we take the
+# distances from the start $w = 0$ to the true weights $w^*$ (close to $w^\dagger$):
 # $D_\infty = \lVert w^*\rVert_\infty$ and $D_2 = \lVert w^*\rVert_2$:
 
 # %%

@@ -181,7 +181,8 @@ print(f"eta = {eta:g}, steps to loss 1e-12 within 300: " + "; ".join(reached))
 # ## Summary
 #
 # - Dividing by $\sqrt G$ per coordinate makes the steps comparable whatever the gradients; the first
-#   step is about $-\eta\,\mathrm{sign}(g)$ (with $G_0 = 0$ exactly, whatever $\lvert g\rvert$).
+#   step is about $-\eta\,\mathrm{sign}(g)$ (with $G_0 = 0$ whatever $\lvert g\rvert$, until $g^2$ is as
+#   small as ε).
 # - Adagrad is a cheap diagonal preconditioner: with $G_0 = \epsilon = 0$ the curvatures cancel on a
 #   diagonal quadratic, and the loss's scale does not matter; optax's $G_0 = 0.1$ breaks both where the
 #   gradients are small.
