@@ -65,7 +65,7 @@ def adagrad_from_scratch(data, eta, G0=0.1, eps=1e-7):
     return w
 
 
-w_scratch = adagrad_from_scratch(data, eta=0.533)
+w_scratch = adagrad_from_scratch(data, eta=0.533)  # 0.533: Adagrad's best η on the grid below
 
 # %% [markdown]
 # The package does the same steps: `adagrad_ref.adagrad` is optax's `adagrad` in NumPy, and
