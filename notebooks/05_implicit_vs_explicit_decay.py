@@ -50,9 +50,9 @@ print(lesson.explicit_decay_is_too_slow_without_noise())
 print(lesson.implicit_decay_stops_explicit_decay_does_not())
 
 # %% [markdown]
-# **Conclusion.** Without noise, a decay on a clock is a handicap: $\eta_0/\sqrt{t+1}$ must start below
-# the stability limit $2/\lambda_{\max}$, and then only shrinks, so the flat axis crawls ever more
-# slowly. Adagrad's decay stops by itself once the gradients vanish (notebook 2), and its rate
+# **Conclusion.** Without noise, a decay on a clock is a handicap: not to diverge first, $\eta_0/\sqrt{t+1}$
+# must start below the stability limit $2/\lambda_{\max}$, and then it only shrinks, so the flat axis crawls
+# ever more slowly. Adagrad's decay stops by itself once the gradients vanish (notebook 2), and its rate
 # stays where its early gradients put it.
 #
 # ## Exercise (solution in `10_solutions.ipynb`)
