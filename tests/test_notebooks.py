@@ -3,7 +3,9 @@ the committed .ipynb carries its outputs and no error, each runs top to bottom w
 timeout, the slider notebook several times, and nothing a student reads is test-harness output.
 
 Every notebook in ``notebooks/`` is found by its file name: a new notebook is covered as it lands.
-Rebuild after editing a .py: ``jupytext --to ipynb --update --execute notebooks/<name>.py``.
+Rebuild after editing a .py: ``jupytext --to ipynb --update notebooks/<name>.py`` (keeps the cell ids),
+then ``jupyter nbconvert --to notebook --execute --inplace notebooks/<name>.ipynb``. Not
+``jupytext --update --execute``: jupytext 1.19.6 writes the new sources with the old outputs.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def test_committed_notebook_has_outputs_and_no_errors(src):
     nb = nbformat.read(src.with_suffix(".ipynb"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     outputs = [o for c in code for o in c.outputs]
-    assert code and outputs, "not executed: rebuild with jupytext --to ipynb --update --execute"
+    assert code and outputs, "not executed: rebuild as this module's docstring says"
     assert not [o for o in outputs if o.output_type == "error"]
     assert not _harness_output(_stream_text(nb))
     images = [o for o in outputs if "image/png" in o.get("data", {})]
