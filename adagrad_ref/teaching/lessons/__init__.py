@@ -1,0 +1,1 @@
+"""One lesson module per notebook: the experiment a notebook runs, in code a student can open."""
