@@ -41,11 +41,12 @@ from adagrad_ref.teaching.lessons import rmsprop_and_adam as lesson
 # $\nu_0 = 0$; Adam with $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$ *outside* the root.
 # For a gradient $g_t$, coordinate by coordinate:
 #
-# | | accumulate | step |
-# |---|---|---|
-# | Adagrad (optax) | $G_t = G_{t-1} + g_t^2$, $G_0 = 0.1$ | $u_t = -\eta\, g_t/\sqrt{G_t + \epsilon}$ |
-# | RMSProp | $\nu_t = (1-\beta)\,g_t^2 + \beta\,\nu_{t-1}$, $\nu_0 = 0$ | $u_t = -\eta\, g_t/\sqrt{\nu_t + \epsilon}$ |
-# | Adam | $m_t = (1-\beta_1)\,g_t + \beta_1 m_{t-1}$, $\nu_t = (1-\beta_2)\,g_t^2 + \beta_2 \nu_{t-1}$ | $u_t = -\eta\, \hat m_t/(\sqrt{\hat\nu_t} + \epsilon)$, $\hat m_t = \frac{m_t}{1-\beta_1^t}$, $\hat\nu_t = \frac{\nu_t}{1-\beta_2^t}$ |
+# * Adagrad (optax): $G_t = G_{t-1} + g_t^2$ with $G_0 = 0.1$; $u_t = -\eta\, g_t/\sqrt{G_t + \epsilon}$.
+# * RMSProp: $\nu_t = (1-\beta)\,g_t^2 + \beta\,\nu_{t-1}$ with $\nu_0 = 0$;
+#   $u_t = -\eta\, g_t/\sqrt{\nu_t + \epsilon}$.
+# * Adam: $m_t = (1-\beta_1)\,g_t + \beta_1 m_{t-1}$ and $\nu_t = (1-\beta_2)\,g_t^2 + \beta_2 \nu_{t-1}$,
+#   both from 0; $\hat m_t = m_t/(1-\beta_1^t)$, $\hat\nu_t = \nu_t/(1-\beta_2^t)$;
+#   $u_t = -\eta\, \hat m_t/(\sqrt{\hat\nu_t} + \epsilon)$.
 #
 # We call **rate** what multiplies the gradient in the step: $\eta/\sqrt{G_t+\epsilon}$ for Adagrad,
 # $\eta/\sqrt{\nu_t+\epsilon}$ for RMSProp, $\eta/(\sqrt{\hat\nu_t}+\epsilon)$ for Adam (applied to the
@@ -128,18 +129,21 @@ ada = lesson.compare()["Adagrad"][1]
 adam_run = lesson.compare()["Adam"][1]
 rise = lesson.rise_after_moves(rms)
 print(
-    f"In the run, RMSProp's rate on x1 is {rms.rates[0, 0]:.2f} at step 1 and {np.mean(rms.rates[7:12, 0]):.2f}"
+    f"In the run, RMSProp's rate on x1 is {rms.rates[0, 0]:.2f} at step 1 and"
+    f" {np.mean(rms.rates[7:12, 0]):.2f}"
     f" around step 10 (steps 8 to 12): the warm-up. Adam's starts at {adam_run.rates[0, 0]:.2f} and is"
     f" {np.mean(adam_run.rates[7:12, 0]):.2f} around step 10: no warm-up overshoot."
 )
 print(
-    f"At each of the {len(rise)} moves RMSProp's rate on x2 falls, from {rise[:, 0].min():.1f}–{rise[:, 0].max():.1f}"
+    f"At each of the {len(rise)} moves RMSProp's rate on x2 falls,"
+    f" from {rise[:, 0].min():.1f}–{rise[:, 0].max():.1f}"
     f" just before it to {rise[:, 1].min():.1f}–{rise[:, 1].max():.1f} at its lowest, and rises again, to"
     f" {rise[:, 2].min():.1f}–{rise[:, 2].max():.1f} by the end of the phase."
 )
 ends = facts["x2_rate_at_phase_ends"]["Adagrad"]
 print(
-    f"Adagrad's rate on x2 never rises: {ends[0]:.2f} at the end of the first phase, {ends[-1]:.2f} at the end."
+    f"Adagrad's rate on x2 never rises: {ends[0]:.2f} at the end of the first phase,"
+    f" {ends[-1]:.2f} at the end."
 )
 
 # %% [markdown]
@@ -189,7 +193,8 @@ decay = 0.9  # change me
 warm_d = lesson.constant_gradient_rates(3000, decay=decay)["RMSProp"]
 r = lesson.run("RMSProp", facts["eta"]["RMSProp"], decay=decay)
 print(
-    f"decay {decay}: first rate {warm_d[0]:.2f}× the steady one, within 5% of it from step {first_within(warm_d)};"
+    f"decay {decay}: first rate {warm_d[0]:.2f}× the steady one,"
+    f" within 5% of it from step {first_within(warm_d)};"
 )
 print(f"   mean recovery {np.mean(lesson.recovery_steps(r)):.0f} steps, mean loss {np.mean(r.loss):.3f}")
 

@@ -428,6 +428,7 @@ FIGURES = {
     "diagonal_vs_full.png": fig_diagonal_vs_full,
     "frameworks.png": fig_frameworks,
     "rare_features.png": fig_rare_features,
+    **__import__("adagrad_ref.teaching.lessons.figures", fromlist=["FIGURES"]).FIGURES,
 }
 
 

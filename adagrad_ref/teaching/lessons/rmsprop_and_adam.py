@@ -195,7 +195,7 @@ def run(
     opt = FACTORIES[method](learning_rate, **hyper)
     steps = phases * phase
     noise = np.random.default_rng(seed).standard_normal((steps, 2)) * NOISE
-    w = np.zeros(lr.shape[:1] + (2,)) if lr.ndim else np.zeros(2)
+    w = np.zeros((*lr.shape[:1], 2)) if lr.ndim else np.zeros(2)
     state = opt.init(w)
     ws, losses, rates = [w], [0.5 * ((w - optimum(0, phase)) ** 2 @ CURVATURES)], []
     with np.errstate(all="ignore"):  # a rate too large diverges: its loss becomes inf or nan
@@ -322,7 +322,8 @@ def fig_rates(path: str | None = None):
             )
         plots._dress(
             axes[0],
-            "Rate on the flat coordinate x2: Adagrad's only falls,\nRMSProp's falls at each move and rises again",
+            "Rate on the flat coordinate x2: Adagrad's only falls,"
+            "\nRMSProp's falls at each move and rises again",
             "step t",
             "rate applied to the gradient (log)",
             fontsize=8,
