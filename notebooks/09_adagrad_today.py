@@ -47,9 +47,9 @@
 #
 # ## The defaults differ between frameworks
 #
-# "Adagrad" is one formula with different defaults. The table below is read from `adagrad_ref.conventions`,
-# whose factories mirror each framework and are tested against the real libraries
-# (`tests/test_conventions.py`):
+# "Adagrad" is one formula with different defaults. They are printed from `adagrad_ref.conventions`,
+# whose factories mirror each framework (`tests/test_lesson_a_real_model.py` checks these defaults
+# against the installed optax, PyTorch and Keras):
 
 # %%
 import inspect
@@ -71,9 +71,9 @@ for name in ("optax", "pytorch", "keras", "tensorflow_v2"):
 #   whatever the size of $g$; with $G_0 = 0.1$ (optax, Keras, TensorFlow) small first gradients take
 #   small steps, and a coordinate whose gradients stay small moves like gradient descent at rate
 #   $\eta/\sqrt{0.1}$. The porters' track measures what this does to a run.
-# * **Where ε sits.** optax adds ε inside the root, $1/\sqrt{G+\epsilon}$; PyTorch, Keras and
-#   TensorFlow add it outside, $1/(\sqrt G + \epsilon)$; and optax's code gives a zero update where
-#   $G = 0$.
+# * **Where ε sits.** optax and Keras add ε inside the root, $1/\sqrt{G+\epsilon}$; PyTorch and
+#   TensorFlow's `ApplyAdagradV2` kernel add it outside, $1/(\sqrt G + \epsilon)$. Only optax's code
+#   guards $G = 0$ with a zero update.
 # * **The learning rate.** PyTorch's default 0.01 and Keras's 0.001 are defaults, not tuned values:
 #   notebooks 7 and 8 found best rates from 0.3 to 10 for Adagrad on their problems.
 #

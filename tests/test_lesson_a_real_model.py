@@ -87,3 +87,49 @@ def test_with_three_epochs_adam_then_adagrad():
     s = lesson.facts(3)["final_loss"]
     order = sorted(s, key=s.get)
     assert order[:2] == ["Adam", "Adagrad"], s
+
+
+def test_the_accuracies_differ_by_a_handful_of_test_images():
+    acc = lesson.facts()["final_accuracy"]
+    n = lesson.digits().y_test.size
+    assert 0 < round((max(acc.values()) - min(acc.values())) * n) <= 9  # "a handful", under 2%
+
+
+# ----------------------------------------------------------------------------- notebook 09
+
+
+def test_notebook_09_defaults_are_the_frameworks_own():
+    """The defaults notebook 09 prints from adagrad_ref.conventions are the installed libraries'."""
+    import inspect
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+    import optax
+    import torch
+
+    from adagrad_ref import conventions
+
+    torch_p = inspect.signature(torch.optim.Adagrad).parameters
+    ours = inspect.signature(conventions.pytorch).parameters
+    for k in ("lr", "initial_accumulator_value", "eps", "lr_decay", "weight_decay"):
+        assert ours[k].default == torch_p[k].default, k
+    keras_p = inspect.signature(keras.optimizers.Adagrad).parameters
+    ours = inspect.signature(conventions.keras).parameters
+    for k in ("learning_rate", "initial_accumulator_value", "epsilon"):
+        assert ours[k].default == keras_p[k].default, k
+    optax_p = inspect.signature(optax.adagrad).parameters
+    ours = inspect.signature(conventions.optax).parameters
+    assert optax_p["learning_rate"].default is inspect.Parameter.empty
+    for k in ("initial_accumulator_value", "eps"):
+        assert ours[k].default == optax_p[k].default, k
+
+
+def test_notebook_09_statements_about_notebooks_07_and_08():
+    """'best rates from 0.3 to 10 for Adagrad'; 'it doubled over nine moves'."""
+    from adagrad_ref.teaching.lessons import rmsprop_and_adam as ra
+
+    f7 = ra.moves_facts()
+    etas = (lesson.facts()["eta"]["Adagrad"], f7["eta"]["Adagrad"])
+    assert 0.3 <= min(etas) and max(etas) <= 10
+    assert len(f7["recovery"]["Adagrad"]) == 9 and f7["last3"]["Adagrad"] > 1.8 * f7["first3"]["Adagrad"]
