@@ -93,6 +93,8 @@ def test_the_accuracies_differ_by_a_handful_of_test_images():
     acc = lesson.facts()["final_accuracy"]
     n = lesson.digits().y_test.size
     assert 0 < round((max(acc.values()) - min(acc.values())) * n) <= 9  # "a handful", under 2%
+    p = np.mean(list(acc.values()))
+    assert max(acc.values()) - min(acc.values()) < 2 * np.sqrt(p * (1 - p) / n)  # "too few to rank them"
 
 
 # ----------------------------------------------------------------------------- notebook 09
