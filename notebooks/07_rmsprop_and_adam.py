@@ -171,16 +171,22 @@ print(
 )
 ml = facts["mean_loss"]
 print("Mean loss over the whole run: " + ", ".join(f"{m} {v:.3f}" for m, v in ml.items()) + ".")
+st = facts["settled"]
+print(
+    "Mean loss in the last quarter of each phase: " + ", ".join(f"{m} {v:.3f}" for m, v in st.items()) + "."
+)
 
 # %% [markdown]
-# **Conclusion.** Adagrad's tuned rate is large (it has to last the whole run), so it follows the first
-# moves fastest; but each move finds its rate lower, and its recovery time about doubles over the run,
-# until it is the slowest of the three adaptive methods. RMSProp and Adam forget: their recovery time
-# is the same at the ninth move as at the first. Gradient descent, whose one rate is held down by the
-# steep coordinate, needs about 200 steps every time. The mean loss shows the other side of the
+# **Conclusion.** Adagrad's tuned rate is large (it has to last the whole run), so over the first three
+# moves it recovers as fast as Adam and faster than RMSProp; but each move finds its rate lower, and its
+# recovery time about doubles over the run, until it is the slowest of the three adaptive methods.
+# RMSProp and Adam forget: their recovery time is about the same at the last moves as at the first.
+# Gradient descent, whose one rate is held down by the steep coordinate, needs about 200 steps every
+# time. The mean loss shows the other side of the
 # trade-off: over these 10,000 steps Adagrad's is still the lowest, because between moves its falling
-# rate averages the noise away, as a constant rate cannot. How that balance shifts with the length of
-# the run is exercise 2.
+# rate averages the noise away, as a constant rate cannot (the last line printed above: once settled,
+# in the last quarter of each phase, its loss is the lowest). How that balance shifts with the length
+# of the run is exercise 2.
 #
 # ## Exercises (solutions in the solutions notebook)
 #

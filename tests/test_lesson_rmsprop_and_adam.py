@@ -158,7 +158,7 @@ def test_adagrads_recovery_doubles_over_the_run_rmsprop_and_adam_stay_gd_is_slow
     assert np.corrcoef(np.arange(rec["Adagrad"].size), rec["Adagrad"])[0, 1] > 0.8  # a trend, not one move
     for m in ("RMSProp", "Adam"):
         assert abs(last[m] / first[m] - 1) < 0.15, m
-    assert first["Adagrad"] <= min(first["RMSProp"], first["Adam"])  # fastest at first
+    assert abs(first["Adagrad"] / first["Adam"] - 1) < 0.1 and first["Adagrad"] < first["RMSProp"]
     assert last["Adagrad"] > max(last["RMSProp"], last["Adam"])  # the slowest adaptive method at the end
     assert rec["gradient descent"].min() > 2 * max(rec[m].max() for m in ("Adagrad", "RMSProp", "Adam"))
     assert np.all(np.abs(rec["gradient descent"] - 200) < 25)  # "about 200 steps every time"
@@ -168,6 +168,8 @@ def test_adagrad_still_has_the_lowest_mean_loss_over_this_run():
     ml = lesson.moves_facts()["mean_loss"]
     assert ml["Adagrad"] == min(ml.values())
     assert ml["gradient descent"] == max(ml.values())
+    st = lesson.moves_facts()["settled"]  # "once settled, in the last quarter of each phase, the lowest"
+    assert st["Adagrad"] == min(st.values()), st
 
 
 def test_the_figures_are_labelled():

@@ -285,6 +285,11 @@ def moves_facts(phases: int = PHASES) -> dict[str, Any]:
         "first3": {m: float(np.mean(v[:3])) for m, v in rec.items()},
         "last3": {m: float(np.mean(v[-3:])) for m, v in rec.items()},
         "x2_rate_at_phase_ends": {m: v[ends] for m, v in x2.items()},
+        # the mean loss over the last quarter of every phase, when every method has recovered
+        "settled": {
+            m: float(np.mean(r.loss[1:].reshape(phases, PHASE)[:, -PHASE // 4 :]))
+            for m, (_, r, _) in runs.items()
+        },
     }
 
 
