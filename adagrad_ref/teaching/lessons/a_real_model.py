@@ -173,23 +173,23 @@ def fig_real_model(path: str | None = None):
     pixel against how often the pixel is on."""
     import matplotlib.pyplot as plt
 
-    from adagrad_ref.teaching import plots
+    from adagrad_ref.teaching.lessons import style as shared
 
     colors = {"SGD": "tab:blue", "Adagrad": "tab:red", "RMSProp": "tab:green", "Adam": "tab:purple"}
-    with plt.rc_context(plots._RC):
+    with plt.rc_context(shared.STYLE):
         runs = compare()
         fig, axes = plt.subplots(1, 3, figsize=(16, 5))
         ep = np.arange(EPOCHS + 1)
         for m, (eta, t, _) in runs.items():
             axes[0].semilogy(ep, t.train_loss, color=colors[m], lw=2, label=f"{m}, best η = {eta:.3g}")
             axes[1].plot(ep[1:], 100 * t.test_accuracy[1:], color=colors[m], lw=2, label=m)
-        plots._dress(
+        shared.dress(
             axes[0],
             "Training objective: cross-entropy + weight penalty",
             "epoch",
             "objective, whole training set (log)",
         )
-        plots._dress(axes[1], "Accuracy on the held-out test images", "epoch", "test accuracy (%)",
+        shared.dress(axes[1], "Accuracy on the held-out test images", "epoch", "test accuracy (%)",
                      loc="lower right")  # fmt: skip
         freq = pixel_frequency()[:-1]
         rates = adagrad_pixel_rates(runs["Adagrad"][1])[:-1]
@@ -198,14 +198,14 @@ def fig_real_model(path: str | None = None):
                        label="one pixel (mean over the 10 classes' weights)")  # fmt: skip
         axes[2].axhline(runs["Adagrad"][0] / np.sqrt(0.1 + 1e-7), color="0.5", ls=":",
                         label="η/√G₀: a pixel that is never on")  # fmt: skip
-        plots._dress(axes[2], "Adagrad's rate per pixel after training:\nthe rarer the pixel, the larger",
+        shared.dress(axes[2], "Adagrad's rate per pixel after training:\nthe rarer the pixel, the larger",
                      "share of training images where the pixel is on (log)", "η/√(G + ε) (log)",
                      loc="lower left", fontsize=9)  # fmt: skip
         fig.suptitle(
             "Multinomial logistic regression on scikit-learn's digits (8×8 pixels, 10 classes),"
             f" mini-batches of {BATCH}, each method at its best η"
         )
-        return plots._save(fig, path)
+        return shared.save(fig, path)
 
 
 FIGURES = {"real_model.png": fig_real_model}

@@ -313,9 +313,9 @@ def fig_rates(path: str | None = None):
     right: the warm-up, rate per unit η under a constant gradient, RMSProp against Adam."""
     import matplotlib.pyplot as plt
 
-    from adagrad_ref.teaching import plots
+    from adagrad_ref.teaching.lessons import style as shared
 
-    with plt.rc_context(plots._RC):
+    with plt.rc_context(shared.STYLE):
         runs = compare()
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
         t = np.arange(1, PHASES * PHASE + 1)
@@ -325,7 +325,7 @@ def fig_rates(path: str | None = None):
             axes[0].axvline(
                 k * PHASE, color="0.6", ls=":", lw=0.8, label="the optimum moves" if k == 1 else None
             )
-        plots._dress(
+        shared.dress(
             axes[0],
             "Rate on the flat coordinate x2: Adagrad's only falls,"
             "\nRMSProp's falls at each move and rises again",
@@ -343,7 +343,7 @@ def fig_rates(path: str | None = None):
         axes[1].plot(s, warm99["RMSProp"], "s--", color="tab:olive", label="RMSProp, decay 0.99")
         axes[1].plot(s, warm["Adam"], "D-", color="tab:purple", label="Adam (bias-corrected ν̂)")
         axes[1].axhline(1.0, color="k", lw=0.8, ls=":", label="the steady rate η/|g|")
-        plots._dress(
+        shared.dress(
             axes[1],
             "Warm-up, every gradient g = 1: RMSProp's ν starts at 0,\nso its rate starts 1/√(1 − β) too high",
             "step t",
@@ -352,16 +352,16 @@ def fig_rates(path: str | None = None):
         fig.suptitle(
             "f = ½(x1² + 0.01·x2²) around an optimum that jumps every 1,000 steps; noise σ = (0.5, 0.05)"
         )
-        return plots._save(fig, path)
+        return shared.save(fig, path)
 
 
 def fig_moves(path: str | None = None):
     """Left: the loss around three moves; right: the steps each method needs to recover, move by move."""
     import matplotlib.pyplot as plt
 
-    from adagrad_ref.teaching import plots
+    from adagrad_ref.teaching.lessons import style as shared
 
-    with plt.rc_context(plots._RC):
+    with plt.rc_context(shared.STYLE):
         runs = compare()
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
         window = slice(6 * PHASE - 200, 9 * PHASE + 400)
@@ -370,16 +370,16 @@ def fig_moves(path: str | None = None):
             axes[0].semilogy(t, np.maximum(r.loss[window], 1e-16), color=_COLORS[m], lw=1, alpha=0.85,
                              label=f"{m}, η = {eta:.3g}")  # fmt: skip
         axes[0].axhline(RECOVERED, color="k", ls="--", lw=0.8, label=f"loss {RECOVERED:g}: recovered")
-        plots._dress(axes[0], "Loss around the last three moves", "step t",
+        shared.dress(axes[0], "Loss around the last three moves", "step t",
                      "loss against the current optimum (log)", fontsize=8, loc="lower left")  # fmt: skip
         for m, (_, r, _) in runs.items():
             rec = recovery_steps(r)
             axes[1].plot(np.arange(1, rec.size + 1), rec, "o-", color=_COLORS[m], label=m)
-        plots._dress(axes[1], "Steps until the loss is back under 0.1, move by move:\nAdagrad's grow",
+        shared.dress(axes[1], "Steps until the loss is back under 0.1, move by move:\nAdagrad's grow",
                      "move number", "steps to recover")  # fmt: skip
         axes[1].set_ylim(0, None)
         fig.suptitle("Each method at its own best η (lowest mean loss over the whole run, one grid)")
-        return plots._save(fig, path)
+        return shared.save(fig, path)
 
 
 FIGURES = {"rmsprop_adam_rates.png": fig_rates, "rmsprop_adam_moves.png": fig_moves}
