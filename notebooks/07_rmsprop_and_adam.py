@@ -13,15 +13,17 @@
 #
 # Adagrad divides each coordinate's step by $\sqrt{G_t}$, the root of the **sum** of that
 # coordinate's squared gradients. The sum only grows, so the rate $\eta/\sqrt{G_t}$ only falls. That
-# is what averages gradient noise away (notebook 3), and it is what the documentation warns about:
-# when the problem changes late in training, the rate has already been spent. Two methods that
-# replaced Adagrad in most deep-learning code keep the rate per coordinate and change the sum:
+# is what averages gradient noise away (notebook 2), and it is what the documentation warns about:
+# when the problem changes late in training, the rate has already been spent. Two methods that came
+# after it keep the rate per coordinate and change the sum:
 #
-# * **RMSProp** (Hinton's lecture notes, 2012) replaces the sum by a *leaky average*
+# * **RMSProp** (Hinton, "Overview of mini-batch gradient descent", slides of lecture 6 of CSC321,
+#   Toronto, 2012: the reference optax's docstring gives) replaces the sum by a *leaky average*
 #   (an exponential moving average) $\nu_t = \beta\,\nu_{t-1} + (1-\beta)\,g_t^2$, which forgets old
 #   gradients at the rate $1-\beta$ per step ($\beta$ is called the *decay*);
-# * **Adam** (Kingma & Ba, 2015) keeps that average of $g^2$, adds one of $g$ itself (*momentum*,
-#   $m_t$), and divides both by $1-\beta^t$ (the *bias correction*, derived below).
+# * **Adam** (Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, arXiv:1412.6980)
+#   keeps that average of $g^2$, adds one of $g$ itself (*momentum*, $m_t$), and divides both by
+#   $1-\beta^t$ (the *bias correction*, derived below).
 #
 # This notebook writes both in a few lines of NumPy, as `optax.rmsprop` and `optax.adam` define them,
 # plots the rate each one applies, and compares them with Adagrad and plain gradient descent, each at
