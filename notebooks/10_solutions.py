@@ -239,3 +239,76 @@ assert first_u < first_w and u_ulps == 1 and w_ulps > 1 and where < 0.1
 
 # %% [markdown]
 # ## Notebooks 07–09
+#
+# ### Notebook 7, exercise 1: RMSProp's memory
+#
+# With every gradient equal, RMSProp's rate is $\eta/(|g|\sqrt{1-\beta^t})$: the first rate is
+# $1/\sqrt{1-\beta}$ times the steady one (3.16 for 0.9, 10 for 0.99, 31.6 for 0.999), and the warm-up
+# lasts about $\ln(0.1)/\ln\beta$ steps, ten times longer for each extra 9. At the same learning rate, a
+# longer memory makes the average notice a move later, so the rate stays high just after it and the
+# recovery is faster; the price is paid in the warm-up.
+
+# %%
+from adagrad_ref.teaching.lessons import a_real_model as real  # noqa: E402
+from adagrad_ref.teaching.lessons import rmsprop_and_adam as ra  # noqa: E402
+
+eta = ra.moves_facts()["eta"]["RMSProp"]
+first, warm_len, recov = {}, {}, {}
+for beta in (0.9, 0.99, 0.999):
+    w = ra.constant_gradient_rates(4000, decay=beta)["RMSProp"]
+    first[beta] = w[0]
+    warm_len[beta] = int(np.flatnonzero(np.abs(w - 1) > 0.05)[-1]) + 2
+    recov[beta] = float(np.mean(ra.recovery_steps(ra.run("RMSProp", eta, decay=beta))))
+    print(f"decay {beta}: first rate {w[0]:.1f}x, within 5% from step {warm_len[beta]},"
+          f" mean recovery {recov[beta]:.0f} steps")  # fmt: skip
+assert all(abs(first[d] - 1 / np.sqrt(1 - d)) < 1e-3 * first[d] for d in first)
+assert warm_len[0.9] < warm_len[0.99] < warm_len[0.999]
+assert recov[0.999] < recov[0.99] < recov[0.9]
+
+# %% [markdown]
+# ### Notebook 7, exercise 2: a longer run
+#
+# Tuned again on twice as many moves, Adagrad's best learning rate goes up (its rate falls like
+# $1/\sqrt t$, so a longer run needs a larger $\eta$ to keep a usable rate at the end), while RMSProp's
+# and Adam's best rates stay where they were: their rate does not depend on how long they have run.
+# Within the run, Adagrad's recovery still grows from move to move.
+
+# %%
+short, long = ra.moves_facts(10), ra.moves_facts(20)
+for m in short["eta"]:
+    print(f"{m}: best eta {short['eta'][m]:.3g} over 10 phases, {long['eta'][m]:.3g} over 20")
+rec = long["recovery"]["Adagrad"]
+print(
+    f"Adagrad's recovery over 20 phases: first three moves {rec[:3].mean():.0f},",
+    f"last three {rec[-3:].mean():.0f}",
+)
+assert long["eta"]["Adagrad"] > short["eta"]["Adagrad"]
+assert all(long["eta"][m] == short["eta"][m] for m in ("RMSProp", "Adam", "gradient descent"))
+assert rec[-3:].mean() > 2 * rec[:3].mean()
+
+# %% [markdown]
+# ### Notebook 8, exercise 1: a short budget
+#
+# With 3 epochs, each method tuned again, Adam ends lowest and Adagrad second: both take large useful
+# steps from the start (Adam through its bias correction, Adagrad through its large early rates),
+# while SGD and RMSProp (whose average warms up from 0) are still on their way.
+
+# %%
+s = real.facts(3)["final_loss"]
+print("3 epochs:", ", ".join(f"{m} {v:.3f}" for m, v in s.items()))
+assert sorted(s, key=s.get)[:2] == ["Adam", "Adagrad"]
+
+# %% [markdown]
+# ### Notebook 8, exercise 2: where the rates end
+#
+# Whatever the threshold, the rarely-on pixels keep a larger mean rate than the others: the rate
+# follows the frequency in rank order, so any cut separates them the same way.
+
+# %%
+freq = real.pixel_frequency()
+rates = real.adagrad_pixel_rates(real.compare()["Adagrad"][1])
+for threshold in (0.05, 0.1, 0.3):
+    rare = (freq > 0) & (freq < threshold)
+    a, b = rates[rare].mean(), rates[~rare & (freq > 0)].mean()
+    print(f"under {threshold:.0%}: {rare.sum()} pixels, mean rate {a:.3f}; the others {b:.3f}")
+    assert a > b

@@ -16,7 +16,7 @@ import numpy as np
 
 # The figures' style, applied inside each figure function only (importing this module changes no
 # global matplotlib setting). The fixed SVG salt makes a redrawn SVG file identical.
-_RC = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10, "svg.hashsalt": "adagrad_ref"}
+STYLE = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10, "svg.hashsalt": "adagrad_ref"}
 
 
 def styled(fn):
@@ -24,7 +24,7 @@ def styled(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with plt.rc_context(_RC):
+        with plt.rc_context(STYLE):
             return fn(*args, **kwargs)
 
     return wrapper
@@ -33,6 +33,7 @@ def styled(fn):
 __all__ = [
     "COORD_COLORS",
     "FIGURES",  # noqa: F822 (computed on use, by __getattr__)
+    "STYLE",
     "contours",
     "dress",
     "plot_benchmark",
