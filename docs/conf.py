@@ -1,0 +1,50 @@
+"""The book: docs/*.md, the notebooks (their committed outputs) and the API reference, built offline.
+
+Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html`` (see the README). Nothing is
+fetched at build or at read time: the notebooks are not executed, MathJax is served from the build
+folder (sphinx-mathjax-offline), and no widget JavaScript is loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # autodoc imports this checkout's package, as the tests do
+
+project = "adagrad_ref"
+author = "the adagrad_ref authors"
+copyright = "the adagrad_ref authors, Apache-2.0"
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 copied into _static/mathjax: math typeset with no network
+]
+
+exclude_patterns = ["_build", "**/.ipynb_checkpoints", "notebooks/*.py"]
+# The notebooks are shown as committed (their outputs are checked by the test run), never run here.
+nb_execution_mode = "off"
+# The slider cell's widget needs a live kernel: with no widget JavaScript (which would come from a
+# CDN) its output is an inert <script> element, and the static figure the notebook draws after it stands in.
+nb_ipywidgets_js: dict = {}
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+
+napoleon_use_ivar = True  # a NamedTuple's "Attributes:" as a field list, not a second description
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+
+html_theme = "sphinx_book_theme"
+html_title = "adagrad_ref"
+html_static_path: list[str] = []
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "use_repository_button": False,
+}
+html_last_updated_fmt = None
