@@ -40,7 +40,10 @@ autodoc_typehints = "description"
 
 html_theme = "sphinx_book_theme"
 html_title = "adagrad_ref"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.png"  # else the browser asks for /favicon.ico, outside the book
+# An explicit colour mode: the theme logs a console error when it has none.
+html_context = {"default_mode": "light"}
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,
@@ -48,3 +51,9 @@ html_theme_options = {
     "use_repository_button": False,
 }
 html_last_updated_fmt = None
+
+
+def setup(app):
+    # Notebook titles with math appear in every page's navigation: load MathJax on every page, not
+    # only on the pages whose own text has math, so that no page shows raw TeX.
+    app.set_html_assets_policy("always")

@@ -154,3 +154,13 @@ def test_the_slider_cell_shows_no_widget_text(book, pages):
     for path in (book / "notebooks").glob("*.html"):
         assert "interactive(children=" not in path.read_text(encoding="utf-8"), path.name
         assert not [u for tag, u in pages[path].loads if tag == "script" and re.search("widget|require", u)]
+
+
+def test_ci_runs_the_documented_browser_check_after_the_tests():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    command = ".venv/bin/python tools/check_book.py"
+    assert f"`{command}`" in readme
+    tests = next(i for i, line in enumerate(ci) if line.endswith(".venv/bin/python -m pytest"))
+    assert command in ci[tests + 1 :]
+    assert any("apt-get install" in line and "chromium chromium-driver" in line for line in ci)
