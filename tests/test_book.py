@@ -65,10 +65,10 @@ def _parse(path: Path) -> _Page:
 def book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book") / "html"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (command,) = re.findall(r"\.venv/bin/python -m sphinx (.*) docs docs/_build/html\n", readme)
+    (command,) = re.findall(r"\.venv/bin/python -m sphinx (.*) docs/_build/html\n", readme)
     assert "-W" in command.split()  # warnings are errors
     build = subprocess.run(
-        [sys.executable, "-m", "sphinx", *command.split(), str(ROOT / "docs"), str(out)],
+        [sys.executable, "-m", "sphinx", *command.split(), str(out)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -88,8 +88,9 @@ def test_a_page_per_notebook_the_guide_and_the_api(book, pages):
     for nb in notebooks:
         assert (book / "notebooks" / f"{nb.stem}.html").is_file(), nb.name
     for doc in sorted((ROOT / "docs").glob("*.md")):
-        assert (book / f"{doc.stem}.html").is_file(), doc.name
-    api = pages[book / "api.html"]
+        assert (book / "docs" / f"{doc.stem}.html").is_file(), doc.name
+    assert 'url=docs/index.html"' in (book / "index.html").read_text(encoding="utf-8")  # the way in
+    api = pages[book / "docs" / "api.html"]
     import adagrad_ref
 
     for name in adagrad_ref.__all__:  # every public name, documented from its docstring

@@ -141,19 +141,19 @@ def planted_faults_are_caught(driver, html: Path) -> bool:
     with tempfile.TemporaryDirectory(prefix="check-book-planted-") as tmp:
         copy = Path(tmp) / "html"
         shutil.copytree(html, copy)
-        page = copy / "index.html"
+        page = copy / "docs" / "index.html"
         page.write_text(page.read_text(encoding="utf-8").replace("</article>", PLANTED + "</article>", 1))
         server, base = _serve(copy)
         try:
-            problems = check_page(driver, base, "index.html")
+            problems = check_page(driver, base, "docs/index.html")
         finally:
             server.shutdown()
     wanted = (
-        "console: " + base + "index.html",  # the script error, with its place
+        "console: " + base + "docs/index.html",  # the script error, with its place
         "image not decoded: https://example.org/outside.png",
-        "image not decoded: _images/missing.png",
+        "image not decoded: _images/missing.png",  # relative to docs/: /docs/_images/missing.png
         "request outside the build folder: https://example.org/outside.png",
-        "server answered 404 /_images/missing.png",
+        "server answered 404 /docs/_images/missing.png",
     )
     missed = [w for w in wanted if not any(p.startswith(w) for p in problems)]
     for w in missed:
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     html, shots = Path(args.html), Path(args.screenshots)
     if not args.no_build:
-        cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", str(html)]
+        cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-c", "docs", "."]
+        cmd.append(str(html))
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:
             print("the book does not build", file=sys.stderr)
             return 1
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         server, base = _serve(html)
         try:
             failed = 0
-            chapters = ["index.html", "adagrad.html"]
+            chapters = ["docs/index.html", "docs/adagrad.html"]
             chapters += [p for p in pages if p.startswith("notebooks/")][:1]
             for rel in pages:
                 problems = check_page(driver, base, rel)
