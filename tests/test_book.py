@@ -52,6 +52,10 @@ class _Page(HTMLParser):
             self.math += 1
 
 
+def _images_in(markdown: str) -> int:
+    return markdown.count("![") + markdown.count("<img ")
+
+
 SPHINX_PAGES = {"genindex.html", "py-modindex.html", "search.html"}  # Sphinx's own (an icon or two)
 
 
@@ -111,12 +115,12 @@ def test_every_image_is_a_file_of_the_build(book, pages):
             assert head.startswith(b"\x89PNG") or b"<svg" in target.read_bytes()[:2000], (path.name, url)
             seen += path.name not in SPHINX_PAGES
     # Every image the sources hold is there: the pages' figures and the notebooks' plots.
-    expected = sum(p.read_text(encoding="utf-8").count("![") for p in (ROOT / "docs").glob("*.md"))
+    expected = sum(_images_in(p.read_text(encoding="utf-8")) for p in (ROOT / "docs").glob("*.md"))
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
         outputs = [o for c in cells for o in c.get("outputs", [])]
         expected += sum("image/png" in o.get("data", {}) for o in outputs)
-        expected += sum("".join(c["source"]).count("![") for c in cells if c["cell_type"] == "markdown")
+        expected += sum(_images_in("".join(c["source"])) for c in cells if c["cell_type"] == "markdown")
     assert seen == expected > 0
 
 
