@@ -5,7 +5,7 @@ Commands:
   optax-gaps   measure the ULP gaps to the real optax (needs jax and optax) as a Markdown table
   bench        the benchmark: the Numba core against the roofline, NumPy, torch and optax
   golden       write the golden test vectors (one JSON file per convention) into a folder
-  figures      draw every figure of the README and the notebooks into a folder (default figures/)
+  figures      draw every figure of the docs and the notebooks into a folder (default figures/)
   verify       check a port's results file against the golden test vectors
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
@@ -81,7 +81,7 @@ def _positive_int(text: str) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    if args.readme or args.update_readme:  # the README's numbers, from the JSON: nothing is measured
+    if args.tables or args.update_docs:  # the performance page's numbers, from the JSON: nothing is measured
         from adagrad_ref.tools.bench_report import readme, replace_readme_block
 
         path = args.json or os.path.join("figures", "bench.json")
@@ -90,16 +90,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 block = readme(json.load(f))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise AdagradError(f"{path} is not a benchmark result ({type(e).__name__}: {e})") from None
-        if args.update_readme:
-            with open(args.update_readme) as f:
+        if args.update_docs:
+            with open(args.update_docs) as f:
                 text = f.read()
             try:
                 text = replace_readme_block(text, block)
             except ValueError as e:
-                raise AdagradError(f"{args.update_readme}: {e}") from None
-            with open(args.update_readme, "w") as f:
+                raise AdagradError(f"{args.update_docs}: {e}") from None
+            with open(args.update_docs, "w") as f:
                 f.write(text)
-            print(f"updated the performance numbers of {args.update_readme} from {path}", file=sys.stderr)
+            print(f"updated the performance numbers of {args.update_docs} from {path}", file=sys.stderr)
         else:
             print(block)
         return 0
@@ -178,17 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--json",
         metavar="FILE",
-        help="write the results here, and the plots beside it (.png, .svg); --readme reads it",
+        help="write the results here, and the plots beside it (.png, .svg); --tables reads it",
     )
     bench.add_argument(
-        "--readme",
+        "--tables",
         action="store_true",
-        help="measure nothing: print the README's performance section from figures/bench.json (or --json)",
+        help="measure nothing: print the tables of docs/performance.md from figures/bench.json (or --json)",
     )
     bench.add_argument(
-        "--update-readme",
-        metavar="README",
-        help="measure nothing: write that section into this file (e.g. README.md), between its markers",
+        "--update-docs",
+        nargs="?",
+        const=os.path.join("docs", "performance.md"),
+        metavar="FILE",
+        help="measure nothing: write the tables into FILE (default docs/performance.md), between its markers",
     )
     bench.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts, e.g. 1e3,1e6,1e8")

@@ -40,7 +40,7 @@ How this file maps to optax, where ``optax.adagrad(lr, G0, eps)`` is
     optax.apply_updates                                   apply_updates
 
 The one difference in arithmetic: optax's ``jax.lax.rsqrt`` is XLA's, within
-2 ULP of ``1 / sqrt`` (see the README, "How close the reference is to optax").
+2 ULP of ``1 / sqrt`` (see docs/numerics.md, "How close the reference is to optax").
 
 Example (the optax documentation's, with NumPy arrays):
 
@@ -182,7 +182,7 @@ class Adagrad:
         :mod:`adagrad_ref.backends`.
       check_finite: if True, ``update`` refuses a gradient holding NaN or Inf,
         naming the leaf and the index, before computing anything. Off by
-        default, as in optax, where NaN and Inf propagate (see the README).
+        default, as in optax, where NaN and Inf propagate (see docs/numerics.md).
 
     >>> solver = Adagrad(0.5, backend="numba")
     >>> state = solver.init({"w": np.zeros(2, np.float64), "b": None})

@@ -3,8 +3,8 @@
 Each row is a port built from :class:`adagrad_ref.golden.port.Arithmetic` by replacing the
 fields a real port gets wrong (a bug) or may legitimately compute differently (a variant). The
 harness writes each port's results file and runs the verifier on it at both levels. Run this file
-to print the table the README shows (``python tests/golden_mutants.py``); a test checks that the
-README holds exactly that table.
+to print the table the porter's guide shows (``python tests/golden_mutants.py``); a test checks that
+docs/porting.md holds exactly that table.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def run_table() -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    """The README's table: per port and convention, the cases failed at exact / relaxed."""
+    """The porter's guide's table: per port and convention, the cases failed at exact / relaxed."""
     lines = [
         "| port | kind | " + " | ".join(CONVENTIONS) + " |",
         "|---|---|" + "---|" * len(CONVENTIONS),
@@ -127,7 +127,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def bounds_markdown() -> str:
-    """The README's table of relaxed bounds: per convention and kind of case, the largest bound per quantity."""
+    """The porter's guide's table of relaxed bounds: per convention and kind of case, the largest bound per quantity."""
     kinds = ("single_step", "open_loop", "closed_loop")
     lines = [
         "| convention | " + " | ".join(k.replace("_", " ") + "s" for k in kinds) + " |",

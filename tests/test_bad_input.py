@@ -184,7 +184,7 @@ def test_check_finite_names_leaf_and_index_and_leaves_state(backend, bad):
     state = opt.init(params)
     g = {"layer1": {"w": np.ones((2, 3), np.float32)}, "b": np.ones(2, np.float32)}
     g["layer1"]["w"][1, 2] = bad
-    shown = {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(bad)]  # the README's `nan`, not np.float32(nan)
+    shown = {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(bad)]  # as documented: `nan`
     with raises_one_line(
         rf"^grads\['layer1'\]\['w'\] has a non-finite value {shown} at index \(1, 2\) \(check_finite=True\)$"
     ):

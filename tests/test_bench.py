@@ -1,9 +1,9 @@
 """The benchmark runs, measures every implementation and both roofs, judges its targets and writes
-JSON, a plot and the README's numbers.
+JSON, a plot and the numbers of docs/performance.md.
 
 Timings are not asserted (benchmarks are not timed tests); what is checked is
-that every number the README quotes is produced, that the README's numbers are
-the ones ``bench --readme`` prints from ``figures/bench.json``, how targets and
+that every number the performance page quotes is produced, that its numbers are
+the ones ``bench --tables`` prints from ``figures/bench.json``, how targets and
 the limit are judged, and that the benchmark computes no Adagrad of its own.
 """
 
@@ -146,40 +146,53 @@ def test_tool_modules_are_small_and_load_tqdm_only_when_run():
 
 
 def test_readme_performance_numbers_are_bench_readme_of_the_json():
-    """The README's performance section is exactly what `bench --readme` prints from figures/bench.json."""
-    text = (ROOT / "README.md").read_text()
+    """docs/performance.md holds exactly what `bench --tables` prints from figures/bench.json."""
+    text = (ROOT / "docs" / "performance.md").read_text()
     assert text.count(README_BEGIN) == 1 and text.count(README_END) == 1
     in_readme = text[text.index(README_BEGIN) : text.index(README_END) + len(README_END)]
     with open(ROOT / "figures" / "bench.json") as f:
         expected = readme(json.load(f))
     assert in_readme == expected
     out = subprocess.run(
-        [sys.executable, "-m", "adagrad_ref", "bench", "--readme"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "adagrad_ref", "bench", "--tables"], capture_output=True, text=True, cwd=ROOT
     )
     assert out.returncode == 0 and out.stdout.rstrip("\n") == expected
 
 
-def test_bench_update_readme_writes_the_block(tmp_path):
-    stale = tmp_path / "README.md"
-    text = (ROOT / "README.md").read_text()
+def test_bench_update_docs_writes_the_block(tmp_path):
+    stale = tmp_path / "performance.md"
+    text = (ROOT / "docs" / "performance.md").read_text()
     start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
     stale.write_text(text[:start] + f"{README_BEGIN}\n| stale | 1.0 |\n{README_END}" + text[end:])
     out = subprocess.run(
-        [sys.executable, "-m", "adagrad_ref", "bench", "--update-readme", str(stale)],
+        [sys.executable, "-m", "adagrad_ref", "bench", "--update-docs", str(stale)],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
-    assert stale.read_text() == text  # the committed README is what the command writes
+    assert stale.read_text() == text  # the committed page is what the command writes
     stale.write_text("no markers")
     out = subprocess.run(
-        [sys.executable, "-m", "adagrad_ref", "bench", "--update-readme", str(stale)],
+        [sys.executable, "-m", "adagrad_ref", "bench", "--update-docs", str(stale)],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
     assert out.returncode == 2 and "expected one" in out.stderr and stale.read_text() == "no markers"
+    # With no FILE, it writes docs/performance.md under the folder it runs in.
+    (tmp_path / "docs").mkdir()
+    default = tmp_path / "docs" / "performance.md"
+    default.write_text(text[:start] + f"{README_BEGIN}\n| stale | 1.0 |\n{README_END}" + text[end:])
+    bench_json = str(ROOT / "figures" / "bench.json")
+    out = subprocess.run(
+        [sys.executable, "-m", "adagrad_ref", "bench", "--json", bench_json, "--update-docs"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert default.read_text() == text
 
 
 def test_bench_readme_refuses_a_file_that_is_not_a_result(tmp_path):
@@ -187,7 +200,7 @@ def test_bench_readme_refuses_a_file_that_is_not_a_result(tmp_path):
     bad.write_text('{"dense": 1}')
     for path, message in ((bad, "is not a benchmark result"), (tmp_path / "none.json", "No such file")):
         out = subprocess.run(
-            [sys.executable, "-m", "adagrad_ref", "bench", "--readme", "--json", str(path)],
+            [sys.executable, "-m", "adagrad_ref", "bench", "--tables", "--json", str(path)],
             capture_output=True,
             text=True,
         )

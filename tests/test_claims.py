@@ -68,24 +68,47 @@ def test_every_claim_text_names_the_numbers_it_states():
     assert f"|x₂| = {c.values['gd_abs_x2']:.2g}" in c.text
 
 
-def test_the_readme_states_the_claims_numbers():
-    """The numbers in the README's teaching text are the claims' measured values, as rounded there."""
+def _one_line(path) -> str:
+    return " ".join(path.read_text(encoding="utf-8").split())  # line breaks as spaces
+
+
+def test_the_readme_and_the_teaching_page_state_the_claims_numbers():
+    """The numbers of the teaching text (docs/adagrad.md) and of the README's captions are the claims'
+    measured values, as rounded there; each caption's numbers are those of the figure it sits under."""
     from conftest import ROOT
 
-    readme = " ".join((ROOT / "README.md").read_text().split())  # line breaks as spaces
+    readme, page = _one_line(ROOT / "README.md"), _one_line(ROOT / "docs" / "adagrad.md")
     v = {name: claims.CLAIMS[name]().values for name in claims.CLAIMS}
     dvf = v["tuned_diagonal_ties_aligned_full_matrix_wins_rotated"]
+    tuned = v["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"]
+    rotated = v["tuned_gd_beats_diagonal_adagrad_once_rotated"]
+    eta2 = v["gd_diverges_at_eta_2_adagrad_does_not"]
+    frameworks = v["framework_gap_is_g0_not_eps_placement"]
+    contour = (
+        "at η = 0.4 and η = 2. At η = 2 gradient descent diverges along the steep axis (×−7 a step:"
+        f" |x₂| = {eta2['gd_abs_x2']:.2g} after 20 steps); Adagrad's first step on each coordinate is about"
+        f" −η·sign(g), and it ends at loss {eta2['adagrad_loss']:.2g}.*"
+    )
+    assert round(eta2["adagrad_first_x2_step_over_eta"], 2) == 1.0  # "about −η·sign(g)"
+    for text in (readme, page):
+        assert "figures/contour.png) *Twenty steps from (−5, −2) on f = 0.1·x1² + 2·x2², " + contour in text
+    assert (
+        "200 float32 steps at η = 0.4 on one problem. PyTorch's params come as far as"
+        f" {frameworks['pytorch_vs_optax']:.2g} from optax's because it starts from G₀ = 0, not because it"
+        f" puts ε outside the root: given G₀ = 0.1 it stays within {frameworks['pytorch_g0_0.1_vs_optax']:.0e}."
+        in readme
+    )
     expected = [
         f"gradients {v['comparable_steps_for_unequal_gradients']['gradient_ratio']:.0f}× apart give first steps"
         f" {v['comparable_steps_for_unequal_gradients']['step_ratio']:.2f}× apart",
         f"the mean |Δx₁| of the 20 steps after the optimum moves is"
         f" {v['effective_rate_never_rises_the_step_does']['step_growth']:.1f}× that of the 200 before",
-        "Adagrad reaches loss 1e-12 in"
-        f" {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['adagrad_steps']:.0f} steps, gradient"
-        f" descent in {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_steps']:.0f},"
-        f" {v['tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic']['gd_over_adagrad']:.1f}× as many",
-        f"Adagrad needs {v['tuned_gd_beats_diagonal_adagrad_once_rotated']['rotated_adagrad_steps']:.0f} steps,"
-        f" gradient descent still {v['tuned_gd_beats_diagonal_adagrad_once_rotated']['rotated_gd_steps']:.0f}",
+        # Under implicit_vs_explicit.png, the figure whose title states these runs.
+        "figures/implicit_vs_explicit.png) *Each at its own best η from one grid, with the curvature's axes"
+        f" along the coordinates, Adagrad reaches loss 1e-12 in {tuned['adagrad_steps']:.0f} steps, gradient"
+        f" descent in {tuned['gd_steps']:.0f}, {tuned['gd_over_adagrad']:.1f}× as many",
+        f"Adagrad needs {rotated['rotated_adagrad_steps']:.0f} steps,"
+        f" gradient descent still {rotated['rotated_gd_steps']:.0f}",
         f"reach loss 1e-12 in {dvf['aligned_diag_steps']:.0f}"
         f" and {dvf['aligned_full_steps']:.0f} steps on the"
         " axis-aligned quadratic, a tie; on the same quadratic rotated by 45° the diagonal needs"
@@ -96,9 +119,14 @@ def test_the_readme_states_the_claims_numbers():
         f"{v['warning_adagrad_mean_loss_is_lower_before_the_move']['ratio']:.1f}× lower than gradient descent's",
     ]
     for text in expected:
-        assert text in readme, text
-    for gone in ("every step size only shrinks", "small takes large steps", "build_notebooks"):
-        assert gone not in readme, gone
+        assert text in page, text
+    for gone in (
+        "every step size only shrinks",
+        "small takes large steps",
+        "build_notebooks",
+        "a minute and a half",
+    ):
+        assert gone not in readme + page, gone
 
 
 def _prose(stem: str) -> str:

@@ -129,7 +129,7 @@ def test_the_conventions_differ_where_the_readme_says():
 
 
 def test_where_g_squared_underflows_only_the_guard_gives_zero():
-    """The README's footnote to its `G = 0` row: a nonzero float32 g whose square underflows to 0
+    """The footnote to the `G = 0` row of docs/conventions.md: a nonzero float32 g whose square underflows to 0
     leaves G = 0; optax's guard gives 0, PyTorch steps by g/eps, the documented formula g/sqrt(eps)."""
     g, w = np.array([2.6e-23, 2.7e-23], np.float32), np.zeros(2, np.float32)
     assert (g * g)[0] == 0 and (g * g)[1] > 0  # the footnote's threshold, about 2.6e-23

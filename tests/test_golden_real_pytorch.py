@@ -1,4 +1,4 @@
-"""Real PyTorch (torch.optim.Adagrad on CPU) as a port of pytorch.json: the level the README states.
+"""Real PyTorch (torch.optim.Adagrad on CPU) as a port of pytorch.json: the level docs/conventions.md states.
 
 Every case of the file is one torch can express: each group's hyperparameters (``lr``, ``lr_decay``,
 ``weight_decay``, ``maximize``, ``initial_accumulator_value``, ``eps``, as the Python floats of their

@@ -1,4 +1,4 @@
-"""The README's measured fact about Keras 3: in float64 it steps with the learning rate rounded to float32.
+"""The measured fact about Keras 3 in docs/conventions.md: in float64 it steps with the learning rate rounded to float32.
 
 Same run as ``tests/test_conventions.py::test_keras_convention_against_real_keras`` (257 params over
 six decades, 25 steps, η = 0.05, G₀ = 0.1, ε = 1e-7), here against Keras's order of operations written
@@ -41,4 +41,4 @@ def test_keras_float64_uses_the_rate_rounded_to_float32(rng):
     rounded = keras_by_hand(w0, grads, float(np.float32(0.05)))
     as_given = keras_by_hand(w0, grads, 0.05)
     assert ulp_distance(w, rounded).max() == 0
-    assert 1.25e10 < ulp_distance(w, as_given).max() < 1.35e10  # the README: 1.3·10¹⁰ ULP
+    assert 1.25e10 < ulp_distance(w, as_given).max() < 1.35e10  # docs/conventions.md: 1.3·10¹⁰ ULP

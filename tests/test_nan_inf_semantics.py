@@ -1,4 +1,4 @@
-"""The README's NaN/Inf table, row by row, on both backends and both dtypes.
+"""The NaN/Inf table of docs/numerics.md, row by row, on both backends and both dtypes.
 
 Each row: the gradient and accumulator going in, what the accumulator, the
 update and the param are after one step, and what the next step (a normal

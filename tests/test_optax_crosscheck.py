@@ -1,6 +1,6 @@
 """The reference against the real optax (jax, CPU), on random pytrees.
 
-Measured gaps and why (README, "How close to optax"):
+Measured gaps and why (docs/numerics.md, "How close the reference is to optax"):
 
 * accumulators: ``|g|**2 + G`` is a multiply and an add in both, so un-jitted
   optax (each op its own XLA computation) gives the same bits. Under

@@ -1,9 +1,13 @@
 """The README's first section (the two commands a newcomer runs) says what is true.
 
+- Both commands are on the first screen (its first 50 lines), and the PyTorch CPU line comes
+  before the test command that needs it, so that someone running the lines as they read them
+  never pulls a CUDA build.
 - The output shown under the first command is, character for character, what
   ``python -m adagrad_ref example`` prints (stdout, then stderr).
 - The PyTorch CPU line installs the version the test requirements pin, from
   PyTorch's CPU wheel index.
+- The API example (README, and the same in docs/usage.md) prints what is shown under it.
 - "Other commands": every command the CLI has is named there, and the ones said
   to need only the first install run with every test-only package made
   unimportable (the packages are read from ``requirements-dev.txt``), while the
@@ -47,7 +51,7 @@ def test_the_output_shown_is_what_the_example_prints():
 
 
 def test_the_commands_are_the_documented_ones():
-    example, tests, torch_line = blocks("bash")
+    example, torch_line, tests = blocks("bash")  # in this order: the CPU torch line before the tests
     assert example.strip().endswith(
         ".venv/bin/pip install -r requirements.txt && .venv/bin/python -m adagrad_ref example"
     )
@@ -59,8 +63,14 @@ def test_the_commands_are_the_documented_ones():
     assert (example + tests + torch_line).count("python3 -m venv .venv && ") == 3  # each line stands alone
 
 
+def test_both_commands_are_on_the_first_screen():
+    first_screen = "\n".join(README.read_text(encoding="utf-8").splitlines()[:50])
+    for command in blocks("bash"):
+        assert command in first_screen
+
+
 def test_the_pytorch_line_installs_the_pinned_cpu_build():
-    *_, torch_line = blocks("bash")
+    _, torch_line, _ = blocks("bash")
     pins = re.findall(r"^torch==(\S+)$", (ROOT / "requirements-dev.txt").read_text(), flags=re.M)
     assert len(pins) == 1
     assert torch_line.strip().endswith(
@@ -142,3 +152,18 @@ def test_optax_gaps_needs_the_test_install_and_says_so(without_test_packages):
     out = run("optax-gaps", env=without_test_packages)
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1].endswith("pip install -r requirements-dev.txt")
+
+
+def _python_and_its_output(text: str) -> tuple[str, str]:
+    found = re.findall(r"```python\n(.*?)```\n\n```text\n(.*?)```", text, flags=re.S)
+    assert len(found) >= 1
+    return found[0]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/usage.md"])
+def test_the_api_example_prints_what_is_shown(page, tmp_path):
+    code, shown = _python_and_its_output((ROOT / page).read_text(encoding="utf-8"))
+    assert len(code.strip().splitlines()) <= 14  # a short example, as the README promises
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == shown

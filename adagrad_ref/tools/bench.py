@@ -12,7 +12,7 @@ benchmark keeps no copy of the formula.
 Also measured: a model-shaped pytree of 200 leaves (per-leaf calls, the flat
 multi-tensor path, torch with the same 200 tensors, jitted optax), sparse rows
 of an embedding table against the dense step, and the start-up cost of the
-Numba kernels with an empty and a warm cache. The report and the README's tables
+Numba kernels with an empty and a warm cache. The report and the tables of docs/performance.md
 are written from the result by :mod:`adagrad_ref.tools.bench_report`.
 """
 
@@ -47,7 +47,7 @@ PEERS = {
     "torch": {
         "rows": ("torch_foreach", "torch_fused"),
         "modules": ("torch",),
-        "install": "pip install torch==2.13.0 (its CPU build: see the README's install notes)",
+        "install": "pip install torch==2.13.0 (its CPU build: see the README's test install)",
     },
     "optax": {
         "rows": ("optax_jit",),

@@ -1,8 +1,10 @@
-"""The benchmark's verdicts and words: the limit and the efficiency, the targets, the report, the README.
+"""The benchmark's verdicts and words: the limit and the efficiency, the targets, the report, the tables.
+
+The tables are the ones ``docs/performance.md`` shows.
 
 Everything here is computed from the benchmark's result (``figures/bench.json``);
-``python -m adagrad_ref bench --readme`` prints :func:`readme` from that file, and
-``tests/test_bench.py`` checks that the README's performance section is exactly
+``python -m adagrad_ref bench --tables`` prints :func:`readme` from that file, and
+``tests/test_bench.py`` checks that the block in ``docs/performance.md`` is exactly
 that text, so no number in it is typed by hand.
 """
 
@@ -26,8 +28,8 @@ __all__ = [
 
 #: Efficiency (the limit's time over the public call's) the core should reach from n = 1e4 on.
 EFFICIENCY_TARGET = 0.90
-README_BEGIN = "<!-- bench --readme: begin (generated from figures/bench.json; do not edit) -->"
-README_END = "<!-- bench --readme: end -->"
+README_BEGIN = "<!-- bench --tables: begin (generated from figures/bench.json; do not edit) -->"
+README_END = "<!-- bench --tables: end -->"
 
 _NAMES = {
     "roofline": "traffic roof (no math, dispatched like the step)",
@@ -329,7 +331,7 @@ def _targets_table(result: dict) -> list[str]:
 
 
 def readme(result: dict) -> str:
-    """The README's performance numbers, between its markers: every one of them from ``result``."""
+    """The numbers of ``docs/performance.md``, between its markers: every one of them from ``result``."""
     lines = [README_BEGIN, _machine_line(result)]
     for dtype in result["config"]["dtypes"]:
         if _sizes(result, dtype):
@@ -357,13 +359,13 @@ def replace_readme_block(readme_text: str, block: str) -> str:
     True
     """
     if readme_text.count(README_BEGIN) != 1 or readme_text.count(README_END) != 1:
-        raise ValueError(f"expected one {README_BEGIN!r} and one {README_END!r} in the README")
+        raise ValueError(f"expected one {README_BEGIN!r} and one {README_END!r} in the file")
     start, end = readme_text.index(README_BEGIN), readme_text.index(README_END) + len(README_END)
     return readme_text[:start] + block + readme_text[end:]
 
 
 def report(result: dict) -> str:
-    """What ``bench`` prints: the README's tables, then every implementation's time per step."""
+    """What ``bench`` prints: the performance page's tables, then every implementation's time per step."""
     sec = _dense_seconds(result)
     lines = [readme(result).split("\n", 1)[1].rsplit("\n", 1)[0]]
     for dtype in result["config"]["dtypes"]:

@@ -1,7 +1,7 @@
 """How close is the reference to the real ``optax.adagrad``? Measured, in ULP.
 
 Needs jax and optax (the dev requirements); ``python -m adagrad_ref optax-gaps``
-prints the table the README quotes. Three comparisons per step, on random
+prints the table docs/numerics.md quotes. Three comparisons per step, on random
 pytrees whose values span six decades, a fifth of the gradients zero:
 
 * ``ours`` against eager optax (each jax op its own XLA computation);
@@ -118,7 +118,7 @@ def measure(
 
 
 def report(steps: int = 25) -> str:
-    """The README's table: every configuration the tests check, with the ULP distribution."""
+    """The table of docs/numerics.md: every configuration the tests check, with the ULP distribution."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
