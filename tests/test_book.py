@@ -12,7 +12,7 @@ temporary folder; then the HTML it wrote is read back:
   the math for it to typeset;
 - the slider cell shows no widget text (its static figure follows).
 
-The real browser check (tools/check_book.py: Chromium loads every page) is a separate command, run
+The real browser check (docs/check_book.py: Chromium loads every page) is a separate command, run
 by .ci/run: this file needs no browser.
 """
 
@@ -164,7 +164,7 @@ def test_the_slider_cell_shows_no_widget_text(book, pages):
 def test_ci_runs_the_documented_browser_check_after_the_tests():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    command = ".venv/bin/python tools/check_book.py"
+    command = ".venv/bin/python docs/check_book.py"
     assert f"`{command}`" in readme
     tests = next(i for i, line in enumerate(ci) if line.endswith(".venv/bin/python -m pytest"))
     assert command in ci[tests + 1 :]

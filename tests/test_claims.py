@@ -83,6 +83,8 @@ def test_the_readme_and_the_teaching_page_state_the_claims_numbers():
     tuned = v["tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic"]
     rotated = v["tuned_gd_beats_diagonal_adagrad_once_rotated"]
     eta2 = v["gd_diverges_at_eta_2_adagrad_does_not"]
+    climb = v["explicit_decay_is_too_slow_without_noise"]
+    assert climb["decay_steps"] == 10**9  # "not within the 300 steps"
     frameworks = v["framework_gap_is_g0_not_eps_placement"]
     contour = (
         "at η = 0.4 and η = 2. At η = 2 gradient descent diverges along the steep axis (×−7 a step:"
@@ -103,10 +105,16 @@ def test_the_readme_and_the_teaching_page_state_the_claims_numbers():
         f" {v['comparable_steps_for_unequal_gradients']['step_ratio']:.2f}× apart",
         f"the mean |Δx₁| of the 20 steps after the optimum moves is"
         f" {v['effective_rate_never_rises_the_step_does']['step_growth']:.1f}× that of the 200 before",
-        # Under implicit_vs_explicit.png, the figure whose title states these runs.
-        "figures/implicit_vs_explicit.png) *Each at its own best η from one grid, with the curvature's axes"
-        f" along the coordinates, Adagrad reaches loss 1e-12 in {tuned['adagrad_steps']:.0f} steps, gradient"
-        f" descent in {tuned['gd_steps']:.0f}, {tuned['gd_over_adagrad']:.1f}× as many",
+        # Under implicit_vs_explicit.png: the runs that figure draws (the no-climb rule).
+        "figures/implicit_vs_explicit.png) *The same quadratic, by one rule for all three methods (each at"
+        " the best η of one grid among the runs whose loss never rises above its start): Adagrad reaches loss"
+        f" 1e-12 in {climb['adagrad_steps']:.0f} steps, gradient descent with a constant step in"
+        f" {climb['gd_steps']:.0f}, and gradient descent with η₀/√(t+1) not within the 300 steps (it ends at"
+        f" loss {climb['decay_final_loss']:.2g})",
+        # Notebook 04's grid without the rule: no figure draws these, so they are prose, not a caption.
+        "each at its own best η of notebook 04's grid with the curvature's axes along the coordinates,"
+        f" Adagrad reaches loss 1e-12 in {tuned['adagrad_steps']:.0f} steps (its tuned η overshoots on"
+        f" purpose), gradient descent in {tuned['gd_steps']:.0f}, {tuned['gd_over_adagrad']:.1f}× as many",
         f"Adagrad needs {rotated['rotated_adagrad_steps']:.0f} steps,"
         f" gradient descent still {rotated['rotated_gd_steps']:.0f}",
         f"reach loss 1e-12 in {dvf['aligned_diag_steps']:.0f}"

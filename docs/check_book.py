@@ -1,7 +1,7 @@
 """Load every page of the built book in a real browser: headless Chromium, from the OS's packages.
 
-    python tools/check_book.py            # build the book (-W), then check every page
-    python tools/check_book.py --no-build # check docs/_build/html as it is
+    python docs/check_book.py            # build the book (-W), then check every page
+    python docs/check_book.py --no-build # check docs/_build/html as it is
 
 It serves the build folder from a local HTTP server on 127.0.0.1 and drives Debian's
 ``chromium`` through Debian's ``chromium-driver`` (``/usr/bin/chromedriver``) with selenium:
