@@ -89,7 +89,7 @@ def test_the_readme_and_the_teaching_page_state_the_claims_numbers():
     contour = (
         "at η = 0.4 and η = 2. At η = 2 gradient descent diverges along the steep axis (×−7 a step:"
         f" |x₂| = {eta2['gd_abs_x2']:.2g} after 20 steps); Adagrad's first step on each coordinate is about"
-        f" −η·sign(g), and it ends at loss {eta2['adagrad_loss']:.2g}.*"
+        f" −η·sign(g), and at η = 2 it ends at loss {eta2['adagrad_loss']:.2g}.*"
     )
     assert round(eta2["adagrad_first_x2_step_over_eta"], 2) == 1.0  # "about −η·sign(g)"
     for text in (readme, page):

@@ -358,7 +358,8 @@ def fig_rates(path: str | None = None):
 
 
 def fig_moves(path: str | None = None):
-    """Left: the loss around three moves; right: the steps each method needs to recover, move by move."""
+    """Left: the loss around the last three moves; right: the steps each method needs to recover,
+    move by move."""
     import matplotlib.pyplot as plt
 
     from adagrad_ref.teaching import plots as shared
@@ -366,7 +367,7 @@ def fig_moves(path: str | None = None):
     with plt.rc_context(shared.STYLE):
         runs = compare()
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
-        window = slice(6 * PHASE - 200, 9 * PHASE + 400)
+        window = slice(7 * PHASE - 200, 9 * PHASE + 400)  # the moves at steps 7,000, 8,000 and 9,000
         t = np.arange(PHASES * PHASE + 1)[window]
         for m, (eta, r, _) in runs.items():
             axes[0].semilogy(t, np.maximum(r.loss[window], 1e-16), color=_COLORS[m], lw=1, alpha=0.85,
