@@ -35,7 +35,11 @@ crash a later process, so the design keeps clear of both:
    segfault, or silently wrong bits). Every cached function here uses
    :class:`adagrad_ref.fast.cache.SignatureCheckedCache`, which compiles again, and overwrites the
    entry, when the loaded code was compiled for other argument types or the
-   entry cannot be read.
+   entry cannot be read. Numba checks no cached byte either (one flipped bit of
+   machine code ran: SIGSEGV, SIGILL or wrong bits), so each file it writes carries
+   a SHA-256 digest that is checked before the entry is unpickled; where Numba
+   finds no writable cache location, the functions compile in every process
+   (one warning) instead of failing with "no locator available".
 
 Cached: :func:`_step_entry`, :func:`_step_kernel`, :func:`_step_kernel_parallel`,
 :func:`_sparse_entry`, :func:`_update_kernel` (the ``inline="always"`` helpers and the
