@@ -72,6 +72,7 @@ class FlatAdagrad:
                 )
         self._buffers: dict[np.dtype, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for dtype in sorted({a.dtype for a in arrays}, key=str):
+            self._optimizer.check_fits(dtype)
             total = sum(a.size for a in arrays if a.dtype == dtype)
             self._buffers[dtype] = (
                 np.empty(total, dtype),
