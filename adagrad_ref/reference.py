@@ -122,7 +122,7 @@ def update_leaf(
     (array([4.1, 0. ], dtype=float32), array([-0.9877296, -0.       ], dtype=float32))
     """
     G = sum_of_squares
-    minus_eta = -validation.in_dtype("learning_rate", learning_rate, G.dtype)  # -η in G's dtype (+0i)
+    minus_eta = validation.in_dtype("learning_rate", learning_rate, G.dtype, negate=True)  # -η (+0i)
     ε = validation.in_dtype("eps", eps, G.dtype)  # ε, likewise (a float64 ε must not promote float32)
     with np.errstate(all="ignore"):  # NaN and Inf propagate silently, as in optax
         G = abs_sq(g) + G  # G_t = |g_t|² + G_{t-1}

@@ -473,7 +473,8 @@ def update_leaf(
             "they must match (convert the gradient first)"
         )
     dtype = G_in.dtype
-    neg_lr, eps = -in_dtype("learning_rate", learning_rate, dtype), in_dtype("eps", eps, dtype)
+    neg_lr = in_dtype("learning_rate", learning_rate, dtype, negate=True)
+    eps = in_dtype("eps", eps, dtype)
     u = np.empty(g.shape, dtype)
     G = np.empty(g.shape, dtype)
     _update_kernel(
