@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from adagrad_ref.atomic import write_text
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.reference import BACKENDS
 
@@ -97,8 +98,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 text = replace_readme_block(text, block)
             except ValueError as e:
                 raise AdagradError(f"{args.update_readme}: {e}") from None
-            with open(args.update_readme, "w") as f:
-                f.write(text)
+            write_text(args.update_readme, text, "cannot update the README")
             print(f"updated the performance numbers of {args.update_readme} from {path}", file=sys.stderr)
         else:
             print(block)

@@ -11,6 +11,7 @@ import functools
 import matplotlib.pyplot as plt
 import numpy as np
 
+from adagrad_ref.atomic import replace_file
 from adagrad_ref.reference import adagrad
 
 # The figures' style, applied inside each figure function only (importing this module changes no
@@ -77,9 +78,9 @@ def plot_benchmark(result: dict, path: str) -> None:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.14, 1, 1))
-    fig.savefig(path, dpi=120)
+    savefig(fig, path, dpi=120)
     if path.endswith(".png"):
-        fig.savefig(path[:-4] + ".svg", metadata={"Date": None})  # no timestamp: redrawing changes nothing
+        savefig(fig, path[:-4] + ".svg", metadata={"Date": None})  # no timestamp: redrawing changes nothing
     plt.close(fig)
 
 
@@ -87,6 +88,14 @@ def plot_benchmark(result: dict, path: str) -> None:
 # Each title states a lesson; its numbers come from adagrad_ref.teaching.claims, which the tests assert.
 
 COORD_COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+
+
+def savefig(fig, path: str, **options) -> None:
+    """``fig.savefig(path, **options)``, written atomically (a failure or Ctrl-C leaves the old file)."""
+    import os
+
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    replace_file(path, lambda f: fig.savefig(f, format=fmt, **options), "cannot write the figure")
 
 
 def _dress(ax, title: str, xlabel: str, ylabel: str, **legend: object) -> None:
@@ -101,7 +110,7 @@ def _dress(ax, title: str, xlabel: str, ylabel: str, **legend: object) -> None:
 def _save(fig, path: str | None):
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=110)
+        savefig(fig, path, dpi=110)
     return fig
 
 

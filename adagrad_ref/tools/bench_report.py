@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from adagrad_ref.atomic import write_text
 from adagrad_ref.tools.roofs import arithmetic_roof_seconds, fixed_cost_seconds
 
 __all__ = [
@@ -395,8 +396,7 @@ def report(result: dict) -> str:
 
 def save(result: dict, json_path: str, plot_path: str | None) -> None:
     """Write the result as JSON, and the plot (PNG and SVG) if ``plot_path``."""
-    with open(json_path, "w") as f:
-        json.dump(result, f, indent=1)
+    write_text(json_path, json.dumps(result, indent=1), "cannot write the benchmark result")
     if plot_path:
         from adagrad_ref.teaching.plots import plot_benchmark
 
