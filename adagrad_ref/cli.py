@@ -137,11 +137,12 @@ def _read_result(path: str) -> dict:
 def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.readme or args.update_readme:  # the README's numbers, from the JSON: nothing is measured
-        from adagrad_ref.tools.bench_report import readme, replace_readme_block
+        from adagrad_ref.tools.bench_report import check_timings, readme, replace_readme_block
 
         path = args.json or os.path.join("figures", "bench.json")
         result = _read_result(path)
         try:
+            check_timings(result)
             block = readme(result)
         except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, IndexError) as e:
             detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]  # ArithmeticError: a 0.0 timing

@@ -128,12 +128,18 @@ def test_bench_readme_refuses_a_device_and_a_fifo_at_once(tmp_path):
         one_error_line(cli("bench", "--readme", "--json", path, timeout=30), f"{path}: not a regular file")
 
 
-def test_bench_readme_refuses_a_zero_timing_in_one_line(tmp_path):
+@pytest.mark.parametrize(("timing", "shown"), [(0.0, "0.0"), (-1.0, "-1.0"), (1e308, "1e+308"), ("1", "'1'")])
+def test_bench_readme_refuses_a_timing_that_is_no_measurement_in_one_line(tmp_path, timing, shown):
+    """0.0 raised ZeroDivisionError; a negative or absurd timing printed nonsense tables (found by the
+    re-probe). A timing must be a number in (0, one day] s."""
     result = json.loads((ROOT / "figures" / "bench.json").read_text())
-    result["dense"][0]["seconds"] = 0.0
-    path = tmp_path / "zero.json"
+    result["dense"][3]["seconds"] = timing
+    path = tmp_path / "bad.json"
     path.write_text(json.dumps(result))
-    one_error_line(cli("bench", "--readme", "--json", str(path)), f"{path} is not a benchmark result")
+    one_error_line(
+        cli("bench", "--readme", "--json", str(path)),
+        f"{path} is not a benchmark result (ValueError: dense[3].seconds is {shown}, not a timing in (0, 86400] s)",
+    )
 
 
 @pytest.mark.parametrize(
