@@ -427,3 +427,21 @@ def test_no_writable_cache_location_compiles_without_a_cache(tmp_path, numba_cac
     assert out.stdout.strip().endswith("ok"), out.stdout
     assert out.stderr.count("NumbaCacheUnavailableWarning") == 1, out.stderr
     assert "NUMBA_CACHE_DIR" in out.stderr and "no locator" in out.stderr, out.stderr
+
+
+def test_a_foreign_cache_entry_is_compiled_again(tmp_path):
+    """Every index and data file as plain Numba writes them (the same bytes without this package's
+    digest header): nothing unverified is loaded; each function is compiled again, and the next
+    process loads the rewritten, sealed files."""
+    from adagrad_ref.fast.cache import MAGIC
+
+    env, _ = environment("NUMBA_CACHE_DIR", tmp_path)
+    run_sequence([DAMAGE_CALLS], env, "first run")
+    files = sorted(pathlib.Path(env["NUMBA_CACHE_DIR"]).rglob("*.nb[ci]"))
+    for f in files:
+        blob = f.read_bytes()
+        assert blob.startswith(MAGIC), f.name
+        f.write_bytes(blob[len(MAGIC) + 32 :])
+    run_sequence([DAMAGE_CALLS], env, "foreign entries")
+    assert all(f.read_bytes().startswith(MAGIC) for f in files), "not rewritten"
+    run_sequence([DAMAGE_CALLS], env, "after the repair")
