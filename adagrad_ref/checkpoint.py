@@ -12,12 +12,16 @@ Guarantees:
   not a ``str``, a ``deque``, a registered custom node, a NamedTuple whose name cannot be
   rebuilt, a tree more than 256 levels deep, a masked array) is refused before anything is
   written, with the reason;
-* the write is atomic: the file is written under a temporary name in the same folder, flushed
-  to disk, then renamed over the target. A crash or a full disk part-way leaves the previous
-  file as it was; the temporary file of a killed process is removed by the next save to the same
-  target. An existing file keeps its mode; a new one gets ``0o666`` less the umask, as
-  ``np.savez`` does. A symlink at the target is written through: the file it points to is
-  replaced, the link stays;
+* the write is atomic (:mod:`adagrad_ref.atomic`): the file is written under a temporary name
+  in the same folder, flushed to disk, then renamed over the target. A crash or a full disk
+  part-way leaves the previous file as it was; the temporary file of a killed process is removed
+  by the next save to the same target. The temporary file is created with the final mode: an
+  existing file's (a 0600 checkpoint is never readable by others, not even while it is
+  written); a new one gets ``0o666`` less the umask, as ``np.savez`` does. A read-only
+  checkpoint is refused, not replaced; so is a symlink that another user planted in a sticky
+  world-writable folder (``/tmp``). Any other symlink at the target is written through: the
+  file it points to is replaced, the link stays. A file name of up to 255 bytes works (the
+  temporary name is shortened to fit);
 * a truncated, corrupted, oversized or wrong-version file, or one whose arrays do not match
   their description, raises :class:`AdagradError` naming the file and the field,
   and nothing is returned: never a partly loaded state. Nothing is unpickled
@@ -40,15 +44,13 @@ import hashlib
 import json
 import math
 import os
-import re
-import secrets
-import stat
 import zipfile
 from typing import Any
 
 import numpy as np
 import optree
 
+from adagrad_ref.atomic import replace_file
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.reference import INT32_MAX, AdagradState
 from adagrad_ref.statefile import (
@@ -126,8 +128,10 @@ def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Any = No
 
     If writing fails part-way (full disk, a crash), the file that was at ``path`` before is left
     as it was; on an exception the temporary file is removed, and the next save to ``path``
-    removes those of killed processes. A symlink at ``path`` is written through. Every failure
-    is an :class:`AdagradError` naming ``path``.
+    removes those of killed processes. The temporary file has the final mode from its creation; a
+    read-only file at ``path``, or a symlink another user planted in a sticky world-writable
+    folder, is refused; any other symlink is written through. Every failure is an
+    :class:`AdagradError` naming ``path``.
     """
     target = _target(path, "save_state")
     if not isinstance(state, AdagradState):
@@ -193,115 +197,14 @@ def _sha256(a: np.ndarray) -> str:
 
 
 def _write_atomically(target: str, arrays: list[np.ndarray], meta_bytes: bytes) -> None:
-    real = os.path.realpath(target)  # a symlink is written through: the file it names is replaced
-    folder, base = os.path.split(real)
-    if os.path.islink(real):  # realpath stops inside a loop of links
-        raise AdagradError(f"{target}: cannot save the state (a loop of symbolic links)")
-    if os.path.isdir(real):
-        raise AdagradError(f"{target}: cannot save the state (it is a directory)")
-    if not os.path.isdir(folder):
-        why = "is not a folder" if os.path.lexists(folder) else "does not exist"
-        raise AdagradError(f"{target}: cannot save the state ({folder} {why})")
-    try:
-        st = os.stat(real)
-    except OSError:
-        st = None  # a new file: os.open's 0o666 goes through the umask
-    if st is not None and not stat.S_ISREG(st.st_mode):  # never rename over a device, FIFO or socket
-        raise AdagradError(f"{target}: cannot save the state (it exists and is not a regular file)")
-    mode = None if st is None else st.st_mode & 0o7777
-    _remove_stale_temporaries(folder, base)
-    tmp = os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as e:
-        raise AdagradError(f"{target}: cannot save the state ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _lock(fd, blocking=True)  # tells a later save that this temporary file is in use
-            if mode is not None:
-                os.fchmod(fd, mode)
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(META, meta_bytes)
-                for i, a in enumerate(arrays):
-                    with zf.open(f"leaf_{i:05d}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, a, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-            os.replace(tmp, real)
-    except OSError as e:
-        _unlink(tmp)
-        raise AdagradError(f"{target}: cannot save the state ({e.strerror or e})") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
-    _fsync_folder(folder)
+    def write(f) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(META, meta_bytes)
+            for i, a in enumerate(arrays):
+                with zf.open(f"leaf_{i:05d}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, a, allow_pickle=False)
 
-
-def _lock(fd: int, blocking: bool) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): temporary files are only removed on exceptions
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _remove_stale_temporaries(folder: str, base: str) -> None:
-    """Remove ``.{base}.{pid}.{random}.tmp`` files whose writer is dead: not locked, pid gone."""
-    pattern = re.compile(re.escape(f".{base}.") + r"(\d+)\.[0-9a-f]{16}\.tmp")
-    try:
-        entries = [e.name for e in os.scandir(folder) if pattern.fullmatch(e.name)]
-    except OSError:
-        return
-    for entry in entries:
-        pid = int(pattern.fullmatch(entry).group(1))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        path = os.path.join(folder, entry)
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            continue
-        try:
-            if _lock(fd, blocking=False):
-                os.unlink(path)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # another user's process, or a number that is no pid: leave its file alone
-    return True
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_folder(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    replace_file(target, write, "cannot save the state")
 
 
 # ---------------------------------------------------------------- load

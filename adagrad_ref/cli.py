@@ -9,7 +9,8 @@ Commands:
   verify       check a port's results file against the golden test vectors
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
-status 2; never a traceback.
+status 2; never a traceback. Ctrl-C stops a command quietly with status 130 (a closed
+pipe, 141), and every file it writes is left whole (:mod:`adagrad_ref.atomic`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
 import sys
 
 import numpy as np
 
+from adagrad_ref.atomic import check_target, write_text
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.reference import BACKENDS
 
@@ -56,40 +59,94 @@ def _cmd_optax_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(float(x)) for x in text.split(",") if x.strip()]
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         raise argparse.ArgumentTypeError(
             f"expected comma-separated sizes like 1e3,1e6, got {text!r}"
         ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
+    memory = _memory_bytes()
+    if memory and 3 * 8 * max(sizes) > memory:  # params, grads and sums in float64, at the least
+        raise argparse.ArgumentTypeError(
+            f"n = {max(sizes):.3g} needs at least {3 * 8 * max(sizes) / 2**30:,.0f} GiB (3 float64 arrays); "
+            f"this machine has {memory / 2**30:,.1f} GiB"
+        )
     return sizes
 
 
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, most: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if most is not None and value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {value:,}")
     return value
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
+#: optax-gaps' largest --steps: the rates 0.5 * 0.9**t underflow float64 long before (t = 7,000),
+#: and each step runs optax three times, so this is hours, not a MemoryError.
+MAX_GAP_STEPS = 100_000
+
+
+def _gap_steps(text: str) -> int:
+    return _positive_int(text, MAX_GAP_STEPS)
+
+
+#: The most bytes ``bench --tables`` reads from a result file (a full run writes about 60 KB).
+MAX_RESULT_BYTES = 64 << 20
+
+
+def _read_result(path: str) -> dict:
+    """A benchmark result file: a regular file (never a FIFO or a device) of at most MAX_RESULT_BYTES."""
     import json
 
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise AdagradError(f"{path}: cannot read ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise AdagradError(f"{path}: not a regular file (a device, FIFO, socket or folder); refused")
+        raw = f.read(MAX_RESULT_BYTES + 1)
+    if len(raw) > MAX_RESULT_BYTES:
+        raise AdagradError(f"{path}: more than {MAX_RESULT_BYTES} bytes; not a benchmark result")
+
+    def refuse(c: str) -> None:
+        raise ValueError(f"{c} is not a timing")
+
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=refuse)
+    except (ValueError, RecursionError) as e:
+        raise AdagradError(f"{path} is not a benchmark result ({type(e).__name__}: {e})") from None
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+
     if args.tables or args.update_docs:  # the performance page's numbers, from the JSON: nothing is measured
-        from adagrad_ref.tools.bench_report import readme, replace_readme_block
+        from adagrad_ref.tools.bench_report import check_timings, readme, replace_readme_block
 
         path = args.json or os.path.join("figures", "bench.json")
+        result = _read_result(path)
         try:
-            with open(path) as f:
-                block = readme(json.load(f))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise AdagradError(f"{path} is not a benchmark result ({type(e).__name__}: {e})") from None
+            check_timings(result)
+            block = readme(result)
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, IndexError) as e:
+            detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]  # ArithmeticError: a 0.0 timing
+            raise AdagradError(f"{path} is not a benchmark result ({detail})") from None
         if args.update_docs:
             with open(args.update_docs) as f:
                 text = f.read()
@@ -97,8 +154,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 text = replace_readme_block(text, block)
             except ValueError as e:
                 raise AdagradError(f"{args.update_docs}: {e}") from None
-            with open(args.update_docs, "w") as f:
-                f.write(text)
+            write_text(args.update_docs, text, "cannot update the performance numbers")
             print(f"updated the performance numbers of {args.update_docs} from {path}", file=sys.stderr)
         else:
             print(block)
@@ -120,11 +176,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.repeats:
         config.repeats = args.repeats
     json_path = args.json or (None if args.quick else os.path.join("figures", "bench.json"))
+    if json_path:  # every file the run will write, checked before anything is measured
+        plot = json_path[:-5] + ".png" if json_path.endswith(".json") else json_path + ".png"
+        try:
+            os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
+        except OSError as e:
+            raise AdagradError(f"{json_path}: cannot create its folder ({e.strerror or e})") from None
+        check_target(json_path, "cannot write the benchmark result")
+        for figure in (plot, plot[:-4] + ".svg"):
+            check_target(figure, "cannot write the figure")
     result = run(config, progress=not args.no_progress)
     print(report(result))
     if json_path:
-        os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
-        plot = json_path[:-5] + ".png" if json_path.endswith(".json") else json_path + ".png"
         save(result, json_path, plot)
         print(f"\nwrote {json_path} and {plot}", file=sys.stderr)
     return 0
@@ -167,7 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.set_defaults(run=_cmd_example)
     gaps = sub.add_parser("optax-gaps", help="measure the ULP gaps to the real optax (jax, CPU)")
-    gaps.add_argument("--steps", type=_positive_int, default=25, help="steps per configuration (default 25)")
+    gaps.add_argument(
+        "--steps",
+        type=_gap_steps,
+        default=25,
+        help=f"steps per configuration (default 25, at most {MAX_GAP_STEPS:,})",
+    )
     gaps.set_defaults(run=_cmd_optax_gaps)
     bench = sub.add_parser(
         "bench", help="the benchmark (writes figures/bench.json, .png and .svg unless --quick)"
@@ -240,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except KeyboardInterrupt:
+        # Ctrl-C: stop quietly with the status a shell gives a tool killed by SIGINT (128 + 2); a
+        # file being written was left whole (its temporary file is removed on the way out).
+        return 130
     except AdagradError as e:
         print(f"adagrad-ref: error: {e}", file=sys.stderr)
         return 2

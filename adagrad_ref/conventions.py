@@ -248,11 +248,33 @@ class Convention:
 # ---------------------------------------------------------------- rates and checks
 
 
+# The rates are module-level functions bound with functools.partial, never closures, so that every
+# convention survives pickle (users send optimizers to worker processes) and copy.deepcopy.
+
+
+def _constant(learning_rate: float, count: int) -> float:
+    return learning_rate
+
+
+def _scheduled(schedule: Callable[[int], Any], count: int) -> float:
+    return validation.schedule_value(schedule, count)
+
+
 def _constant_or_schedule(learning_rate: Any) -> Callable[[int], float]:
     """``count -> lr`` for a number or a schedule (optax, TensorFlow), the schedule's value checked."""
     if callable(learning_rate):
-        return lambda count: validation.schedule_value(learning_rate, count)
-    return lambda count: learning_rate
+        return functools.partial(_scheduled, learning_rate)
+    return functools.partial(_constant, learning_rate)
+
+
+def _float32_rate(rate: Callable[[int], float], count: int) -> float:
+    """Keras keeps the rate in a float32 variable."""
+    return float(np.float32(rate(count)))
+
+
+def _torch_clr(lr: float, lr_decay: float, count: int) -> float:
+    step = count + 1  # torch increments its step before using it
+    return lr / (1 + (step - 1) * lr_decay)  # in float64, as in Python
 
 
 def _torch_check(name: str, value: Any, message: str, fill: bool = False) -> float:
@@ -351,10 +373,7 @@ def pytorch(
     eps = _torch_check("eps", eps, "Invalid epsilon value")
     maximize = _truth("maximize", maximize)
 
-    def clr(count: int) -> float:
-        step = count + 1  # torch increments its step before using it
-        return lr / (1 + (step - 1) * lr_decay)  # in float64, as in Python
-
+    clr = functools.partial(_torch_clr, lr, lr_decay)
     hyper = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "initial_accumulator_value": iav,
              "eps": eps, "maximize": maximize}  # fmt: skip
     leaf = functools.partial(pytorch_leaf, eps=eps, weight_decay=weight_decay, maximize=maximize)
@@ -377,7 +396,7 @@ def keras(
     eps = validation.check_hyperparameter("epsilon", epsilon)
     rate = _constant_or_schedule(lr)
     return Convention(
-        "keras", functools.partial(keras_leaf, eps=eps), lambda count: float(np.float32(rate(count))),
+        "keras", functools.partial(keras_leaf, eps=eps), functools.partial(_float32_rate, rate),
         _keras_style_hyperparameters(lr, iav, eps), learning_rate=lr, initial_accumulator_value=iav, eps=eps,
     )  # fmt: skip
 

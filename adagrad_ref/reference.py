@@ -122,8 +122,8 @@ def update_leaf(
     (array([4.1, 0. ], dtype=float32), array([-0.9877296, -0.       ], dtype=float32))
     """
     G = sum_of_squares
-    minus_eta = G.dtype.type(-learning_rate)  # -η, rounded to the array's dtype (complex: -η + 0i)
-    ε = G.dtype.type(eps)  # ε, likewise (a float64 ε must not promote float32)
+    minus_eta = validation.in_dtype("learning_rate", learning_rate, G.dtype, negate=True)  # -η (+0i)
+    ε = validation.in_dtype("eps", eps, G.dtype)  # ε, likewise (a float64 ε must not promote float32)
     with np.errstate(all="ignore"):  # NaN and Inf propagate silently, as in optax
         G = abs_sq(g) + G  # G_t = |g_t|² + G_{t-1}
         s = np.where(G > 0, rsqrt(G + ε), 0)  # s_t = (G_t + ε)^(-1/2), and 0 where G_t = 0
@@ -216,6 +216,8 @@ class Adagrad:
         """:math:`G_0` = ``initial_accumulator_value`` in every entry, ``count`` = 0."""
         params = validation.check_init(params)  # the boundary: plain arrays, checked dtypes
         G0 = self.initial_accumulator_value
+        for dtype in {p.dtype for p in optree.tree_leaves(params, namespace=NAMESPACE)}:
+            self.check_fits(dtype)
         sum_of_squares = optree.tree_map(lambda p: np.full(p.shape, G0, p.dtype), params, namespace=NAMESPACE)
         return AdagradState(sum_of_squares=sum_of_squares, count=np.int32(0))
 
@@ -240,6 +242,14 @@ class Adagrad:
             step, grads, sum_of_squares, inner_treespec=_PAIR, namespace=NAMESPACE
         )
         return updates, AdagradState(sum_of_squares, safe_increment(state.count))
+
+    def check_fits(self, dtype: Any) -> None:
+        """Refuse (:class:`AdagradError`) a hyperparameter that overflows ``dtype``: G₀, ε or a constant η
+        of 1e39 with float32 params would act as infinity (a schedule's η is checked at each step)."""
+        validation.in_dtype("initial_accumulator_value", self.initial_accumulator_value, dtype)
+        validation.in_dtype("eps", self.eps, dtype)
+        if not callable(self.learning_rate):
+            validation.in_dtype("learning_rate", self.learning_rate, dtype)
 
     def learning_rate_at(self, count: int) -> float:
         """η used by the update at ``count`` (0 at the first update), checked if it comes from a schedule."""

@@ -24,10 +24,12 @@ dtypes had no byte order, a leaf was ``{"t": "leaf"}``) is refused with a one-li
 the version.
 
 Reading is bounded: compressed, encrypted, duplicated or unexpected members, unknown or missing
-fields, a ``meta.json`` over 64 MiB or holding over 2**23 JSON values, a tree over 2**20 nodes or
-256 levels, more than 64 dimensions, a shape too large for an array, a member declaring more bytes
-than the file has: each is refused with a one-line :class:`AdagradError` before anything big is
-allocated. Each array is read from the file straight into the array returned (peak memory: the state).
+fields, a zip declaring more members than a ``meta.json`` can describe (699,051, checked before
+its directory is read), a ``meta.json`` over 64 MiB or holding over 2**23 JSON values, a tree over
+2**20 nodes or 256 levels, more than 64 dimensions, a shape too large for an array, a member
+declaring more bytes than the file has: each is refused with a one-line :class:`AdagradError`
+before anything big is allocated. Each array is read from the file straight into the array
+returned (peak memory: the state).
 
 >>> _, _, spec = flatten({"b": [np.zeros(2), None], "a": np.ones(1)}, "tree")
 >>> encode_tree(spec, "tree")
@@ -72,6 +74,11 @@ MAX_NODES = 1 << 20
 # 20 per leaf (a dict of layers of w and b), so about 400,000 leaves fit.
 MAX_JSON_VALUES = 8 * MAX_NODES
 MAX_DEPTH = 256
+# Each leaf costs at least 12 of those values in meta.json ("*" in the tree, and its {"dtype", "shape",
+# "sha256"}), so no readable file has more members than this; the zip's directory is refused above it
+# before it is parsed (zipfile builds an object per member: 1M members took 353 MB and 6-9 s).
+MAX_LEAVES = MAX_JSON_VALUES // 12
+MAX_MEMBERS = MAX_LEAVES + 1
 MAX_NDIM = 64
 MAX_NPY_HEADER = 4096
 CHUNK = 1 << 20
@@ -237,6 +244,7 @@ class open_zip:
             os.close(fd)
             raise AdagradError(f"{name}: cannot open (not a regular file)")
         self.f = os.fdopen(fd, "rb")
+        self._check_member_count()
         try:
             size = os.fstat(self.f.fileno()).st_size
             self.zf = zipfile.ZipFile(self.f)
@@ -249,6 +257,44 @@ class open_zip:
         except AdagradError:
             self.__exit__()
             raise
+
+    def _check_member_count(self) -> None:
+        """At most MAX_MEMBERS members, counted before zipfile reads the directory (it builds an object
+        per member): the count the end record declares, then the directory itself, walked without
+        building anything and stopped at the first member too many (zipfile reads every entry the
+        directory holds, whatever the end record declares)."""
+        try:
+            end = zipfile._EndRecData(self.f)  # the end record (zip64 too), as ZipFile reads it first
+            if end:
+                declared, cd_size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+                start = end[zipfile._ECD_LOCATION] - cd_size  # as ZipFile finds it (with any prefix)
+                if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+                    start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+                counted = declared if declared > MAX_MEMBERS else self._count_entries(start, cd_size)
+            self.f.seek(0)
+        except Exception:  # ZipFile reads it again and says what is wrong
+            return
+        if end and counted > MAX_MEMBERS:
+            self.f.close()
+            raise AdagradError(
+                f"{self.name}: the zip holds more than {MAX_MEMBERS} members; a state file has at most "
+                f"{MAX_MEMBERS} (meta.json and one per leaf)"
+            )
+
+    def _count_entries(self, start: int, cd_size: int) -> int:
+        """Central-directory entries from ``start``, counted up to MAX_MEMBERS + 1."""
+        if start < 0:
+            return 0
+        self.f.seek(start)
+        data = self.f.read(cd_size)
+        at, n, head = 0, 0, zipfile.sizeCentralDir
+        while at + head <= len(data) and n <= MAX_MEMBERS:
+            if data[at : at + 4] != zipfile.stringCentralDir:
+                break  # ZipFile refuses it
+            name, extra, comment = struct.unpack_from("<3H", data, at + 28)
+            at += head + name + extra + comment
+            n += 1
+        return n
 
     def _check_members(self, size: int) -> None:
         seen = set()

@@ -31,6 +31,7 @@ __all__ = [
     "check_learning_rate",
     "check_schedule_value",
     "check_update",
+    "in_dtype",
     "schedule_value",
 ]
 
@@ -101,6 +102,30 @@ def check_hyperparameter(name: str, value: Any) -> float:
     if not math.isfinite(v) or v < 0:
         raise AdagradError(f"{name} must be finite and >= 0, got {v!r}")
     return v
+
+
+def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.generic:
+    """A hyperparameter rounded to the arrays' dtype, the one way every path rounds it: to a Python
+    float first (an integer above 2**53 is rounded once, as ``float(n)``), then to ``dtype``. A finite
+    value that overflows ``dtype`` (1e39 in float32) is refused: it would act as infinity.
+
+    >>> in_dtype("eps", 1e-7, np.float32)
+    np.float32(1e-07)
+    >>> in_dtype("learning_rate", 1e39, np.float32)
+    Traceback (most recent call last):
+    ...
+    adagrad_ref.errors.AdagradError: learning_rate 1e+39 overflows float32 (largest finite 3.4028235e+38)
+
+    ``negate``: ``-value`` rounded instead (the same bits for a real dtype; for a complex one the
+    imaginary zero stays +0, as ``dtype.type(-value)`` gives, where negating the result gives -0).
+    """
+    v = value if type(value) is float else as_real_scalar(name, value)
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore"):
+        r = dtype.type(-v if negate else v)
+    if math.isfinite(v) and not np.isfinite(r):
+        raise AdagradError(f"{name} {v!r} overflows {dtype} (largest finite {np.finfo(dtype).max!s})")
+    return r
 
 
 def check_learning_rate(value: Any) -> float | Callable[[int], Any]:

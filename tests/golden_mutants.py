@@ -54,6 +54,7 @@ MUTANTS = [
     _bug("accumulator stored in float32 (float64 cases)", accumulator_dtype=lambda d: WIDER.get(d, d)),
     _bug("schedule count off by one (the next step's rate)", learning_rate=_rate_of_next_step),
     _bug("float32 learning rate in float64", ("optax", "pytorch", "tensorflow_v2"), learning_rate=_float32_rate),
+    _bug("weight decay before maximize", ("pytorch",), weight_decay_first=True),
     *[("variant", v.name + " (measured)", CONVENTIONS, v) for v in VARIANTS[:6]],
     ("variant", "correctly rounded rsqrt (held out)", CONVENTIONS,
      Arithmetic(rsqrt=_correct_rsqrt, name="correctly rounded rsqrt")),

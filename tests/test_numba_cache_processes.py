@@ -329,3 +329,119 @@ def test_only_the_parallel_kernel_holds_parallel_code(tmp_path):
         "_sparse_entry": [False],
         "_update_kernel": [False],
     }
+
+
+def executable_sections(blob: bytes) -> list[tuple[int, int]]:
+    """(start, end) in ``blob`` of every executable section of every ELF64 object it holds: the
+    machine code Numba pickles into a ``.nbc`` file."""
+    found, at = [], blob.find(b"\x7fELF")
+    while at >= 0:
+        shoff = int.from_bytes(blob[at + 0x28 : at + 0x30], "little")
+        shentsize = int.from_bytes(blob[at + 0x3A : at + 0x3C], "little")
+        shnum = int.from_bytes(blob[at + 0x3C : at + 0x3E], "little")
+        for i in range(shnum):
+            h = at + shoff + i * shentsize
+            flags = int.from_bytes(blob[h + 0x08 : h + 0x10], "little")
+            offset = int.from_bytes(blob[h + 0x18 : h + 0x20], "little")
+            size = int.from_bytes(blob[h + 0x20 : h + 0x28], "little")
+            if flags & 0x4 and size > 0 and at + offset + size <= len(blob):  # SHF_EXECINSTR
+                found.append((at + offset, at + offset + size))
+        at = blob.find(b"\x7fELF", at + 4)
+    return found
+
+
+#: Every cached kernel: the serial and parallel step, the sparse step, the backend's update.
+DAMAGE_CALLS = [step(F32, 1), step(F64, 2, False), step(F32, 1, True), ["sparse", F64], ["backend", F32, 1]]
+
+
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
+def test_a_damaged_cache_entry_is_compiled_again(tmp_path, where):
+    """Bits flipped in the machine code of every cached kernel (``*.nbc``) after a first run. Numba's
+    cache checks neither: before the digest, runs like these died with SIGSEGV or SIGILL or gave
+    wrong bits (issue 17: 8 of 16 single flips in ``_step_entry``). Now each file's digest is checked
+    before it is unpickled: a damaged entry is compiled again, its file rewritten, and the next
+    process loads it intact."""
+    env, _ = environment("NUMBA_CACHE_DIR", tmp_path)
+    run_sequence([DAMAGE_CALLS], env, "first run")
+    data_files = sorted(pathlib.Path(env["NUMBA_CACHE_DIR"]).rglob("*.nbc"))
+    assert {f.name.split("-")[0] for f in data_files} >= {
+        "kernels._step_entry",
+        "kernels._step_kernel_parallel",
+        "kernels._sparse_entry",
+        "kernels._update_kernel",
+    }, data_files
+    for f in data_files:
+        blob = bytearray(f.read_bytes())
+        sections = executable_sections(bytes(blob))
+        assert sections, f"{f.name}: no machine code found"
+        for k, (start, end) in enumerate(sections):
+            for j in range(4):  # four bits in each executable section, spread around `where`
+                i = min(end - 1, start + int((end - start) * where) + 7 * j)
+                blob[i] ^= 1 << ((k + j + int(where * 8)) % 8)
+        f.write_bytes(bytes(blob))
+    run_sequence([DAMAGE_CALLS], env, f"flipped bits at {where}")
+    assert all(f.read_bytes() != b"" for f in data_files)
+    run_sequence([DAMAGE_CALLS], env, "after the repair")
+
+
+NO_CACHE = r"""
+import warnings
+import numpy as np
+warnings.simplefilter("default")
+from adagrad_ref import adagrad, adagrad_step_inplace, sparse_step_inplace
+from adagrad_ref.fast import kernels
+from adagrad_ref.reference import apply_updates, update_leaf
+p, g, G = np.zeros(5, np.float32), np.ones(5, np.float32), np.full(5, 0.1, np.float32)
+u, G_ref = update_leaf(g, G, 0.1, 1e-7)
+p_ref = apply_updates(p, u)
+for parallel in (None, True):
+    q, H = p.copy(), G.copy()
+    adagrad_step_inplace(q, g, H, 0.1, 1e-7, parallel=parallel)
+    assert q.tobytes() == p_ref.tobytes() and H.tobytes() == G_ref.tobytes()
+sparse_step_inplace(np.zeros((3, 2)), np.array([1]), np.ones((1, 2)), np.ones((3, 2)), 0.1)
+adagrad(0.1, backend="numba").update({"w": np.ones(3)}, adagrad(0.1).init({"w": np.ones(3)}))
+assert not any(s for d in (kernels._step_entry, kernels._update_kernel) for s in d.stats.cache_hits.values())
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("numba_cache_dir", ["unset", "a regular file"])
+def test_no_writable_cache_location_compiles_without_a_cache(tmp_path, numba_cache_dir):
+    """No place Numba can cache in: the package's ``__pycache__`` is a file (as a read-only package
+    folder would be for a non-root user), so are HOME and XDG_CACHE_HOME, and ``NUMBA_CACHE_DIR`` is
+    unset or a regular file. Numba raised ``RuntimeError: cannot cache function ...: no locator
+    available`` at import; now every entry point compiles without a cache, gives the reference's
+    bits, and one warning says so."""
+    env, root = environment("default", tmp_path)
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("")
+    for folder in (root / "adagrad_ref" / "fast", root / "adagrad_ref"):
+        (folder / "__pycache__").write_text("")
+    env.update(HOME=str(blocked), XDG_CACHE_HOME=str(blocked), PYTHONDONTWRITEBYTECODE="1")
+    if numba_cache_dir != "unset":
+        env["NUMBA_CACHE_DIR"] = str(blocked)
+    out = subprocess.run(
+        [sys.executable, "-c", NO_CACHE], env=env, cwd=root, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, f"exit {out.returncode}\n{out.stderr[-3000:]}"
+    assert out.stdout.strip().endswith("ok"), out.stdout
+    assert out.stderr.count("NumbaCacheUnavailableWarning") == 1, out.stderr
+    assert "NUMBA_CACHE_DIR" in out.stderr and "no locator" in out.stderr, out.stderr
+
+
+def test_a_foreign_cache_entry_is_compiled_again(tmp_path):
+    """Every index and data file as plain Numba writes them (the same bytes without this package's
+    digest header): nothing unverified is loaded; each function is compiled again, and the next
+    process loads the rewritten, sealed files."""
+    from adagrad_ref.fast.cache import MAGIC
+
+    env, _ = environment("NUMBA_CACHE_DIR", tmp_path)
+    run_sequence([DAMAGE_CALLS], env, "first run")
+    files = sorted(pathlib.Path(env["NUMBA_CACHE_DIR"]).rglob("*.nb[ci]"))
+    for f in files:
+        blob = f.read_bytes()
+        assert blob.startswith(MAGIC), f.name
+        f.write_bytes(blob[len(MAGIC) + 32 :])
+    run_sequence([DAMAGE_CALLS], env, "foreign entries")
+    assert all(f.read_bytes().startswith(MAGIC) for f in files), "not rewritten"
+    run_sequence([DAMAGE_CALLS], env, "after the repair")

@@ -72,22 +72,46 @@ class FlatAdagrad:
                 )
         self._buffers: dict[np.dtype, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for dtype in sorted({a.dtype for a in arrays}, key=str):
+            self._optimizer.check_fits(dtype)
             total = sum(a.size for a in arrays if a.dtype == dtype)
             self._buffers[dtype] = (
                 np.empty(total, dtype),
                 np.zeros(total, dtype),
                 np.full(total, self._optimizer.initial_accumulator_value, dtype),
             )
+        self._build_views([(a.dtype, a.shape) for a in arrays])
+        for view, a in zip(self._views[0], arrays, strict=True):
+            view[...] = a
+        self._count = 0
+
+    def _build_views(self, layout: list[tuple[np.dtype, tuple[int, ...]]]) -> None:
+        """The leaves as views into the buffers, in order: ``layout`` is each leaf's (dtype, shape)."""
         offsets = dict.fromkeys(self._buffers, 0)
         self._views: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
-        for a in arrays:
-            start = offsets[a.dtype]
-            offsets[a.dtype] = start + a.size
-            for v, buf in zip(self._views, self._buffers[a.dtype], strict=True):
-                v.append(buf[start : start + a.size].reshape(a.shape))
-            self._views[0][-1][...] = a
+        for dtype, shape in layout:
+            start = offsets[dtype]
+            size = int(np.prod(shape, dtype=np.int64))
+            offsets[dtype] = start + size
+            for v, buf in zip(self._views, self._buffers[dtype], strict=True):
+                v.append(buf[start : start + size].reshape(shape))
         self._params, self._grads, self._sums = (unflatten(self._spec, v) for v in self._views)
-        self._count = 0
+
+    def __getstate__(self) -> dict:
+        """The buffers and the leaves' layout: pickle would copy each view into an array of its own,
+        and the copy's ``params`` would no longer see its steps."""
+        return {
+            "optimizer": self._optimizer,
+            "parallel": self.parallel,
+            "spec": self._spec,
+            "buffers": self._buffers,
+            "layout": [(v.dtype, v.shape) for v in self._views[0]],
+            "count": self._count,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self._optimizer, self.parallel, self._spec = state["optimizer"], state["parallel"], state["spec"]
+        self._buffers, self._count = state["buffers"], state["count"]
+        self._build_views(state["layout"])
 
     @property
     def params(self) -> Any:

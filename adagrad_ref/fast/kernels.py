@@ -35,7 +35,11 @@ crash a later process, so the design keeps clear of both:
    segfault, or silently wrong bits). Every cached function here uses
    :class:`adagrad_ref.fast.cache.SignatureCheckedCache`, which compiles again, and overwrites the
    entry, when the loaded code was compiled for other argument types or the
-   entry cannot be read.
+   entry cannot be read. Numba checks no cached byte either (one flipped bit of
+   machine code ran: SIGSEGV, SIGILL or wrong bits), so each file it writes carries
+   a SHA-256 digest that is checked before the entry is unpickled; where Numba
+   finds no writable cache location, the functions compile in every process
+   (one warning) instead of failing with "no locator available".
 
 Cached: :func:`_step_entry`, :func:`_step_kernel`, :func:`_step_kernel_parallel`,
 :func:`_sparse_entry`, :func:`_update_kernel` (the ``inline="always"`` helpers and the
@@ -70,6 +74,7 @@ from adagrad_ref.fast.refusals import (
     plain_views,
     retry,
 )
+from adagrad_ref.validation import in_dtype
 
 __all__ = ["PARALLEL_MIN_BYTES", "adagrad_step_inplace", "sparse_step_inplace", "update_leaf"]
 
@@ -123,16 +128,18 @@ def _step_kernel_parallel(p, g, G, neg_lr, eps):
 
 
 def _hyperparameter_types_ok(lr, eps) -> bool:
-    """At compile time: η and ε are real numbers (a bool is refused, as in the Python checks)."""
-    return all(
-        isinstance(h, (types.Float, types.Integer)) and not isinstance(h, types.Boolean) for h in (lr, eps)
-    )
+    """At compile time: η and ε are floats. An integer (or a bool) goes to the slow path, which makes it a
+    Python float, so that every path rounds it the same way: ``float(n)``, then the arrays' dtype
+    (Numba's direct int64 -> float32 conversion rounds an integer above 2**53 differently)."""
+    return all(isinstance(h, types.Float) for h in (lr, eps))
 
 
 @njit(error_model="numpy", inline="always")
-def _hyperparameters_ok(learning_rate, eps):
-    """At run time: η finite, ε finite and >= 0 (what validation.check_* require)."""
-    return np.isfinite(learning_rate) and np.isfinite(eps) and eps >= 0
+def _hyperparameters_ok(learning_rate, eps, G):
+    """At run time: η finite, ε finite and >= 0 (what validation.check_* require), both finite in the
+    arrays' dtype (1e39 overflows float32)."""
+    dt = G.dtype.type
+    return np.isfinite(dt(learning_rate)) and np.isfinite(dt(eps)) and eps >= 0
 
 
 @njit(error_model="numpy", inline="always")
@@ -163,7 +170,7 @@ def _step_body(p, g, G, learning_rate, eps, serial_below_bytes):
         return 2
     if _overlap(p, g) or _overlap(p, G) or _overlap(g, G):
         return 3
-    if not _hyperparameters_ok(learning_rate, eps):
+    if not _hyperparameters_ok(learning_rate, eps, G):
         return 4
     n = p.size
     if n * p.itemsize >= serial_below_bytes:
@@ -289,7 +296,7 @@ def _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit: int, co
     params, grads, sum_of_squares = plain_views(params=params, grads=grads, sum_of_squares=sum_of_squares)
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
     explain_arrays(named, same_shape=True)
-    learning_rate, eps = explain_hyperparameters(learning_rate, eps)
+    learning_rate, eps = explain_hyperparameters(learning_rate, eps, sum_of_squares.dtype)
     code = retry(_step_entry, params, grads, sum_of_squares, learning_rate, eps, limit)
     if code == _GO_PARALLEL:
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
@@ -338,7 +345,7 @@ def _sparse_body(table, rows, row_grads, G, learning_rate, eps):
         return 3
     if _overlap(G, rows) or _overlap(G, row_grads):
         return 3
-    if not _hyperparameters_ok(learning_rate, eps):
+    if not _hyperparameters_ok(learning_rate, eps, G):
         return 4
     for i in range(k):
         if rows[i] < 0 or rows[i] >= n:
@@ -431,7 +438,7 @@ def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps
             raise AdagradError(
                 f"rows and {name} share memory; the sparse step writes {name} while reading rows"
             )
-    learning_rate, eps = explain_hyperparameters(learning_rate, eps)
+    learning_rate, eps = explain_hyperparameters(learning_rate, eps, sum_of_squares.dtype)
     code = retry(_sparse_entry, table, rows, row_grads, sum_of_squares, learning_rate, eps)
     if code == 5:
         bad = rows[(rows < 0) | (rows >= table.shape[0])]
@@ -466,13 +473,15 @@ def update_leaf(
             "they must match (convert the gradient first)"
         )
     dtype = G_in.dtype
+    neg_lr = in_dtype("learning_rate", learning_rate, dtype, negate=True)
+    eps = in_dtype("eps", eps, dtype)
     u = np.empty(g.shape, dtype)
     G = np.empty(g.shape, dtype)
     _update_kernel(
         g.reshape(-1),
         G_in.reshape(-1),
-        -dtype.type(learning_rate),
-        dtype.type(eps),
+        neg_lr,
+        eps,
         u.reshape(-1),
         G.reshape(-1),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.validation import check_hyperparameter, check_learning_rate
+from adagrad_ref.validation import check_hyperparameter, check_learning_rate, in_dtype
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # native byte order
 
@@ -74,8 +74,12 @@ def explain_arrays(named: tuple, same_shape: bool) -> None:
                 raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
 
 
-def explain_hyperparameters(learning_rate, eps) -> tuple[float, float]:
-    """η and ε checked as everywhere else, returned as Python floats (the fast path's types)."""
+def explain_hyperparameters(learning_rate, eps, dtype) -> tuple[float, float]:
+    """η and ε checked as everywhere else, and finite in the arrays' ``dtype``, returned as Python
+    floats (the fast path's types)."""
     if callable(learning_rate):
         raise AdagradError("learning_rate must be this step's number; evaluate the schedule before the call")
-    return float(check_learning_rate(learning_rate)), check_hyperparameter("eps", eps)
+    learning_rate, eps = float(check_learning_rate(learning_rate)), check_hyperparameter("eps", eps)
+    in_dtype("learning_rate", learning_rate, dtype)
+    in_dtype("eps", eps, dtype)
+    return learning_rate, eps

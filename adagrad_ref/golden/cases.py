@@ -265,6 +265,29 @@ def pytorch_maximize_run(conv: str, dtype: str, rng) -> Group:
     return Group(dtype, hyperparameters(conv, 0.1, maximize=True), [case])
 
 
+def pytorch_maximize_decay_run(conv: str, dtype: str, rng) -> Group:
+    """maximize with weight_decay: torch negates g first, then adds weight_decay * w (decaying
+    first, g = -(g + weight_decay * w), passed every case before this one)."""
+    params = magnitudes(rng, (4,), dtype, -1, 1)
+    case = Case(
+        "open_loop", "maximize and weight_decay, 5 steps", ["OpenLoop", "Maximize", "WeightDecay"],
+        params=params, grads=[magnitudes(rng, (4,), dtype, -1, 1) for _ in range(5)], steps=5,
+    )  # fmt: skip
+    return Group(dtype, hyperparameters(conv, 0.1, weight_decay=0.5, maximize=True), [case])
+
+
+def pytorch_every_option_run(conv: str, dtype: str, rng) -> Group:
+    """Every option at once: lr_decay with maximize, weight_decay and a nonzero G0."""
+    params = magnitudes(rng, (5,), dtype, -1, 1)
+    case = Case(
+        "open_loop", "maximize, weight_decay, lr_decay and G0 = 0.1, 20 steps",
+        ["OpenLoop", "Maximize", "WeightDecay", "LrDecay"],
+        params=params, grads=[magnitudes(rng, (5,), dtype, -1, 1) for _ in range(20)], steps=20,
+    )  # fmt: skip
+    hyper = hyperparameters(conv, 0.1, 0.1, lr_decay=0.01, weight_decay=0.05, maximize=True)
+    return Group(dtype, hyper, [case])
+
+
 def eps_zero_step(conv: str, dtype: str, rng) -> Group:
     case = Case(
         "single_step", "G = 0 and eps = 0: no guard, so 0/0 = NaN",
@@ -292,6 +315,8 @@ EXTRA: list[tuple[tuple[str, ...], tuple[str, ...], tuple[Builder, ...]]] = [
     (("pytorch",), REAL_DTYPES, (pytorch_decay_run, pytorch_maximize_run)),
     (("keras", "tensorflow_v2"), REAL_DTYPES, (eps_zero_step,)),
     (("optax",), ("complex64", "complex128"), (complex_edges,)),
+    # last, so that every case above draws the same random values as before
+    (("pytorch",), REAL_DTYPES, (pytorch_maximize_decay_run, pytorch_every_option_run)),
 ]
 
 #: First of all, before the per-dtype groups (and drawing no random value).

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from adagrad_ref import AdagradState, apply_updates
+from adagrad_ref.atomic import write_bytes, write_text
 from adagrad_ref.conventions import FACTORIES, ORDER_OF_OPERATIONS
+from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden.cases import Case, Group, build_groups
 from adagrad_ref.golden.encoding import REAL, dumps, encode_array, encode_tree, leaves_with_path
 from adagrad_ref.golden.port import VARIANTS, run_port
@@ -207,15 +208,19 @@ def _measure_relaxed(doc: dict) -> None:
 
 
 def write_all(out_dir: str, full: bool = False) -> list[str]:
-    """Write every convention's file and schema.json into out_dir; returns the paths written."""
-    os.makedirs(out_dir, exist_ok=True)
+    """Write every convention's file and schema.json into out_dir, each atomically (a failure or
+    Ctrl-C part-way leaves every file whole, old or new); returns the paths written."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise AdagradError(f"{out_dir}: cannot create the folder ({e.strerror or e})") from None
     paths = []
     for convention in FACTORIES:
         path = os.path.join(out_dir, f"{convention}.json")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(dumps(generate(convention, full=full)))
+        write_text(path, dumps(generate(convention, full=full)), "cannot write the golden file")
         paths.append(path)
     path, shipped = os.path.join(out_dir, "schema.json"), os.path.join(golden_dir(), "schema.json")
     if not (os.path.exists(path) and os.path.samefile(path, shipped)):  # regenerating the shipped folder
-        shutil.copyfile(shipped, path)
+        with open(shipped, "rb") as f:
+            write_bytes(path, f.read(), "cannot write the golden file")
     return [*paths, path]

@@ -72,6 +72,7 @@ class Arithmetic:
     initial_accumulator: Callable[[Any], Any] = lambda iav: iav  # G0 from initial_accumulator_value
     accumulator_dtype: Callable[[str], str] = lambda dtype: dtype  # the dtype G is stored in
     learning_rate: Callable[[list, int, str], Any] = lambda rates, t, dtype: rates[t]  # inputs, as given
+    weight_decay_first: bool = False  # PyTorch: add weight_decay * w before maximize negates g (a bug)
     name: str = "as written"
 
 
@@ -151,11 +152,14 @@ def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
         s = ops.guard(G, _inverse_root(G, eps, ops, conv))
         return G, real(-lr) * (s * g)
     if conv == "pytorch":
-        if hyper.get("maximize") is True:
+        maximize = hyper.get("maximize") is True
+        if maximize and not ops.weight_decay_first:
             g = -g
         wd = real(_hyper(hyper, "weight_decay", default=0.0))
         if wd != 0:
             g = fma(np.full_like(g, wd), p, g)
+        if maximize and ops.weight_decay_first:
+            g = -g
         G = (ops.square_add or _fused)(g, G)
         return G, ops.divide(real(-lr) * g, _root(G, eps, ops, conv))
     G = (ops.square_add or _mul_add)(g, G)

@@ -37,9 +37,12 @@ NOTES = {
         "s = 1/sqrt(G.real + eps) - 0i where G > 0 (as jax's complex rsqrt), s = 0 + 0i where G <= 0; "
         "u = s*g and u = (-lr + 0i)*u as full complex products ((x+iy)(c+id) = (xc - yd) + i(xd + yc))."
     ),
-    "WeightDecay": "PyTorch weight_decay: g = g + weight_decay * w before anything else.",
+    "WeightDecay": (
+        "PyTorch weight_decay: g = fma(weight_decay, w, g), one rounding, after maximize has negated g "
+        "(decaying first, g = -(g + weight_decay * w), is a different optimizer)."
+    ),
     "LrDecay": "PyTorch lr_decay: clr = lr / (1 + (step - 1) * lr_decay), stated per step.",
-    "Maximize": "PyTorch maximize: the gradient is negated first.",
+    "Maximize": "PyTorch maximize: the gradient is negated first, before weight decay is added.",
     "SingleStep": "One step from a given state: checks a step on its own, with no drift.",
     "OpenLoop": "A trajectory whose gradients are given.",
     "ClosedLoop": "A trajectory whose gradient is computed from the params by the stated formula.",

@@ -86,6 +86,23 @@ def _refuse_constant(c: str) -> None:
 MAX_JSON_VALUES = 2**22
 
 
+#: Nesting a file may have: the shipped files' deepest value is 12 levels down (a leaf's hex list, in a
+#: step, of a test, of a group); the verifier's recursive comparisons stay far from Python's limit.
+MAX_DEPTH = 64
+
+
+def _depth_over(doc: Any, limit: int) -> bool:
+    """Is any value nested more than ``limit`` levels deep? (iterative: no recursion to exhaust)"""
+    stack = [(doc, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, (dict, list)):
+            if d > limit:
+                return True
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return False
+
+
 def parse_json(raw: bytes, path: str) -> dict:
     values = raw.count(b",") + raw.count(b"{") + raw.count(b"[") + raw.count(b'"') // 2
     if values > MAX_JSON_VALUES:
@@ -98,6 +115,8 @@ def parse_json(raw: bytes, path: str) -> dict:
         raise AdagradError(f"{path}: {str(e).splitlines()[0][:200]}") from None
     if not isinstance(doc, dict):
         raise AdagradError(f"{path}: expected a JSON object at the top")
+    if _depth_over(doc, MAX_DEPTH):
+        raise AdagradError(f"{path}: nested more than {MAX_DEPTH} levels deep; refused")
     return doc
 
 

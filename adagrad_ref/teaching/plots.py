@@ -14,6 +14,8 @@ import functools
 import matplotlib.pyplot as plt
 import numpy as np
 
+from adagrad_ref.atomic import replace_file
+
 # The figures' style, applied inside each figure function only (importing this module changes no
 # global matplotlib setting). The fixed SVG salt makes a redrawn SVG file identical.
 STYLE = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10, "svg.hashsalt": "adagrad_ref"}
@@ -90,9 +92,9 @@ def plot_benchmark(result: dict, path: str) -> None:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.14, 1, 1))
-    fig.savefig(path, dpi=120)
+    savefig(fig, path, dpi=120)
     if path.endswith(".png"):
-        fig.savefig(path[:-4] + ".svg", metadata={"Date": None})  # no timestamp: redrawing changes nothing
+        savefig(fig, path[:-4] + ".svg", metadata={"Date": None})  # no timestamp: redrawing changes nothing
     plt.close(fig)
 
 
@@ -103,6 +105,14 @@ def plot_benchmark(result: dict, path: str) -> None:
 LOSS_FLOOR = 1e-16
 
 COORD_COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+
+
+def savefig(fig, path: str, **options) -> None:
+    """``fig.savefig(path, **options)``, written atomically (a failure or Ctrl-C leaves the old file)."""
+    import os
+
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    replace_file(path, lambda f: fig.savefig(f, format=fmt, **options), "cannot write the figure")
 
 
 def dress(ax, title: str, xlabel: str, ylabel: str, **legend: object) -> None:
@@ -117,7 +127,7 @@ def dress(ax, title: str, xlabel: str, ylabel: str, **legend: object) -> None:
 def save(fig, path: str | None):
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=110)
+        savefig(fig, path, dpi=110)
     return fig
 
 

@@ -11,7 +11,9 @@ that text, so no number in it is typed by hand.
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from adagrad_ref.atomic import write_text
 from adagrad_ref.tools.roofs import arithmetic_roof_seconds, fixed_cost_seconds
 
 __all__ = [
@@ -330,6 +332,41 @@ def _targets_table(result: dict) -> list[str]:
     return lines
 
 
+#: The longest timing a result may hold (a day): anything longer, or not above 0, is no measurement.
+MAX_TIMING_S = 86_400.0
+
+
+def check_timings(result: Any, where: str = "") -> None:
+    """Every timing in a result (under ``seconds`` or ``samples``, or a key ending in ``_s``) is a number
+    in (0, MAX_TIMING_S]: a hand-edited or damaged file otherwise printed nonsense, or divided by 0.
+
+    >>> check_timings({"dense": [{"seconds": 1e-6, "samples": [1e-6, 2e-6]}]})
+    >>> check_timings({"dense": [{"seconds": 0.0}]})
+    Traceback (most recent call last):
+    ...
+    ValueError: dense[0].seconds is 0.0, not a timing in (0, 86400] s
+    """
+    stack = [(result, where, False)]
+    while stack:
+        o, at, timing = stack.pop()
+        if isinstance(o, dict):
+            for k, v in o.items():
+                key = str(k)
+                stack.append(
+                    (
+                        v,
+                        f"{at}.{key}" if at else key,
+                        timing or key in ("seconds", "samples") or key.endswith("_s"),
+                    )
+                )
+        elif isinstance(o, list):
+            stack.extend((v, f"{at}[{i}]", timing) for i, v in enumerate(o))
+        elif timing and not (
+            isinstance(o, (int, float)) and not isinstance(o, bool) and 0 < o <= MAX_TIMING_S
+        ):
+            raise ValueError(f"{at} is {o!r}, not a timing in (0, {MAX_TIMING_S:g}] s")
+
+
 def readme(result: dict) -> str:
     """The numbers of ``docs/performance.md``, between its markers: every one of them from ``result``."""
     lines = [README_BEGIN, _machine_line(result)]
@@ -397,8 +434,7 @@ def report(result: dict) -> str:
 
 def save(result: dict, json_path: str, plot_path: str | None) -> None:
     """Write the result as JSON, and the plot (PNG and SVG) if ``plot_path``."""
-    with open(json_path, "w") as f:
-        json.dump(result, f, indent=1)
+    write_text(json_path, json.dumps(result, indent=1), "cannot write the benchmark result")
     if plot_path:
         from adagrad_ref.teaching.plots import plot_benchmark
 

@@ -44,8 +44,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.kernels import PARALLEL_MIN_BYTES, adagrad_step_inplace
 
 __all__ = [
@@ -65,7 +66,7 @@ LR, EPS, G0 = 0.01, 1e-7, 0.1
 # ---------------------------------------------------------------- the traffic roof
 
 
-@njit(cache=True, error_model="numpy")
+@cached_njit()
 def traffic_roof_serial(p, g, G):
     """Read p, g, G; write p, G; no math (one core)."""
     for i in range(p.size):
@@ -73,7 +74,7 @@ def traffic_roof_serial(p, g, G):
         p[i] = p[i] + g[i]
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@cached_njit(parallel=True)
 def _traffic_roof_parallel(p, g, G):
     for i in prange(p.size):
         G[i] = G[i] + abs(g[i])

@@ -1,0 +1,196 @@
+"""Every file the package writes is written atomically, with the final mode, and named in its errors.
+
+Issue 17: ``save_state`` over a 0600 file created its temporary file 0644 (readable by other users
+until it was tightened), replaced a checkpoint its owner had made read-only and the target of a
+symlink another user planted in ``/tmp``, and refused a legal 255-byte file name (the temporary
+name added ~35 bytes); ``golden --out`` and ``bench --update-readme`` (now ``--update-docs``) truncated their target before
+writing, so a failed write left a cut file (README cut to 65,536 bytes) and said
+``error: : File too large``. The file-size limit below (``RLIMIT_FSIZE``) makes the write fail
+part-way as a full disk would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adagrad_ref import AdagradError, AdagradState, atomic
+from adagrad_ref.checkpoint import load_state, save_state
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def state_of(tree, count=3):
+    return AdagradState(sum_of_squares=tree, count=np.int32(count))
+
+
+def test_the_temporary_file_is_created_with_the_final_mode(tmp_path, monkeypatch):
+    target = tmp_path / "secret.npz"
+    save_state(target, state_of({"w": np.ones(4)}))
+    os.chmod(target, 0o600)
+    seen = []
+    real_open = os.open
+
+    def watching_open(path, flags, mode=0o777, **kw):
+        fd = real_open(path, flags, mode, **kw)
+        if str(path).endswith(".tmp"):
+            seen.append(stat.S_IMODE(os.fstat(fd).st_mode))  # the mode the moment it exists
+        return fd
+
+    monkeypatch.setattr(os, "open", watching_open)
+    old = os.umask(0o022)
+    try:
+        save_state(target, state_of({"w": np.ones(4)}, count=5))
+    finally:
+        os.umask(old)
+    assert seen == [0o600]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and load_state(target).count == 5
+
+
+def test_a_read_only_checkpoint_is_refused_not_replaced(tmp_path):
+    target = tmp_path / "kept.npz"
+    save_state(target, state_of({"w": np.ones(2)}, count=1))
+    os.chmod(target, 0o444)
+    before = target.read_bytes()
+    with pytest.raises(
+        AdagradError, match=rf"^{re.escape(str(target))}: cannot save the state \(the file is "
+    ):
+        save_state(target, state_of({"w": np.ones(2)}, count=2))
+    assert target.read_bytes() == before and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_symlink_planted_in_a_sticky_shared_folder_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # as /tmp
+    victim = tmp_path / "victim.npz"
+    save_state(victim, state_of({"w": np.ones(2)}, count=1))
+    before = victim.read_bytes()
+    planted = shared / "run.npz"
+    planted.symlink_to(victim)
+    os.lchown(planted, 4242, 4242)  # another user's link (the tests run as root)
+    with pytest.raises(AdagradError) as e:
+        save_state(planted, state_of({"w": np.zeros(2)}, count=9))
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(
+        f"{planted}: cannot save the state (a symbolic link in the shared"
+    )
+    assert "uid 4242" in msg and victim.read_bytes() == before
+    own = shared / "mine.npz"  # one's own link there is followed, as before
+    own.symlink_to(victim)
+    save_state(own, state_of({"w": np.zeros(2)}, count=9))
+    assert load_state(victim).count == 9 and own.is_symlink()
+
+
+@pytest.mark.parametrize("name", ["a" * 251 + ".npz", "é" * 125 + ".npz", "b" * 255])
+def test_a_file_name_of_up_to_255_bytes_works(tmp_path, name):
+    assert len(name.encode()) in (254, 255)
+    target = tmp_path / name
+    save_state(target, state_of({"w": np.ones(3)}, count=4))
+    save_state(target, state_of({"w": np.ones(3)}, count=6))  # again: over the file, past the stale sweep
+    assert load_state(target).count == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_failure_or_ctrl_c_mid_write_leaves_the_old_file_whole(tmp_path):
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+
+    def half(f, exc):
+        f.write(b"new, half")
+        raise exc
+
+    with pytest.raises(AdagradError, match=rf"^{re.escape(str(target))}: cannot write the file \(No space"):
+        atomic.replace_file(
+            target, lambda f: half(f, OSError(28, "No space left on device")), "cannot write the file"
+        )
+    with pytest.raises(KeyboardInterrupt):
+        atomic.replace_file(target, lambda f: half(f, KeyboardInterrupt()), "cannot write the file")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+    atomic.write_text(target, "new")
+    assert target.read_text() == "new"
+
+
+def test_a_figure_is_written_atomically(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from adagrad_ref.teaching.plots import savefig
+
+    target = tmp_path / "fig.png"
+    target.write_bytes(b"old figure")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+
+    def broken(f, **kw):
+        f.write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    real = fig.savefig
+    fig.savefig = broken
+    with pytest.raises(AdagradError, match=rf"^{re.escape(str(target))}: cannot write the figure"):
+        savefig(fig, str(target), dpi=50)
+    assert target.read_bytes() == b"old figure"
+    fig.savefig = real
+    savefig(fig, str(target), dpi=50)
+    plt.close(fig)
+    assert target.read_bytes().startswith(b"\x89PNG") and sorted(p.name for p in tmp_path.iterdir()) == [
+        "fig.png"
+    ]
+
+
+#: Runs the command line under a file-size limit: the limit and the ignored SIGXFSZ (a write past the
+#: limit then fails with EFBIG, as on a full disk) survive the exec. No preexec_fn: it forks, which
+#: JAX, imported by other tests of the run, warns against.
+LIMITED = """
+import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+os.execv(sys.executable, [sys.executable, "-m", "adagrad_ref", *sys.argv[2:]])
+"""
+
+
+def run_cli(args: list[str], limit: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", LIMITED, str(limit), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_bench_update_docs_past_a_file_size_limit_leaves_the_page_whole(tmp_path):
+    """``bench --update-readme`` (now ``--update-docs``) truncated its target first: a failed write left
+    the README cut to 65,536 bytes. The page is padded past the limit so that the write must fail."""
+    page = tmp_path / "performance.md"
+    page.write_text((ROOT / "docs" / "performance.md").read_text() + "\n<!-- " + "x" * 70_000 + " -->\n")
+    before = page.read_bytes()
+    assert len(before) > 65536
+    out = run_cli(["bench", "--update-docs", str(page), "--json", str(ROOT / "figures" / "bench.json")], 65536)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == f"adagrad-ref: error: {page}: cannot update the performance numbers (File too large)\n"
+    assert page.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["performance.md"]
+
+
+def test_golden_out_past_a_file_size_limit_leaves_every_file_whole(tmp_path):
+    for name in ("optax.json", "schema.json"):
+        (tmp_path / name).write_text("old\n")
+    out = run_cli(["golden", "--out", str(tmp_path)], 65536)
+    assert out.returncode == 2, out.stderr
+    assert (
+        out.stderr
+        == f"adagrad-ref: error: {tmp_path / 'optax.json'}: cannot write the golden file (File too large)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["optax.json", "schema.json"]
+    assert all((tmp_path / n).read_text() == "old\n" for n in ("optax.json", "schema.json"))
