@@ -177,9 +177,13 @@ def test_bench_update_docs_past_a_file_size_limit_leaves_the_page_whole(tmp_path
     page.write_text((ROOT / "docs" / "performance.md").read_text() + "\n<!-- " + "x" * 70_000 + " -->\n")
     before = page.read_bytes()
     assert len(before) > 65536
-    out = run_cli(["bench", "--update-docs", str(page), "--json", str(ROOT / "figures" / "bench.json")], 65536)
+    out = run_cli(
+        ["bench", "--update-docs", str(page), "--json", str(ROOT / "figures" / "bench.json")], 65536
+    )
     assert out.returncode == 2, out.stderr
-    assert out.stderr == f"adagrad-ref: error: {page}: cannot update the performance numbers (File too large)\n"
+    assert (
+        out.stderr == f"adagrad-ref: error: {page}: cannot update the performance numbers (File too large)\n"
+    )
     assert page.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["performance.md"]
 
 
