@@ -26,7 +26,10 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parent.parent
 
 IMPORT = r"""
-import runpy, site, sys
+import os, runpy, site, sys
+# This interpreter's own editable install (compat mode) put the checkout under test on sys.path:
+# take it off, so that only the clone's install below can provide the package.
+sys.path = [p for p in sys.path if os.path.realpath(p or ".") != os.path.realpath(sys.argv[2])]
 site.addsitedir(sys.argv[1])  # what the interpreter does with site-packages and its .pth files
 import adagrad_ref
 from adagrad_ref import AdagradState, adagrad
@@ -65,7 +68,7 @@ def test_the_installed_package_wins_in_the_folder_holding_a_clone_named_adagrad_
     assert pth.read_text().strip() == str(clone), pth.read_text()  # a path, not an import hook
     env = {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}  # no PYTHONPATH
     run = subprocess.run(
-        [sys.executable, "-c", IMPORT, str(site_dir)],
+        [sys.executable, "-c", IMPORT, str(site_dir), str(ROOT)],
         cwd=home,
         env=env,
         capture_output=True,
