@@ -78,7 +78,7 @@ def _round(x: np.ndarray, dtype: Any, flush: bool) -> np.ndarray:
     x = np.asarray(x, _F32)
     if flush:
         x = np.where(np.abs(x) < FLOAT32_TINY, np.copysign(_F32(0), x), x)
-    with np.errstate(over="ignore"):  # beyond the format's max: Inf, as the hardware rounds
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the max: Inf; NaN stays NaN
         return x.astype(dtype)
 
 
