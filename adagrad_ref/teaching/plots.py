@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from adagrad_ref.reference import adagrad
+from adagrad_ref.teaching.lessons import low_precision
 
 # The figures' style, applied inside each figure function only (importing this module changes no
 # global matplotlib setting). The fixed SVG salt makes a redrawn SVG file identical.
@@ -428,6 +429,7 @@ FIGURES = {
     "diagonal_vs_full.png": fig_diagonal_vs_full,
     "frameworks.png": fig_frameworks,
     "rare_features.png": fig_rare_features,
+    "bf16_accumulator.png": low_precision.fig_bf16_accumulator,
 }
 
 

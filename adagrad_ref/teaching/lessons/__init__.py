@@ -1,0 +1,1 @@
+"""Lessons: one module per topic, each with its measured values and its figure."""
