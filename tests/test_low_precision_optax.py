@@ -300,3 +300,25 @@ def test_apply_updates_mixed_random_bits(p_dtype, u_dtype):
         bits = {2: np.uint16, 4: np.uint32}[p_dtype.itemsize]
         nan = np.isnan(ours.astype(np.float32)) & np.isnan(theirs.astype(np.float32))
         assert int(((ours.view(bits) != theirs.view(bits)) & ~nan).sum()) == 0
+
+
+def test_xla_cpu_compiles_bfloat16_with_a_float32_convert_around_every_operation_and_float16_as_is():
+    """What jit compiles (the whole step, update and apply fused): bfloat16 arithmetic is done in
+    float32 with a convert back to bfloat16 after every operation; float16 stays float16 in the HLO
+    (each op then lowered one at a time: the runs above show no intermediate kept wider)."""
+    opt = optax.adagrad(0.1)
+
+    def step(w, g, st):
+        u, st = opt.update(g, st, w)
+        return optax.apply_updates(w, u), u, st
+
+    texts = {}
+    for name, dt in (("bfloat16", jnp.bfloat16), ("float16", jnp.float16)):
+        w = jnp.ones(8, dt)
+        texts[name] = jax.jit(step).lower(w, w, opt.init(w)).compile().as_text()
+    bf = texts["bfloat16"]
+    for op in ("multiply", "add", "rsqrt"):
+        assert f"f32[8]{{0}} {op}(" in bf and f"bf16[8]{{0}} {op}(" not in bf, op
+    assert bf.count("bf16[8]{0} convert(") >= 6  # one rounding after each of the six operations
+    f16 = texts["float16"]
+    assert "f32[" not in f16 and "f16[8]{0} rsqrt(" in f16 and "f16[8]{0} multiply(" in f16

@@ -104,4 +104,4 @@ def test_the_paths_differ_from_each_other(name):
     total = params.size * len(grads)
     for a, b in [("single", "foreach"), ("single", "fused"), ("foreach", "fused")]:
         diff = sum(mismatches(x[0], y[0]) for x, y in zip(runs[a], runs[b], strict=True))
-        assert 0 < diff < total, (a, b, diff)
+        assert 1000 <= diff < total, (a, b, diff)  # "thousands of params" (docs/low_precision.md)

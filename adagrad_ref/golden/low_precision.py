@@ -252,3 +252,39 @@ def verify_port(port: Port, doc: dict | None = None) -> list[str]:
 if __name__ == "__main__":  # pragma: no cover
     write()
     print(f"wrote {FILE}")
+
+
+def _ordered(a: np.ndarray) -> np.ndarray:
+    """uint16 patterns mapped to integers in float order, adjacent values 1 apart (+0 and -0 too)."""
+    b = a.view(np.uint16).astype(np.int64)
+    return np.where(b & 0x8000, -(b & 0x7FFF) - 1, b)
+
+
+def ulp_gaps(port: Port, doc: dict | None = None) -> dict[str, float]:
+    """The largest distance, in ULP of the dtype, of ``port`` from the file per quantity, each step
+    started from the file's state (tests that record every step); NaN against NaN is 0, NaN against a
+    number infinite."""
+    doc = doc if doc is not None else json.loads(FILE.read_text(encoding="utf-8"))
+    worst = dict.fromkeys(QUANTITIES, 0.0)
+    for group in doc["testGroups"]:
+        dt = _dtype(group["dtype"])
+        eps = group["hyperparameters"]["eps"]
+        for test in group["tests"]:
+            if len(test["steps"]) != test["numberOfSteps"]:
+                continue
+            w = decode(test["initial"]["params"], dt)
+            G = decode(test["initial"]["sum_of_squares"], dt)
+            rates = [float(np.uint32(int(h, 16)).view(np.float32)) for h in test["inputs"]["learning_rate"]]
+            for g_obj, lr, step in zip(test["inputs"]["grads"], rates, test["steps"], strict=True):
+                u_got, G_got, w_got = port(decode(g_obj, dt), G, w, lr, eps)
+                got = {"updates": u_got, "sum_of_squares": G_got, "params": w_got}
+                for q in QUANTITIES:
+                    exp = decode(step["expected"][q], dt)
+                    a, b = np.asarray(got[q]), exp
+                    nan_a, nan_b = np.isnan(a.astype(np.float32)), np.isnan(b.astype(np.float32))
+                    d = np.abs(_ordered(a) - _ordered(b)).astype(np.float64)
+                    d = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, d))
+                    worst[q] = max(worst[q], float(d.max()) if d.size else 0.0)
+                G = decode(step["expected"]["sum_of_squares"], dt)
+                w = decode(step["expected"]["params"], dt)
+    return worst
