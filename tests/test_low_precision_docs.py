@@ -35,11 +35,7 @@ def test_sqrt_then_divide_differs_on_the_stated_number_of_inputs(name):
         twice = lowprec._round(np.float32(1) / lowprec._read(root, fl), dt, fl)
     nan = np.isnan(once.astype(np.float32)) & np.isnan(twice.astype(np.float32))
     n = int(((once.view(np.uint16) != twice.view(np.uint16)) & ~nan).sum())
-    assert (
-        f"**{n:,}** of the 65,536 bfloat16" in DOC
-        if name == "bfloat16"
-        else f"**{n:,}** of\nthe float16" in DOC
-    )
+    assert f"**{n:,}** of the 65,536 {name} inputs" in DOC
 
 
 @pytest.mark.parametrize("name", FORMATS)
