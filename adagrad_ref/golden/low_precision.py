@@ -7,7 +7,8 @@ to the dtype; ``1/sqrt`` one rounding; bfloat16 flushes subnormals; ``lr``, ``ep
 
 Every test gives the state going in (params, accumulator), the gradient and the rate of every step,
 and the expected accumulator, update and params after every recorded step. Each array is its bit
-patterns (4 hex digits: the uint16) and the exact value as a decimal. The rate is given as the float32
+patterns (4 hex digits: the uint16) and the exact value as a decimal (the given gradients: bits
+only). The rate is given as the float32
 the reference rounds it to first (``-lr`` is then rounded to the dtype by the port).
 
 A port is checked in-process by :func:`verify_port`: ``port(g, G, w, lr, eps) -> (u, G, w)`` on
@@ -46,19 +47,20 @@ def _dtype(name: str) -> np.dtype:
     raise AdagradError(f"dtype must be bfloat16 or float16, got {name!r}")
 
 
-def encode(a: np.ndarray) -> dict:
-    """``{"shape", "hex", "dec"}``: the uint16 bit patterns and the exact values (float64 decimals)."""
+def encode(a: np.ndarray, dec: bool = True) -> dict:
+    """``{"shape", "hex", "dec"}``: the uint16 bit patterns and the exact values (float64 decimals;
+    left out with ``dec=False``: the given gradients)."""
     a = np.ascontiguousarray(a)
-    wide = a.astype(np.float32).reshape(-1)
-    dec = [
-        "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf") if math.isinf(x) else repr(float(x))
-        for x in wide
-    ]
-    return {
+    out: dict[str, Any] = {
         "shape": list(a.shape),
         "hex": [format(int(b), "04x") for b in a.reshape(-1).view(np.uint16)],
-        "dec": dec,
     }
+    if dec:
+        out["dec"] = [
+            "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf") if math.isinf(x) else repr(float(x))
+            for x in a.astype(np.float32).reshape(-1)
+        ]
+    return out
 
 
 def decode(obj: dict, dtype: np.dtype) -> np.ndarray:
@@ -199,7 +201,7 @@ def build() -> dict:
                     "initial": {"params": encode(w0), "sum_of_squares": encode(G0)},
                     "numberOfSteps": len(grads),
                     "inputs": {"learning_rate": [_hex32(r) for r in rates],
-                               "grads": [encode(g) for g in grads]},
+                               "grads": [encode(g, dec=False) for g in grads]},
                     "steps": steps,
                 })  # fmt: skip
             doc["testGroups"].append(group)
@@ -208,7 +210,17 @@ def build() -> dict:
 
 
 def dumps(doc: dict) -> str:
-    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    """Compact: one test per line (the shipped golden data must stay under 2 MB in all)."""
+    head = {k: v for k, v in doc.items() if k != "testGroups"}
+    lines = [json.dumps(head, ensure_ascii=False)[:-1] + ', "testGroups": [']
+    for gi, group in enumerate(doc["testGroups"]):
+        g = {k: v for k, v in group.items() if k != "tests"}
+        lines.append(json.dumps(g, ensure_ascii=False)[:-1] + ', "tests": [')
+        for ti, test in enumerate(group["tests"]):
+            comma = "," if ti < len(group["tests"]) - 1 else ""
+            lines.append(json.dumps(test, ensure_ascii=False, separators=(",", ":")) + comma)
+        lines.append("]}" + ("," if gi < len(doc["testGroups"]) - 1 else ""))
+    return "\n".join([*lines, "]}"]) + "\n"
 
 
 def write(path: Path = FILE) -> None:
