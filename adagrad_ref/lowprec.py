@@ -10,9 +10,9 @@ bfloat16; ``tests/test_low_precision_optax.py`` compares every bit):
   correctly rounded operation of the format itself: double rounding cannot show.
 * the inverse square root is *one* operation, as optax's ``jax.lax.rsqrt``: ``1/sqrt`` computed in
   float32 and rounded once, not ``sqrt`` rounded and then ``1/`` rounded (that differs for 9,017 of
-  the 65,536 bfloat16 inputs and 8,402 of the float16 ones: docs/low_precision.md). XLA's float32 rsqrt is itself within
-  2 ULP of ``1/sqrt``, but over every one of the 65,536 inputs of each format the rounded result is
-  the same (asserted exhaustively);
+  the 65,536 bfloat16 inputs and 8,402 of the float16 ones: docs/low_precision.md). XLA's float32
+  rsqrt is itself within 2 ULP of ``1/sqrt``, but over every one of the 65,536 inputs of each format
+  the rounded result is the same (asserted exhaustively);
 * bfloat16 only: XLA's CPU code runs with flush-to-zero and denormals-are-zero, and a bfloat16
   subnormal is a float32 subnormal. So every operand below 2**-126 in magnitude is read as a zero
   of its sign (the ``G > 0`` guard included), and every float32 result below 2**-126 becomes a zero
@@ -127,7 +127,13 @@ def add(p: np.ndarray, u: np.ndarray) -> np.ndarray:
         if p.dtype == u.dtype:  # one low-precision format: its own operation
             fl = flushes(p.dtype)
             return _round(_read(p, fl) + _read(u, fl), p.dtype, fl)
-        wide = np.float64 if np.float64 in (p.dtype, u.dtype) else np.float32
-        flush = wide == np.float32 and (flushes(p.dtype) or flushes(u.dtype))  # XLA: FTZ/DAZ in float32
-        x = _read(p, flush).astype(wide) + _read(u, flush).astype(wide)
-        return _round(x, p.dtype, flush) if wide == np.float32 else x.astype(p.dtype)
+        wide = np.result_type(*(np.float32 if is_low_precision(a.dtype) else a.dtype for a in (p, u)))
+        if wide != np.float32:  # float64 or complex: the low-precision side converted exactly, IEEE add
+            x = _exact(p).astype(wide) + _exact(u).astype(wide)
+            return x.astype(p.dtype) if not is_low_precision(p.dtype) else _round(x.real, p.dtype, False)
+        flush = flushes(p.dtype) or flushes(u.dtype)  # XLA's float32 arithmetic flushes (as for bfloat16)
+        return _round(_read(p, flush) + _read(u, flush), p.dtype, flush)
+
+
+def _exact(a: np.ndarray) -> np.ndarray:
+    return a.astype(_F32) if is_low_precision(a.dtype) else a

@@ -322,3 +322,17 @@ def test_xla_cpu_compiles_bfloat16_with_a_float32_convert_around_every_operation
     assert bf.count("bf16[8]{0} convert(") >= 6  # one rounding after each of the six operations
     f16 = texts["float16"]
     assert "f32[" not in f16 and "f16[8]{0} rsqrt(" in f16 and "f16[8]{0} multiply(" in f16
+
+
+@pytest.mark.parametrize("low", [BF16, F16])
+def test_apply_updates_with_float64_and_complex_params_keeps_their_precision(low):
+    """float64 or complex params plus low-precision updates (jax without x64 has no float64 to compare
+    with): the update converted exactly, added in the params' type, one rounding; nothing through float32."""
+    rng = np.random.default_rng(9)
+    u = rng.standard_normal(1000).astype(low)
+    p64 = 1 + rng.standard_normal(1000) * 1e-12  # differences float32 would lose
+    got = apply_updates(p64, u)
+    assert got.dtype == np.float64 and np.array_equal(got, p64 + u.astype(np.float32).astype(np.float64))
+    pc = (rng.standard_normal(1000) + 1j * rng.standard_normal(1000)).astype(np.complex64)
+    got = apply_updates(pc, u)
+    assert got.dtype == np.complex64 and np.array_equal(got, pc + u.astype(np.float32).astype(np.complex64))
