@@ -29,7 +29,7 @@ from numba import njit
 from adagrad_ref import lowprec
 from adagrad_ref.errors import AdagradError
 
-__all__ = ["from_float32", "to_float32", "update_leaf"]
+__all__ = ["KERNELS", "checked_step_inplace", "narrow", "update_leaf", "widen"]
 
 _U32 = np.uint32
 _U16 = np.uint16
@@ -101,72 +101,67 @@ def _f32_to_f16(x):
 
 
 @njit(inline="always")
-def to_float32(h, bf16):
-    """One bfloat16 (``bf16``, flushing) or float16 bit pattern, widened exactly to float32."""
-    return _bf16_to_f32(h, True) if bf16 else _f16_to_f32(h)
+def _bf16_in(h):
+    return _bf16_to_f32(h, True)
 
 
 @njit(inline="always")
-def from_float32(x, bf16):
-    """A float32 rounded to bfloat16 (``bf16``, flushing) or float16, ties to even; its bits."""
-    return _f32_to_bf16(x, True) if bf16 else _f32_to_f16(x)
+def _bf16_out(x):
+    return _f32_to_bf16(x, True)
 
 
-@njit(inline="always")
-def _element(g, G, neg_lr, eps, bf16):
-    """One element on bit patterns: the lines of :func:`adagrad_ref.lowprec.update_leaf`."""
-    gf = to_float32(g, bf16)
-    gg = from_float32(gf * gf, bf16)  # g²
-    G = from_float32(to_float32(gg, bf16) + to_float32(G, bf16), bf16)  # G_t = g² + G_{t-1}
-    Gf = to_float32(G, bf16)
-    t = to_float32(from_float32(Gf + to_float32(eps, bf16), bf16), bf16)  # G_t + ε
-    inv = from_float32(np.float32(1) / np.sqrt(t), bf16)  # rsqrt: one rounding
-    s = inv if Gf > np.float32(0) else np.uint16(0)  # the guard
-    u = from_float32(to_float32(s, bf16) * gf, bf16)  # s · g
-    u = from_float32(to_float32(neg_lr, bf16) * to_float32(u, bf16), bf16)  # (-η) · u
-    return u, G
+def _kernels(to_float32, from_float32):
+    """The kernels of one format, its two conversions compiled in (no per-element format test)."""
 
+    @njit(inline="always")
+    def element(g, G, neg_lr, eps):
+        """One element on bit patterns: the lines of :func:`adagrad_ref.lowprec.update_leaf`."""
+        gf = to_float32(g)
+        gg = from_float32(gf * gf)  # g²
+        G = from_float32(to_float32(gg) + to_float32(G))  # G_t = g² + G_{t-1}
+        Gf = to_float32(G)
+        t = to_float32(from_float32(Gf + to_float32(eps)))  # G_t + ε
+        inv = from_float32(np.float32(1) / np.sqrt(t))  # rsqrt: one rounding
+        s = inv if Gf > np.float32(0) else np.uint16(0)  # the guard
+        u = from_float32(to_float32(s) * gf)  # s · g
+        u = from_float32(to_float32(neg_lr) * to_float32(u))  # (-η) · u
+        return u, G
 
-@njit(error_model="numpy")
-def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out, bf16):
-    if bf16:  # the format is the same for the whole loop: two loops, each branch-free inside
+    @njit(error_model="numpy")
+    def update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
         for i in range(g.size):
-            u_out[i], G_out[i] = _element(g[i], G_in[i], neg_lr, eps, True)
-    else:
-        for i in range(g.size):
-            u_out[i], G_out[i] = _element(g[i], G_in[i], neg_lr, eps, False)
+            u_out[i], G_out[i] = element(g[i], G_in[i], neg_lr, eps)
 
-
-@njit(error_model="numpy")
-def _step_kernel(p, g, G, neg_lr, eps, bf16):
-    """In place: G and p overwritten, p = p + u rounded once (``apply_updates`` of one format)."""
-    if bf16:
+    @njit(error_model="numpy")
+    def step_kernel(p, g, G, neg_lr, eps):
+        """In place: G and p overwritten, p = p + u rounded once (``apply_updates`` of one format)."""
         for i in range(p.size):
-            u, G[i] = _element(g[i], G[i], neg_lr, eps, True)
-            p[i] = from_float32(to_float32(p[i], True) + to_float32(u, True), True)
-    else:
-        for i in range(p.size):
-            u, G[i] = _element(g[i], G[i], neg_lr, eps, False)
-            p[i] = from_float32(to_float32(p[i], False) + to_float32(u, False), False)
+            u, G[i] = element(g[i], G[i], neg_lr, eps)
+            p[i] = from_float32(to_float32(p[i]) + to_float32(u))
+
+    @njit(error_model="numpy")
+    def convert_kernel(h, out):
+        for i in range(h.size):
+            out[i] = to_float32(h[i])
+
+    @njit(error_model="numpy")
+    def round_kernel(x, out):
+        for i in range(x.size):
+            out[i] = from_float32(x[i])
+
+    return {"update": update_kernel, "step": step_kernel, "widen": convert_kernel, "narrow": round_kernel}
 
 
-@njit(error_model="numpy")
-def _convert_kernel(h, out, bf16):
-    """Every bit pattern widened to float32 (the tests compare it with NumPy and ml_dtypes)."""
-    for i in range(h.size):
-        out[i] = to_float32(h[i], bf16)
-
-
-@njit(error_model="numpy")
-def _round_kernel(x, out, bf16):
-    for i in range(x.size):
-        out[i] = from_float32(x[i], bf16)
+#: Per format (True: bfloat16, flushing; False: float16), its compiled kernels.
+KERNELS = {True: _kernels(_bf16_in, _bf16_out), False: _kernels(_f16_to_f32, _f32_to_f16)}
 
 
 def widen(a: np.ndarray) -> np.ndarray:
     """A bfloat16 or float16 array as float32, through the kernel's conversion (bfloat16 flushed)."""
     out = np.empty(a.shape, np.float32)
-    _convert_kernel(np.ascontiguousarray(a).view(_U16).reshape(-1), out.reshape(-1), lowprec.flushes(a.dtype))
+    KERNELS[lowprec.flushes(a.dtype)]["widen"](
+        np.ascontiguousarray(a).view(_U16).reshape(-1), out.reshape(-1)
+    )
     return out
 
 
@@ -175,7 +170,7 @@ def narrow(x: np.ndarray, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     out = np.empty(np.shape(x), dtype)
     x = np.ascontiguousarray(x, np.float32)
-    _round_kernel(x.reshape(-1), out.view(_U16).reshape(-1), lowprec.flushes(dtype))
+    KERNELS[lowprec.flushes(dtype)]["narrow"](x.reshape(-1), out.view(_U16).reshape(-1))
     return out
 
 
@@ -199,8 +194,8 @@ def update_leaf(g: np.ndarray, sum_of_squares: np.ndarray, learning_rate: float,
     u = np.empty(g.shape, dtype)
     G = np.empty(g.shape, dtype)
     neg_lr, e = _hyper_bits(learning_rate, eps, dtype)
-    _update_kernel(
-        g16, G16, neg_lr, e, u.view(_U16).reshape(-1), G.view(_U16).reshape(-1), lowprec.flushes(dtype)
+    KERNELS[lowprec.flushes(dtype)]["update"](
+        g16, G16, neg_lr, e, u.view(_U16).reshape(-1), G.view(_U16).reshape(-1)
     )
     return u, G
 
@@ -211,13 +206,12 @@ def step_inplace(
     """The fused in-place step on bfloat16 or float16 arrays (checked by the caller)."""
     dtype = params.dtype
     neg_lr, e = _hyper_bits(learning_rate, eps, dtype)
-    _step_kernel(
+    KERNELS[lowprec.flushes(dtype)]["step"](
         params.view(_U16).reshape(-1),
         grads.view(_U16).reshape(-1),
         sum_of_squares.view(_U16).reshape(-1),
         neg_lr,
         e,
-        lowprec.flushes(dtype),
     )
 
 
