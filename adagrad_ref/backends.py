@@ -6,8 +6,9 @@ with the bits of :func:`adagrad_ref.reference.update_leaf`:
 ==========  =============================================================
 ``numpy``   the reference's own ``update_leaf``: NumPy, the formula as written
 ``numba``   :func:`adagrad_ref.fast.kernels.update_leaf`, one fused compiled
-            loop for float32/float64; complex leaves fall back to the
-            reference (Numba's complex arithmetic does not round as NumPy's)
+            loop for float32/float64 (bfloat16/float16: :mod:`adagrad_ref.fast.lowprec_kernels`);
+            complex leaves fall back to the reference (Numba's complex
+            arithmetic does not round as NumPy's)
 ==========  =============================================================
 
 :class:`adagrad_ref.Adagrad` also takes a leaf-update function itself
@@ -33,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.lowprec import is_low_precision
 
 __all__ = ["BACKENDS", "LeafUpdate", "leaf_update"]
 
@@ -41,6 +43,10 @@ LeafUpdate = Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, 
 
 
 def _numba(reference: LeafUpdate, g: np.ndarray, G: np.ndarray, learning_rate: float, eps: float):
+    if is_low_precision(G.dtype):  # bfloat16, float16: uint16 views, float32 arithmetic, rounded back
+        from adagrad_ref.fast.lowprec_kernels import update_leaf as low_precision_leaf
+
+        return low_precision_leaf(g, G, learning_rate, eps)
     if G.dtype.type not in (np.float32, np.float64):
         return reference(g, G, learning_rate, eps)  # complex: the reference's exact fma form
     from adagrad_ref.fast.kernels import update_leaf  # Numba loads on the first Numba step

@@ -60,8 +60,9 @@ import optree
 
 from adagrad_ref import validation
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.reference import AdagradState, ScalarOrSchedule, safe_increment, update_leaf
-from adagrad_ref.trees import NAMESPACE
+from adagrad_ref.trees import NAMESPACE, flatten
 
 __all__ = [
     "FACTORIES",
@@ -177,6 +178,8 @@ class Convention:
       initial_accumulator_value: :math:`G_0`.
       needs_params: whether ``update`` needs ``params`` (PyTorch's weight decay).
       takes_complex: whether complex params are accepted (optax only).
+      takes_low_precision: whether bfloat16 and float16 params are accepted (optax only: the
+        reference's per-operation rounding, :mod:`adagrad_ref.lowprec`).
       g0_must_fit: whether a G₀ that overflows the params' dtype is refused at ``init``
         (torch's ``full_like`` raises; the others store Inf).
 
@@ -188,7 +191,7 @@ class Convention:
         self, convention: str, leaf_update: Callable, learning_rate_at: Callable[[int], float],
         hyperparameters: dict[str, float | bool | str], *, learning_rate: Any,
         initial_accumulator_value: float, eps: float, needs_params: bool = False, takes_complex: bool = False,
-        g0_must_fit: bool = False,
+        g0_must_fit: bool = False, takes_low_precision: bool = False,
     ) -> None:  # fmt: skip
         self.convention = convention
         self.leaf_update = leaf_update
@@ -200,10 +203,13 @@ class Convention:
         self.needs_params = needs_params
         self.takes_complex = takes_complex
         self.g0_must_fit = g0_must_fit
+        self.takes_low_precision = takes_low_precision
 
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` in every entry, ``count`` = 0."""
         params = validation.check_init(params, real_only=None if self.takes_complex else self.convention)
+        if not self.takes_low_precision:
+            self._refuse_low_precision(params, "params")
         G0 = self.initial_accumulator_value
         if self.g0_must_fit:
             for p in optree.tree_leaves(params, namespace=NAMESPACE):
@@ -215,6 +221,15 @@ class Convention:
         sums = optree.tree_map(lambda p: np.full(p.shape, G0, p.dtype), params, namespace=NAMESPACE)
         return AdagradState(sum_of_squares=sums, count=np.int32(0))
 
+    def _refuse_low_precision(self, tree: Any, name: str) -> None:
+        paths, leaves, _ = flatten(tree, name)
+        for i, p in enumerate(leaves):
+            if is_low_precision(p.dtype):
+                raise AdagradError(
+                    f"{name}{paths[i]} is {p.dtype}; the {self.convention} convention here takes float32 or "
+                    "float64 (bfloat16 and float16: adagrad_ref.adagrad, optax's rounding)"
+                )
+
     def update(
         self, grads: Any, state: AdagradState, params: Any = None, **extra_args: Any
     ) -> tuple[Any, AdagradState]:
@@ -222,6 +237,8 @@ class Convention:
         grads, sums, params = validation.check_update(
             grads, state, AdagradState, params=params, needs_params=self.needs_params
         )
+        if not self.takes_low_precision:
+            self._refuse_low_precision(grads, "grads")
         lr = self.learning_rate_at(int(state.count))
         if params is None:  # no weight decay: the leaf update does not read p
 
@@ -341,6 +358,7 @@ def optax(
     return Convention(
         "optax", functools.partial(optax_leaf, eps=eps), _constant_or_schedule(lr), hyper,
         learning_rate=lr, initial_accumulator_value=iav, eps=eps, takes_complex=True,
+        takes_low_precision=True,
     )  # fmt: skip
 
 

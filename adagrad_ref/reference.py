@@ -64,8 +64,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import optree
 
-from adagrad_ref import backends, validation
+from adagrad_ref import backends, lowprec, validation
 from adagrad_ref.backends import LeafUpdate
+from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.trees import NAMESPACE
 from adagrad_ref.validation import INT32_MAX
 
@@ -121,6 +122,8 @@ def update_leaf(
     >>> G, u
     (array([4.1, 0. ], dtype=float32), array([-0.9877296, -0.       ], dtype=float32))
     """
+    if is_low_precision(sum_of_squares.dtype):  # bfloat16, float16: each line rounded once, in float32
+        return lowprec.update_leaf(g, sum_of_squares, learning_rate, eps)
     G = sum_of_squares
     minus_eta = validation.in_dtype("learning_rate", learning_rate, G.dtype, negate=True)  # -η (+0i)
     ε = validation.in_dtype("eps", eps, G.dtype)  # ε, likewise (a float64 ε must not promote float32)
@@ -311,6 +314,8 @@ def apply_updates(params: Any, updates: Any) -> Any:
     def add(p: np.ndarray | None, u: np.ndarray | None) -> np.ndarray | None:
         if p is None:
             return None
+        if is_low_precision(p.dtype) or is_low_precision(u.dtype):
+            return lowprec.add(p, u)  # bfloat16, float16: as jax promotes, rounded once to p's dtype
         with np.errstate(all="ignore"):
             return np.asarray(p + u).astype(p.dtype, copy=False)  # w_{t+1} = w_t + u_t
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from adagrad_ref import trees
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.lowprec import is_low_precision
 
 __all__ = [
     "INT32_MAX",
@@ -202,19 +203,13 @@ def as_leaf_array(where: str, leaf: Any) -> np.ndarray:
 
 
 def check_leaf_dtype(path: str, arr: np.ndarray) -> None:
-    """Params must be float32, float64, complex64 or complex128.
+    """Params must be float32, float64, complex64, complex128, bfloat16 or float16.
 
-    float16 is refused rather than half-supported: XLA computes float16 in
-    float32 and rounds per fused kernel, so there is no single bit-exact
-    answer to be a reference for, and g**2 overflows float16 at |g| > 256.
+    bfloat16 and float16 are computed as optax computes them, each operation in
+    float32 rounded once to the leaf's dtype (:mod:`adagrad_ref.lowprec`).
     """
-    if arr.dtype.type in SUPPORTED_DTYPES:
+    if arr.dtype.type in SUPPORTED_DTYPES or is_low_precision(arr.dtype):
         return
-    if arr.dtype == np.float16:
-        raise AdagradError(
-            f"{path} is float16; Adagrad's g**2 overflows float16 for |g| > 256 and optax computes "
-            "it in float32 anyway: convert the params to float32"
-        )
     raise AdagradError(f"{path} has dtype {arr.dtype}; expected float32 or float64 (or complex64/complex128)")
 
 

@@ -156,3 +156,123 @@ def bounds_markdown() -> str:
 
 if __name__ == "__main__":
     sys.stdout.write(bounds_markdown() + "\n\n" + markdown(run_table()) + "\n")
+
+
+# ---------------------------------------------------------------- low precision (optax_low_precision.json)
+# A port of bfloat16/float16 Adagrad written from the porter's guide (docs/low_precision.md), with no
+# code of the reference: float32 arithmetic on the operands widened by their bits, and the bits
+# rounded back to nearest-even by integer arithmetic. Each mutant changes one thing a real port gets
+# wrong; every one must fail the file, the correct port must pass it.
+
+
+def _lp_widen(a: np.ndarray, flush: bool) -> np.ndarray:
+    if a.dtype == np.float32:  # an unrounded intermediate (the one-final-rounding mutant)
+        return a
+    bits = a.view(np.uint16).astype(np.uint32)
+    if a.dtype == np.float16:
+        return a.astype(np.float32)  # exact
+    x = (bits << 16).view(np.float32)
+    return np.where(flush & (np.abs(x) < 2.0**-126), np.copysign(np.float32(0), x), x)
+
+
+def _lp_round(x: np.ndarray, dtype: np.dtype, flush: bool) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    if dtype == np.float16:
+        with np.errstate(over="ignore"):
+            return x.astype(np.float16)  # IEEE round to nearest even, subnormals kept
+    if flush:
+        x = np.where(np.abs(x) < 2.0**-126, np.copysign(np.float32(0), x), x)
+    b = x.view(np.uint32).astype(np.uint64)
+    rounded = (b + 0x7FFF + ((b >> 16) & 1)) >> 16
+    nan = (b & 0x7FFFFFFF) > 0x7F800000
+    out = np.where(nan, (b >> 16) | 0x40, rounded).astype(np.uint16)
+    return out.view(dtype)
+
+
+def low_precision_port(
+    *, flush: bool | None = None, rsqrt_once: bool = True, per_operation: bool = True,
+    accumulator_rounded: bool = True, hyper_via_float32: bool = True, rsqrt_error: int = 0,
+):  # fmt: skip
+    """A port ``(g, G, w, lr, eps) -> (u, G, w)``; the defaults are the guide's rule. ``rsqrt_error``:
+    the float32 ``1/sqrt`` moved by up to that many float32 ULP (seeded), as a hardware rsqrt may be."""
+    rng = np.random.default_rng(17)
+
+    def port(g, G, w, lr, eps):
+        dt = G.dtype
+        fl = (dt != np.float16) if flush is None else flush  # bfloat16 flushes (optax on CPU)
+
+        def f(a):
+            return _lp_widen(np.asarray(a), fl)
+
+        def r(x):
+            return _lp_round(x, dt, fl) if per_operation else np.asarray(x, np.float32)
+
+        def hyper(v):
+            v32 = np.float32(v) if hyper_via_float32 else np.float64(v)
+            return (
+                f(_lp_round(np.array(v32, np.float32), dt, fl)) if hyper_via_float32 else _direct(v, dt, fl)
+            )
+
+        with np.errstate(all="ignore"):
+            gf = f(g)
+            S = f(r(gf * gf)) + f(G)
+            G_new = _lp_round(S, dt, fl)
+            Gs = f(G_new) if accumulator_rounded else S
+            t = f(r(Gs + hyper(eps)))
+            s32 = np.float32(1) / np.sqrt(t)
+            if rsqrt_error:
+                k = rng.integers(-rsqrt_error, rsqrt_error + 1, s32.shape)
+                moved = s32.view(np.int32) + k.astype(np.int32)  # positive, finite values move by k ULP
+                s32 = np.where(np.isfinite(s32) & (s32 > 0), moved.view(np.float32), s32)
+            s = r(s32) if rsqrt_once else r(np.float32(1) / f(r(np.sqrt(t))))
+            s = np.where(Gs > 0, f(s), np.float32(0))
+            u = f(r(s * gf))
+            u = _lp_round(hyper(-lr) * u, dt, fl)
+            w_new = _lp_round(f(w) + f(u), dt, fl)
+        return u, G_new, w_new
+
+    return port
+
+
+def _direct(v: float, dt: np.dtype, flush: bool) -> np.ndarray:
+    """A hyperparameter rounded from float64 straight to the dtype (the mutant: no float32 step)."""
+    if dt == np.float16:
+        return np.float16(v).astype(np.float32)
+    grid = np.arange(2**16, dtype=np.uint32)
+    values = _lp_widen(grid.astype(np.uint16).view(dt), False).astype(np.float64)
+    finite = np.isfinite(values)
+    k = np.argmin(np.where(finite, np.abs(values - v), np.inf))  # nearest (ties: the lower pattern)
+    return _lp_widen(np.array([grid[k]], np.uint16).view(dt), flush)[0]
+
+
+#: (name, port): the correct port first; then each mutant, which must fail the file.
+LOW_PRECISION_PORTS = [
+    ("the guide's rule", low_precision_port()),
+    ("one final rounding instead of per operation", low_precision_port(per_operation=False)),
+    ("accumulator kept in float32 (rounded only when stored)", low_precision_port(accumulator_rounded=False)),
+    ("sqrt rounded, then 1/ rounded (two roundings)", low_precision_port(rsqrt_once=False)),
+    ("bfloat16 subnormals kept (no flush-to-zero)", low_precision_port(flush=False)),
+    ("hyperparameters rounded from float64 directly", low_precision_port(hyper_via_float32=False)),
+]
+#: Legitimate variants: a hardware rsqrt, within 2 float32 ULP before the rounding (CUDA's rsqrtf is
+#: documented within 2 ULP). They may fail the exact check; the docs state their measured gaps.
+LOW_PRECISION_VARIANTS = [
+    ("float32 rsqrt within ±1 ULP", low_precision_port(rsqrt_error=1)),
+    ("float32 rsqrt within ±2 ULP", low_precision_port(rsqrt_error=2)),
+]
+
+
+def low_precision_table() -> str:
+    """The table docs/low_precision.md shows: each port's largest gap from the file, in ULP of the
+    dtype, every step started from the file's state."""
+    from adagrad_ref.golden import low_precision as lp
+
+    doc = json.loads(lp.FILE.read_text(encoding="utf-8"))
+    rows = ["| port | passes exact | accumulator | update | params |", "|---|---|---|---|---|"]
+    for name, port in [*LOW_PRECISION_PORTS, *LOW_PRECISION_VARIANTS]:
+        gaps = lp.ulp_gaps(port, doc)
+        cells = [f"{gaps[q]:g}" for q in lp.QUANTITIES]
+        rows.append(
+            f"| {name} | {'yes' if not lp.verify_port(port, doc) else 'no'} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(rows)

@@ -18,8 +18,9 @@ from adagrad_ref import AdagradError, adagrad, apply_updates, conventions
 from adagrad_ref.fast.flat import FlatAdagrad
 from adagrad_ref.ulp import same_bits
 
-ACCEPTED = set("fdFD")
+ACCEPTED = set("fdFDe")  # and bfloat16 (ml_dtypes); float16 and bfloat16 by the optax convention only
 REFUSED_CODES = [c for c in np.typecodes["All"] if c not in ACCEPTED]
+LOW_PRECISION = ["e", "bfloat16"]
 
 
 def array_of(code):
@@ -27,8 +28,6 @@ def array_of(code):
 
 
 def refusal(code: str, where: str) -> str:
-    if code == "e":
-        return rf"^{where} is float16; Adagrad's g\*\*2 overflows float16"
     return rf"^{where} has dtype {array_of(code).dtype}; expected float32 or float64 \(or complex64/complex128\)$"
 
 
@@ -54,10 +53,23 @@ INIT = {
 
 
 @pytest.mark.parametrize("entry", INIT)
-@pytest.mark.parametrize("code", [*REFUSED_CODES, "bfloat16"])
+@pytest.mark.parametrize("code", REFUSED_CODES)
 def test_init_refuses_every_other_dtype(entry, code):
     with one_line(refusal(code, r"params\['layer'\]\['w'\]")):
         INIT[entry]({"layer": {"w": array_of(code)}})
+
+
+@pytest.mark.parametrize("entry", INIT)
+@pytest.mark.parametrize("code", LOW_PRECISION)
+def test_low_precision_taken_by_optax_refused_by_the_other_conventions(entry, code):
+    params = {"layer": {"w": array_of(code)}}
+    if entry in ("adagrad numpy", "adagrad numba", "conventions.optax"):
+        state = INIT[entry](params)
+        assert state.sum_of_squares["layer"]["w"].dtype == array_of(code).dtype
+        return
+    name = entry.split(".")[1]
+    with one_line(rf"^params\['layer'\]\['w'\] is {array_of(code).dtype}; the {name} convention here takes"):
+        INIT[entry](params)
 
 
 OPTIMIZERS = {
@@ -68,12 +80,17 @@ OPTIMIZERS = {
 
 
 @pytest.mark.parametrize("entry", OPTIMIZERS)
-@pytest.mark.parametrize("code", [*REFUSED_CODES, "bfloat16"])
+@pytest.mark.parametrize("code", [*REFUSED_CODES, *LOW_PRECISION])
 def test_update_refuses_every_other_dtype_and_changes_nothing(entry, code):
     opt = OPTIMIZERS[entry]()
     state = opt.init({"w": np.zeros(2, np.float32)})
     before = state.sum_of_squares["w"].copy()
-    with one_line(refusal(code, r"grads\['w'\]")):
+    match = refusal(code, r"grads\['w'\]")
+    if code in LOW_PRECISION:  # a dtype taken, but not the state's
+        match = (
+            rf"^grads\['w'\] has dtype {array_of(code).dtype}; expected float32 as in state.sum_of_squares$"
+        )
+    with one_line(match):
         opt.update({"w": array_of(code)}, state, {"w": np.zeros(2, np.float32)})
     assert same_bits(state.sum_of_squares["w"], before) and int(state.count) == 0
 
@@ -97,7 +114,17 @@ def test_update_refuses_odd_grads_naming_them(entry, grads, match):
         opt.update(grads, state, {"w": np.zeros(2, np.float32)})
 
 
-@pytest.mark.parametrize("code", [*REFUSED_CODES, "bfloat16"])
+@pytest.mark.parametrize("code", LOW_PRECISION)
+def test_flat_takes_low_precision_and_refuses_other_grads(code):
+    flat = FlatAdagrad({"w": array_of(code)}, 0.1)
+    assert flat.params["w"].dtype == array_of(code).dtype
+    flat = FlatAdagrad({"w": np.ones(2, np.float32)}, 0.1)
+    with one_line(rf"^grads\['w'\] is {array_of(code).dtype} \(2,\); expected float32 \(2,\) as in params$"):
+        flat.set_grads({"w": array_of(code)})
+    assert np.all(flat.grads["w"] == 0)
+
+
+@pytest.mark.parametrize("code", REFUSED_CODES)
 def test_apply_updates_and_flat_refuse_every_other_dtype(code):
     with one_line(refusal(code, r"params\['w'\]")):
         apply_updates({"w": array_of(code)}, {"w": np.zeros(2)})

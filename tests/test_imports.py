@@ -126,6 +126,7 @@ def test_import_adagrad_ref_loads_the_reference_alone():
         "adagrad_ref",
         "adagrad_ref.backends",
         "adagrad_ref.errors",
+        "adagrad_ref.lowprec",  # bfloat16/float16: the reference's per-operation rounding (NumPy only)
         "adagrad_ref.reference",
         "adagrad_ref.trees",
         "adagrad_ref.validation",

@@ -29,6 +29,7 @@ import optree
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fast.kernels import adagrad_step_inplace
+from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.reference import Adagrad, AdagradState, ScalarOrSchedule, safe_increment
 from adagrad_ref.trees import NAMESPACE, first_difference, flatten, unflatten
 from adagrad_ref.validation import as_leaf_array, check_init
@@ -65,7 +66,7 @@ class FlatAdagrad:
         self.parallel = parallel
         paths, arrays, self._spec = flatten(check_init(params), "params")
         for path, a in zip(paths, arrays, strict=True):
-            if a.dtype.type not in (np.float32, np.float64):
+            if a.dtype.type not in (np.float32, np.float64) and not is_low_precision(a.dtype):
                 raise AdagradError(
                     f"params{path} has dtype {a.dtype}; FlatAdagrad packs float32 and float64 "
                     "(use adagrad_ref.Adagrad for other dtypes)"

@@ -74,6 +74,7 @@ from adagrad_ref.fast.refusals import (
     plain_views,
     retry,
 )
+from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.validation import in_dtype
 
 __all__ = ["PARALLEL_MIN_BYTES", "adagrad_step_inplace", "sparse_step_inplace", "update_leaf"]
@@ -251,6 +252,10 @@ def adagrad_step_inplace(
     if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
         what = f"{type(parallel).__name__} {parallel!r}"
         raise AdagradError(f"parallel must be None, True or False, got {what}")
+    if _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16: uint16 views
+        from adagrad_ref.fast.lowprec_kernels import checked_step_inplace
+
+        return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
     limit = PARALLEL_MIN_BYTES if parallel is None else (0 if parallel else _NEVER)
     nd = np.ndarray
     code = -1  # never let Numba compile a specialisation for a list or another object
@@ -263,6 +268,14 @@ def adagrad_step_inplace(
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
     elif code:
         _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
+
+
+def _all_low_precision(*arrays) -> bool:
+    """All three arrays bfloat16, or all float16 (any other mixture is refused by the float path)."""
+    first = arrays[0]
+    return all(isinstance(a, np.ndarray) for a in arrays) and (
+        is_low_precision(first.dtype) and all(a.dtype == first.dtype for a in arrays)
+    )
 
 
 def _run_parallel(p, g, G, learning_rate, eps) -> None:

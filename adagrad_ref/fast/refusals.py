@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.validation import check_hyperparameter, check_learning_rate, in_dtype
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # native byte order
@@ -44,6 +45,11 @@ def dtype_problem(name: str, a: np.ndarray) -> str | None:
         return (
             f"{name} has dtype {a.dtype.str} ({order}-endian); the Numba kernel takes native-byte-order "
             f"float32 or float64: pass {name}.astype({name}.dtype.newbyteorder('='))"
+        )
+    if is_low_precision(a.dtype):
+        return (
+            f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64 (the dense in-place "
+            "step also bfloat16 or float16, when params, grads and sum_of_squares all have that dtype)"
         )
     return f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64"
 

@@ -1,0 +1,243 @@
+"""The Numba core for bfloat16 and float16: the bits of :mod:`adagrad_ref.lowprec`, compiled.
+
+Numba has no bfloat16 and no float16 arithmetic, so the arrays are read as their ``uint16`` bit
+patterns, widened exactly to float32 by integer operations, computed in float32 (no ``fastmath``:
+no FMA contraction, no reassociation), and rounded back to the format with round-to-nearest-even
+done on the bits. Every conversion is branch-free (selects), so LLVM can vectorise the loop.
+
+* bfloat16 -> float32: the 16 bits become the high half of the float32 (exact).
+* float32 -> bfloat16: add ``0x7fff`` plus the lowest kept bit, keep the high half (ties to even;
+  overflow carries into the exponent and gives Inf); a NaN keeps its high half, made quiet.
+* float16 -> float32: shift the exponent and mantissa into place and multiply by 2**112 (exact for
+  normals and subnormals alike); Inf and NaN get the float32 exponent 255.
+* float32 -> float16: normals add the rounding bias to the bits (as bfloat16); results below
+  2**-14 are rounded by one float32 addition of 0.5, whose rounding is the float16 subnormal's.
+* bfloat16 flushes as optax does on CPU (:func:`adagrad_ref.lowprec.flushes`): an operand or a
+  float32 result with a zero exponent field becomes a zero of its sign.
+
+>>> import numpy as np
+>>> u, G = update_leaf(np.float16([3.0, 0.0]), np.float16([0.1, 0.0]), 0.1, 1e-7)
+>>> u, G
+(array([-0.0994, -0.    ], dtype=float16), array([9.1, 0. ], dtype=float16))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from adagrad_ref import lowprec
+from adagrad_ref.errors import AdagradError
+
+__all__ = ["KERNELS", "checked_step_inplace", "narrow", "update_leaf", "widen"]
+
+_U32 = np.uint32
+_U16 = np.uint16
+_F32 = np.float32
+_TWO_112 = np.float32(2.0**112)
+_HALF = np.float32(0.5)  # float32 bits 126 << 23: its ulp is float16's smallest subnormal, 2**-24
+
+
+@njit(inline="always")
+def _f32(bits):
+    return np.uint32(bits).view(np.float32)
+
+
+@njit(inline="always")
+def _bits(x):
+    return np.float32(x).view(np.uint32)
+
+
+@njit(inline="always")
+def _bf16_to_f32(h, flush):
+    b = np.uint32(h) << np.uint32(16)
+    denormal = (b & np.uint32(0x7F800000)) == np.uint32(0)
+    b = (b & np.uint32(0x80000000)) if (flush and denormal) else b
+    return _f32(b)
+
+
+@njit(inline="always")
+def _f32_to_bf16(x, flush):
+    b = _bits(x)
+    denormal = (b & np.uint32(0x7F800000)) == np.uint32(0)
+    b = (b & np.uint32(0x80000000)) if (flush and denormal) else b
+    is_nan = (b & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    rounded = (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    quiet = (b >> np.uint32(16)) | np.uint32(0x40)
+    return np.uint16(quiet if is_nan else rounded)
+
+
+@njit(inline="always")
+def _f16_to_f32(h):
+    h = np.uint32(h)
+    sign = (h & np.uint32(0x8000)) << np.uint32(16)
+    em = (h & np.uint32(0x7FFF)) << np.uint32(13)  # exponent and mantissa in float32's places
+    finite = _bits(_f32(em) * _TWO_112)  # rebias 15 -> 127: exact for normals and subnormals
+    special = em | np.uint32(0x7F800000)  # exponent 31 (Inf, NaN) -> 255, mantissa kept
+    is_special = (h & np.uint32(0x7C00)) == np.uint32(0x7C00)
+    return _f32((special if is_special else finite) | sign)
+
+
+@njit(inline="always")
+def _f32_to_f16(x):
+    b = _bits(x)
+    sign = (b >> np.uint32(16)) & np.uint32(0x8000)
+    a = b & np.uint32(0x7FFFFFFF)
+    is_nan = a > np.uint32(0x7F800000)
+    nan = np.uint32(0x7E00) | ((a >> np.uint32(13)) & np.uint32(0x3FF))
+    # |x| >= 65520 rounds to Inf; the normal path's carry gives it, but its exponent would wrap above 2**16
+    big = a >= np.uint32((127 + 16) << 23)
+    # normals: rebias, add the rounding bias (ties to even), drop 13 bits
+    normal = (
+        a - np.uint32((127 - 15) << 23) + np.uint32(0xFFF) + ((a >> np.uint32(13)) & np.uint32(1))
+    ) >> 13
+    # below 2**-14: one float32 addition of 0.5 rounds to float16's subnormal grid (ulp 2**-24)
+    small = _bits(_f32(a) + _HALF) - _bits(_HALF)
+    tiny = a < np.uint32(113 << 23)
+    out = small if tiny else normal
+    out = np.uint32(0x7C00) if big else out
+    out = nan if is_nan else out
+    return np.uint16(out | sign)
+
+
+@njit(inline="always")
+def _bf16_in(h):
+    return _bf16_to_f32(h, True)
+
+
+@njit(inline="always")
+def _bf16_out(x):
+    return _f32_to_bf16(x, True)
+
+
+def _kernels(to_float32, from_float32):
+    """The kernels of one format, its two conversions compiled in (no per-element format test)."""
+
+    @njit(inline="always")
+    def element(g, G, neg_lr, eps):
+        """One element on bit patterns: the lines of :func:`adagrad_ref.lowprec.update_leaf`."""
+        gf = to_float32(g)
+        gg = from_float32(gf * gf)  # g²
+        G = from_float32(to_float32(gg) + to_float32(G))  # G_t = g² + G_{t-1}
+        Gf = to_float32(G)
+        t = to_float32(from_float32(Gf + to_float32(eps)))  # G_t + ε
+        inv = from_float32(np.float32(1) / np.sqrt(t))  # rsqrt: one rounding
+        s = inv if Gf > np.float32(0) else np.uint16(0)  # the guard
+        u = from_float32(to_float32(s) * gf)  # s · g
+        u = from_float32(to_float32(neg_lr) * to_float32(u))  # (-η) · u
+        return u, G
+
+    @njit(error_model="numpy")
+    def update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
+        for i in range(g.size):
+            u_out[i], G_out[i] = element(g[i], G_in[i], neg_lr, eps)
+
+    @njit(error_model="numpy")
+    def step_kernel(p, g, G, neg_lr, eps):
+        """In place: G and p overwritten, p = p + u rounded once (``apply_updates`` of one format)."""
+        for i in range(p.size):
+            u, G[i] = element(g[i], G[i], neg_lr, eps)
+            p[i] = from_float32(to_float32(p[i]) + to_float32(u))
+
+    @njit(error_model="numpy")
+    def convert_kernel(h, out):
+        for i in range(h.size):
+            out[i] = to_float32(h[i])
+
+    @njit(error_model="numpy")
+    def round_kernel(x, out):
+        for i in range(x.size):
+            out[i] = from_float32(x[i])
+
+    return {"update": update_kernel, "step": step_kernel, "widen": convert_kernel, "narrow": round_kernel}
+
+
+#: Per format (True: bfloat16, flushing; False: float16), its compiled kernels.
+KERNELS = {True: _kernels(_bf16_in, _bf16_out), False: _kernels(_f16_to_f32, _f32_to_f16)}
+
+
+def widen(a: np.ndarray) -> np.ndarray:
+    """A bfloat16 or float16 array as float32, through the kernel's conversion (bfloat16 flushed)."""
+    out = np.empty(a.shape, np.float32)
+    KERNELS[lowprec.flushes(a.dtype)]["widen"](
+        np.ascontiguousarray(a).view(_U16).reshape(-1), out.reshape(-1)
+    )
+    return out
+
+
+def narrow(x: np.ndarray, dtype) -> np.ndarray:
+    """A float32 array rounded to bfloat16 (flushed) or float16 by the kernel's conversion."""
+    dtype = np.dtype(dtype)
+    out = np.empty(np.shape(x), dtype)
+    x = np.ascontiguousarray(x, np.float32)
+    KERNELS[lowprec.flushes(dtype)]["narrow"](x.reshape(-1), out.view(_U16).reshape(-1))
+    return out
+
+
+def _hyper_bits(learning_rate: float, eps: float, dtype: np.dtype) -> tuple[np.uint16, np.uint16]:
+    """-η and ε in the leaf's dtype (through float32, as :func:`adagrad_ref.lowprec.scalar`), as bits."""
+    neg_lr = lowprec.scalar(-learning_rate, dtype).view(_U16)[()]
+    e = lowprec.scalar(eps, dtype).view(_U16)[()]
+    return np.uint16(neg_lr), np.uint16(e)
+
+
+def update_leaf(g: np.ndarray, sum_of_squares: np.ndarray, learning_rate: float, eps: float):
+    """The Numba backend's step for one bfloat16 or float16 array; returns ``(u_t, G_t)``."""
+    dtype = sum_of_squares.dtype
+    if not lowprec.is_low_precision(dtype) or g.dtype != dtype or g.shape != sum_of_squares.shape:
+        raise AdagradError(
+            f"update_leaf: g is {g.dtype} {g.shape}, sum_of_squares {dtype} {sum_of_squares.shape}; "
+            "the low-precision kernel takes one bfloat16 or float16 dtype and shape"
+        )
+    g16 = np.ascontiguousarray(g).view(_U16).reshape(-1)
+    G16 = np.ascontiguousarray(sum_of_squares).view(_U16).reshape(-1)
+    u = np.empty(g.shape, dtype)
+    G = np.empty(g.shape, dtype)
+    neg_lr, e = _hyper_bits(learning_rate, eps, dtype)
+    KERNELS[lowprec.flushes(dtype)]["update"](
+        g16, G16, neg_lr, e, u.view(_U16).reshape(-1), G.view(_U16).reshape(-1)
+    )
+    return u, G
+
+
+def step_inplace(
+    params: np.ndarray, grads: np.ndarray, sum_of_squares: np.ndarray, learning_rate, eps
+) -> None:
+    """The fused in-place step on bfloat16 or float16 arrays (checked by the caller)."""
+    dtype = params.dtype
+    neg_lr, e = _hyper_bits(learning_rate, eps, dtype)
+    KERNELS[lowprec.flushes(dtype)]["step"](
+        params.view(_U16).reshape(-1),
+        grads.view(_U16).reshape(-1),
+        sum_of_squares.view(_U16).reshape(-1),
+        neg_lr,
+        e,
+    )
+
+
+def checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps) -> None:
+    """:func:`adagrad_ref.adagrad_step_inplace` for bfloat16 or float16 params: the same checks, each
+    refusal one :class:`AdagradError` line, nothing written; then the serial fused step (every element
+    is independent, so ``parallel`` could change no bit; this kernel runs on one core)."""
+    from adagrad_ref.fast.refusals import explain_hyperparameters, plain_views
+
+    params, grads, sum_of_squares = plain_views(params=params, grads=grads, sum_of_squares=sum_of_squares)
+    named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
+    for name, a in named:
+        if not isinstance(a, np.ndarray):
+            raise AdagradError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+        if a.dtype != params.dtype:
+            raise AdagradError(f"{name} has dtype {a.dtype}; expected {params.dtype} as params")
+        if not a.flags.c_contiguous:
+            raise AdagradError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name})")
+        if a.shape != params.shape:
+            raise AdagradError(f"{name} has shape {a.shape}; expected {params.shape} as params")
+    for name, a in (named[0], named[2]):
+        if not a.flags.writeable:
+            raise AdagradError(f"{name} is read-only; the in-place step writes to it")
+    for i, (n1, a1) in enumerate(named):
+        for n2, a2 in named[i + 1 :]:
+            if np.may_share_memory(a1, a2):
+                raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
+    learning_rate, eps = explain_hyperparameters(learning_rate, eps)
+    step_inplace(params, grads, sum_of_squares, learning_rate, eps)
