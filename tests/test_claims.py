@@ -163,6 +163,15 @@ def test_the_notebooks_prose_agrees_with_the_claims():
             ("several times smaller", regret["sgd_regret"] > 3 * regret["adagrad_regret"]),
             ("when every feature is common the gain is smaller", gain["gain_a0.5"] < gain["gain_a1"]),
             ("a feature never seen", gain["rarest_ten_min_count_a2"] == 0),
+            (
+                "the gain peaks where the rarest features are seen a handful of times in the run ({:.0f} to"
+                " {:.0f} at a = {:g})".format(
+                    gain[f"rarest_ten_min_count_a{gain['peak_exponent']:g}"],
+                    gain[f"rarest_ten_max_count_a{gain['peak_exponent']:g}"],
+                    gain["peak_exponent"],
+                ),
+                gain["peak_gain"] == max(v for k, v in gain.items() if k.startswith("gain_a")),
+            ),
         ],
         "03_the_warning": [
             ("about 10 after 100 steps", abs(lag["root_G_at_100"] - 10) < 0.5),
