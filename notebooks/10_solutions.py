@@ -221,26 +221,21 @@ assert first_u < first_w and u_ulps == 1 and w_ulps > 1 and where < 0.1
 # $1/\sqrt{1-\beta}$ times the steady one (3.16 for 0.9, 10 for 0.99, 31.6 for 0.999), and the warm-up
 # lasts about $\ln(0.1)/\ln\beta$ steps, ten times longer for each extra 9. At the same learning rate, a
 # longer memory makes the average notice a move later, so the rate stays high just after it and the
-# recovery is faster; the price is paid in the warm-up.
+# recovery is faster. The mean loss over the run does not follow: it is lowest at 0.99. At 0.999 the
+# first phase, the warm-up, costs about twice 0.9's mean loss, and between moves the loss settles a
+# little higher.
 
 # %%
 from adagrad_ref.teaching.lessons import a_real_model as real  # noqa: E402
 from adagrad_ref.teaching.lessons import rmsprop_and_adam as ra  # noqa: E402
 
-eta = ra.moves_facts()["eta"]["RMSProp"]
-first, warm_len, recov = {}, {}, {}
-for beta in (0.9, 0.99, 0.999):
-    w = ra.constant_gradient_rates(4000, decay=beta)["RMSProp"]
-    first[beta] = w[0]
-    warm_len[beta] = int(np.flatnonzero(np.abs(w - 1) > 0.05)[-1]) + 2
-    recov[beta] = float(np.mean(ra.recovery_steps(ra.run("RMSProp", eta, decay=beta))))
-    print(f"decay {beta}: first rate {w[0]:.1f}x, within 5% from step {warm_len[beta]},"
-          f" mean recovery {recov[beta]:.0f} steps")  # fmt: skip
-assert all(abs(first[d] - 1 / np.sqrt(1 - d)) < 1e-3 * first[d] for d in first)
-assert warm_len[0.9] < warm_len[0.99] < warm_len[0.999]
-assert recov[0.999] < recov[0.99] < recov[0.9]
+mem = ra.memory_facts()
+for beta, m in mem.items():
+    print(f"decay {beta}: first rate {m['first_rate']:.1f}x, within 5% from step {m['warm_up_steps']:.0f};"
+          f" at eta = {m['eta']:.3g}: recovery {m['recovery']:.0f} steps, mean loss {m['mean_loss']:.3f}"
+          f" (first phase {m['first_phase_loss']:.3f}, settled {m['settled_loss']:.4f})")  # fmt: skip
+assert ra.memory_facts_hold(mem)
 
-# %% [markdown]
 # ### Notebook 7, exercise 2: a longer run
 #
 # Tuned again on twice as many moves, Adagrad's best learning rate goes up (its rate falls like
