@@ -259,20 +259,23 @@ assert rec[-3:].mean() > 2 * rec[:3].mean()
 # %% [markdown]
 # ### Notebook 8, exercise 1: a short budget
 #
-# With 3 epochs, each method tuned again, Adam ends lowest and Adagrad second: both take large useful
-# steps from the start (Adam through its bias correction, Adagrad through its large early rates),
-# while SGD and RMSProp (whose average warms up from 0) are still on their way.
+# With 3 epochs, each method tuned again, Adam and Adagrad tie for the lowest objective (within 2%),
+# both clearly ahead of SGD and RMSProp: Adam with its momentum (notebook 8's control), Adagrad with
+# rates that start at $\eta/\sqrt{G_0} \approx 3.2\,\eta$.
 
 # %%
 s = real.facts(3)["final_loss"]
 print("3 epochs:", ", ".join(f"{m} {v:.3f}" for m, v in s.items()))
-assert sorted(s, key=s.get)[:2] == ["Adam", "Adagrad"]
+assert abs(s["Adam"] / s["Adagrad"] - 1) < 0.02 and 1.05 * max(s["Adam"], s["Adagrad"]) < min(
+    s["SGD"], s["RMSProp"]
+)
 
 # %% [markdown]
 # ### Notebook 8, exercise 2: where the rates end
 #
-# Whatever the threshold, the rarely-on pixels keep a larger mean rate than the others: the rate
-# follows the frequency in rank order, so any cut separates them the same way.
+# At each of these thresholds the rarely-on pixels keep a larger mean rate than the others: the rate
+# follows the frequency almost in rank order (rank correlation −0.97 in notebook 8, not −1), so the
+# cuts agree.
 
 # %%
 freq = real.pixel_frequency()
