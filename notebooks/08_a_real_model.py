@@ -71,10 +71,6 @@ print("Test accuracy after the last epoch: " + ", ".join(f"{m} {100 * a:.1f}%" f
 spread = round((max(acc.values()) - min(acc.values())) * data.y_test.size)
 print(f"The four differ by {spread} of the {data.y_test.size} test images at most.")
 
-# %%
-lesson.fig_real_model()
-plt.show()
-
 # %% [markdown]
 # Where does Adam's lead after one epoch come from: its bias correction, or its momentum? The control
 # is Adam without momentum ($\beta_1 = 0$, bias correction kept), tuned by the same rule. And how
@@ -90,11 +86,15 @@ print(
 )
 lo, hi = f["adagrad_pixel_rate_range"]
 print(
-    "Epochs (of 15) at which the objective rises: "
+    f"Epochs (of {lesson.EPOCHS}) at which the objective rises: "
     + ", ".join(f"{m} {n}" for m, n in f["rises"].items())
     + f". Adagrad's rates per pixel end between {lo:.2f} and {hi:.2f}, {lo / f['eta']['SGD']:.1f} to"
     f" {hi / f['eta']['SGD']:.1f} times SGD's constant rate {f['eta']['SGD']:.3g}."
 )
+
+# %%
+lesson.fig_real_model()
+plt.show()
 
 # %% [markdown]
 # **Conclusion.** Tuned, all four reach about 95% test accuracy; they differ by a handful of the 449

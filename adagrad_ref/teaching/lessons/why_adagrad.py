@@ -158,21 +158,20 @@ def the_gain_depends_on_how_rare_the_rare_features_are():
         never = "; some never" if not lo else ""
         return f"the 10 rarest features seen {lo:.0f} to {hi:.0f} times each{never}"
 
-    parts = ["a = {:g}: {:.1f}× ({})".format(a, row["gain"], seen(row)) for a, row in g.items()]
+    parts = ["\n  a = {:g}: {:.1f}× ({})".format(a, row["gain"], seen(row)) for a, row in g.items()]
     ratios = [row["sum_over_sqrt_d_frobenius"] for row in g.values()]
     gains = [row["gain"] for row in g.values()]
     peak = max(g, key=lambda a: g[a]["gain"])
     vals |= {"peak_exponent": peak, "peak_gain": g[peak]["gain"]}
     text = (
         "SGD's regret over Adagrad's, each at its best η, for Zipf exponents a (feature i present with"
-        " probability 0.5/i^a, T = 10,000 examples): " + "; ".join(parts) + ". Of these exponents the gain"
+        " probability 0.5/i^a, T = 10,000 examples):" + ";".join(parts) + ".\nOf these exponents the gain"
         " peaks at a = {:g} ({:.1f}×), where the rarest features are seen a handful of times each: often"
         " enough for their own rate to learn them, too rarely for a global η₀/√t that has decayed long"
         " before. It is smaller when they are seen hundreds of times, and when they are seen at most a few"
-        " times or never."
-        " Meanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F), the factor by which sparsity shrinks Adagrad's"
-        " bound (lower is better for Adagrad), falls steadily ({}): it does not predict where the measured"
-        " gain peaks."
+        " times or never.\nMeanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F), the factor by which sparsity"
+        " shrinks Adagrad's bound (lower is better for Adagrad), falls steadily ({}): it does not predict"
+        " where the measured gain peaks."
     ).format(peak, g[peak]["gain"], ", ".join(f"{r:.0%}" for r in ratios))
     i = list(g).index(peak)
     rise_then_fall = all(np.diff(gains[: i + 1]) > 0) and all(np.diff(gains[i:]) < 0)
