@@ -95,7 +95,7 @@ def explore(eta=0.4, g0=0.1, log10_eps=-7.0, sigma=0.0, kappa=20.0, steps=2000):
     plt.show()
 
 
-lesson.show_sliders(explore)
+shown = lesson.show_sliders(explore)  # False (and why) where no widgets can be drawn
 
 # %%
 explore()
@@ -137,7 +137,7 @@ print(f"sigma = {sigma:g}: on the flat axis G_t / t = {G_per_step:.4f} at t = 10
 #
 # - Adagrad's effective rate $\eta/\sqrt{G_t+\epsilon}$ never rises. How fast it falls depends on how
 #   much gradient arrives: with exact gradients on a quadratic it levels off; with gradient noise of
-#   standard deviation σ it falls as $\eta/(\sigma\sqrt t)$, the fastest the proofs' bounded gradients allow.
+#   standard deviation σ it falls as $\eta/(\sigma\sqrt t)$: the $1/\sqrt t$ shape of the proofs' step size.
 # - The steep coordinate's accumulator grows most and settles first.
 # - Under noise Adagrad has no noise floor: its mean loss keeps falling, as slowly as its rate.
 #

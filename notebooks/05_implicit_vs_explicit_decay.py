@@ -39,7 +39,7 @@ print(lesson.shared_eta_favours_gradient_descent())
 # Picking "the η that reaches loss $10^{-12}$ soonest" alone rewards runs that blow up first and are
 # then rescued by the shrinking step. So one rule for all three methods, on one grid of 31 rates,
 # 300 steps each: among the runs whose loss **never rises above its starting value**, the one that
-# reaches $10^{-12}$ soonest (or, if none does, ends lowest).
+# reaches $10^{-12}$ soonest (or, if none does, ends lowest). Notebooks 4 and 6 tune by the same rule.
 
 # %%
 lesson.fig_implicit_vs_explicit()
@@ -50,18 +50,29 @@ print(lesson.explicit_decay_is_too_slow_without_noise())
 print(lesson.implicit_decay_stops_explicit_decay_does_not())
 
 # %% [markdown]
-# **Conclusion.** Without noise, a decay on a clock is a handicap: not to diverge first, $\eta_0/\sqrt{t+1}$
-# must start below the stability limit $2/\lambda_{\max}$, and then it only shrinks, so the flat axis crawls
-# ever more slowly. Adagrad's decay stops by itself once the gradients vanish (notebook 2), and its rate
-# stays where its early gradients put it.
+# **Conclusion.** Without noise, a decay on a clock is a handicap: not to climb first, $\eta_0/\sqrt{t+1}$
+# must start near the stability limit $2/\lambda_{\max}$ (the next cell says exactly where), and then it
+# only shrinks, so the flat axis crawls ever more slowly. Adagrad's decay stops by itself once the
+# gradients vanish (notebook 2), and its rate stays where its early gradients put it.
+#
+# ## Where the decay's largest η₀ comes from
+#
+# One gradient step at rate η from $x$ changes the loss by $-\eta\,g^\top g + \tfrac12\eta^2\,g^\top A g$
+# ($A$ the matrix of curvatures): it does not raise it while $\eta \le 2\,g^\top g / g^\top A g$.
+
+# %%
+print(lesson.the_decays_largest_eta0_is_set_by_its_first_step())
+
+# %% [markdown]
 #
 # ## Exercise (solution in `10_solutions.ipynb`)
 #
-# Change `eta0` below. What is the largest η₀ whose loss never rises above its start, and how does it
-# relate to the stability limit $2/\lambda_{\max} = 0.5$? What happens to the peak loss just above it?
+# Change `eta0` below (try 0.505, 0.51, 0.5926, 1.0). Check the limit of the cell above by hand: write
+# the loss after the first step from $(-5, -2)$ as a function of η₀. Why can the loss not rise after
+# the first step when η₀ is below that limit? What happens to the peak loss just above it?
 
 # %%
-eta0 = 0.4967  # try 0.5926, 1.0, 3.4657
+eta0 = 0.4967  # try 0.505, 0.51, 0.5926, 1.0
 run = lesson.runners()["gradient descent η₀/√(t+1)"](eta0)
 print(
     f"eta0 = {eta0:g}: loss starts at {run.loss[0]:.3g}, peaks at {run.loss.max():.3g},"

@@ -28,21 +28,24 @@ from adagrad_ref.teaching.full_matrix import FullMatrixAdagrad
 from adagrad_ref.teaching.lessons import diagonal_vs_full_matrix as lesson
 
 # %% [markdown]
-# Each method at its own best η on notebook 4's grid, on the textbook quadratic's eigenvalues (0.2 and
-# 4), axis-aligned and rotated by 45°, from (−5, −2):
+# Each method at its own best η on notebook 4's grid, by notebook 4's rule (the fewest steps to loss
+# $10^{-12}$ among the runs whose loss never rises above its start), on the textbook quadratic's
+# eigenvalues (0.2 and 4), axis-aligned and rotated by 45°, from (−5, −2):
 
 # %%
 lesson.fig_diagonal_vs_full()
 plt.show()
 
 # %%
-print(lesson.tuned_diagonal_ties_aligned_full_matrix_wins_rotated())
+print(lesson.tuned_diagonal_vs_full_matrix_aligned_and_rotated())
 
 # %% [markdown]
-# **Conclusion.** Each at its own best η, the two tie on the axis-aligned quadratic: there the
-# curvature's axes are the coordinates, which is all the diagonal can see. Rotated by 45°, each
+# **Conclusion.** Each at its own best η, on the axis-aligned quadratic the diagonal is the sooner of
+# the two: there the curvature's axes are the coordinates, which is all the diagonal can see, while
+# the full matrix's $G$ also collects the products $g_1 g_2$, so its steps differ from the diagonal's
+# even here. Rotated by 45°, each
 # coordinate sees both curvatures and the diagonal can no longer tell the steep direction from the
-# flat one; the full matrix does not notice. At one shared untuned η = 0.4 the aligned comparison only
+# flat one; the full matrix still can. At one shared untuned η = 0.4 the aligned comparison only
 # says when one stopped.
 #
 # ## Rotation invariance, and the start point
@@ -79,11 +82,12 @@ assert worst < 1e-12
 # The claim above checks rotation invariance numerically; derive it. Rotate the problem and the start
 # by an orthogonal $R$, so that every gradient becomes $R\,g_t$. What becomes of $G_t$, and of
 # $(G_t + \epsilon I)^{-1/2}$? Why is the rotated update $R$ times the aligned one? What does the
-# argument need of $G_0$ and ε, and why does it fail for the diagonal method? Change `angle` below and
-# see which method's path rotates with the problem.
+# argument need of $G_0$ and ε, and why does it fail for the diagonal method at every angle except
+# the multiples of 90° (the rotations that map the axes onto the axes)? Change `angle` below (0.3,
+# 1.0, then np.pi / 2) and see which method's path rotates with the problem.
 
 # %%
-angle = np.pi / 4  # try 0.3 or np.pi / 2
+angle = np.pi / 4  # try 0.3, 1.0, then np.pi / 2
 R = ex.Quadratic.make([0.2, 4.0], angle=angle).rotation
 for name, run in (("full matrix", ex.run_full_matrix), ("diagonal", ex.run_adagrad)):
     aligned = run(ex.Quadratic.make([0.2, 4.0]), [-5.0, -2.0], 0.4, 60)
@@ -96,8 +100,8 @@ for name, run in (("full matrix", ex.run_full_matrix), ("diagonal", ex.run_adagr
 #
 # - Full-matrix Adagrad keeps $G = \sum_t g_t g_t^\top$ whole and preconditions with
 #   $(G + \epsilon I)^{-1/2}$; it costs $O(p^3)$ a step for $p$ parameters.
-# - On an axis-aligned problem the diagonal is as good; rotated, only the full matrix still sees the
-#   curvature's directions. It is rotation-invariant when the start rotates too.
+# - On this axis-aligned problem the diagonal is as good (here a little sooner); rotated, only the
+#   full matrix still sees the curvature's directions. It is rotation-invariant when the start rotates too.
 # - When every gradient has one nonzero entry, the two are the same method.
 #
 # Next: notebook 7, what came after Adagrad.

@@ -22,8 +22,9 @@
 #   (an exponential moving average) $\nu_t = \beta\,\nu_{t-1} + (1-\beta)\,g_t^2$, which forgets old
 #   gradients at the rate $1-\beta$ per step ($\beta$ is called the *decay*);
 # * **Adam** (Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, arXiv:1412.6980)
-#   keeps that average of $g^2$, adds one of $g$ itself (*momentum*, $m_t$), and divides both by
-#   $1-\beta^t$ (the *bias correction*, derived below).
+#   keeps that average of $g^2$, adds one of $g$ itself (*momentum*, $m_t$), and divides each by
+#   $1-\beta^t$ with its own β ($\beta_1$ for $m_t$, $\beta_2$ for $\nu_t$: the *bias correction*,
+#   derived below).
 #
 # This notebook writes both in a few lines of NumPy, as `optax.rmsprop` and `optax.adam` define them,
 # plots the rate each one applies, and compares them with Adagrad and plain gradient descent, each at
@@ -220,7 +221,7 @@ print("Adagrad's recovery, move by move:", longer["recovery"]["Adagrad"])
 # ## Summary
 #
 # * RMSProp replaces Adagrad's sum of squared gradients by a leaky average; Adam adds momentum and
-#   divides both averages by $1-\beta^t$, the bias correction.
+#   divides each average by $1-\beta^t$ with its own β, the bias correction.
 # * Without bias correction RMSProp's rate starts $1/\sqrt{1-\beta}$ times too high and falls during a
 #   warm-up; Adam's bias-corrected rate has no such overshoot.
 # * RMSProp's rate is not monotone: it falls when the gradients grow and rises again when they shrink.

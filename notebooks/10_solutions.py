@@ -19,7 +19,7 @@
 import numpy as np
 
 from adagrad_ref.example import run_documented_example
-from adagrad_ref.teaching import experiments as ex
+from adagrad_ref.teaching.lessons import diagonal_vs_full_matrix as lesson06
 from adagrad_ref.teaching.lessons import implicit_vs_explicit_decay as decay
 from adagrad_ref.teaching.lessons import learning_rate_decay, the_warning, why_adagrad
 from adagrad_ref.teaching.lessons import textbook_quadratic as textbook
@@ -34,25 +34,9 @@ from adagrad_ref.ulp import ulp_distance
 # The budget decides the power; the paper's budget (a bound on the trace, $\sum_i s_i$) gives Adagrad's.
 
 # %%
-data, best, _ = why_adagrad.runs()
-n = best["adagrad"][0].gradient_column_norms
-d = n.size
-
-
-def on_budget(s):  # rescale every row of s to sum(s**2) = d
-    s = np.atleast_2d(s)
-    return s * np.sqrt(d / np.sum(s * s, axis=1, keepdims=True))
-
-
-costs = {p: float(why_adagrad.diagonal_cost(n, on_budget(n**p))[0]) for p in (2 / 3, 1.0, 0.5, 0.0)}
-rng = np.random.default_rng(1)
-s_best = on_budget(n ** (2 / 3))
-nearby = on_budget(s_best * np.exp(0.05 * rng.standard_normal((1000, d))))
-best_nearby = float(why_adagrad.diagonal_cost(n, nearby).min())
-for p, c in costs.items():
-    print(f"s proportional to |g_i|^{p:.3g}: cost {c:.6g}")
-print(f"best of 1,000 perturbations of the 2/3 power: {best_nearby:.6g}")
-assert costs[2 / 3] < min(costs[1.0], costs[0.5], costs[0.0], best_nearby)
+c = why_adagrad.another_budget_gives_another_power()
+print(c)
+assert c.holds
 
 # %% [markdown]
 # ## Notebook 2: the $\eta/(\sigma\sqrt t)$ law
@@ -86,15 +70,9 @@ for sigma in (0.5, 2.0):
 # gradient descent's mean loss before the move: the trade-off is the rate, whichever method reaches it.
 
 # %%
-ad35, gd = the_warning.warning_run("adagrad", 3.5), the_warning.warning_runs()[1]
-lag, gd_lag = the_warning.recovery_steps(ad35), the_warning.recovery_steps(gd)
-rate = float(ad35.effective_lr[the_warning.SHIFT_AT - 1].max())
-mean, gd_mean = the_warning.mean_loss_before(ad35), the_warning.mean_loss_before(gd)
-print(
-    f"Adagrad at eta = 3.5: rate {rate:.4f} at the move, back under 0.1 after {lag} steps (gradient"
-    f" descent: {gd_lag}), mean loss before the move {mean:.4f} (gradient descent: {gd_mean:.4f})."
-)
-assert abs(rate / 0.05 - 1) < 0.05 and abs(lag / gd_lag - 1) < 0.1 and abs(mean / gd_mean - 1) < 0.1
+c = the_warning.adagrad_at_gradient_descents_rate_has_its_lag()
+print(c)
+assert c.holds
 
 # %% [markdown]
 # ## Notebook 4, exercise 1: with $G_0 = \epsilon = 0$ the path ignores the curvatures
@@ -124,51 +102,35 @@ assert c.holds
 # %% [markdown]
 # ## Notebook 4, exercise 3: where Adagrad beats tuned gradient descent
 #
-# Adagrad beats gradient descent's best step count over a whole range of η up to the grid's top,
-# nearly a decade (printed below): on this problem it need not be tuned carefully to win. Put to the
-# same test, whether loss $10^{-12}$ is reached at all within the 300 steps of each run, Adagrad passes
-# at many more of the 31 rates than gradient descent, whose band lies just below its stability limit
-# $2/\lambda_{\max} = 0.5$: too small and it is too slow for the budget, above 0.5 it diverges.
+# Adagrad beats gradient descent's best step count over a whole band of η, from just below the
+# exercise's η = 1 up to the grid's top, nearly a decade: on this problem it need not be tuned
+# carefully to win. Put to the same test, whether loss $10^{-12}$ is reached at all within the 300
+# steps, Adagrad passes at many more of the 31 rates than gradient descent, whose band lies just below
+# its stability limit $2/\lambda_{\max} = 0.5$: too small and it is too slow for the budget, above 0.5
+# it diverges.
 
 # %%
-c = textbook.tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic()
+c = textbook.adagrad_beats_tuned_gd_over_a_wide_band()
+print(c)
 assert c.holds
-n = len(textbook.TEXTBOOK_GRID)
-wins = [e for e, s in textbook.tuned_runs()["Adagrad"][1].items() if s < c.values["gd_steps"]]
-print(f"Adagrad beats gradient descent's best ({c.values['gd_steps']:.0f} steps) at every eta in "
-      f"[{min(wins):g}, {max(wins):g}] on the grid ({len(wins)} of {n} rates), "
-      f"a factor {max(wins) / min(wins):.1f}")  # fmt: skip
-assert len(wins) >= 5 and max(wins) / min(wins) >= 9 and max(wins) == textbook.TEXTBOOK_GRID[-1]
-v = c.values  # the claim's same test for both methods: rates of the grid that reach 1e-12 in 300 steps
-for name, key in (("Adagrad", "adagrad"), ("gradient descent", "gd")):
-    lo, hi = v[f"{key}_reaching_from"], v[f"{key}_reaching_to"]
-    print(f"{name} reaches 1e-12 within 300 steps at {v[f'{key}_rates_reaching']:.0f} of {n} rates,"
-          f" eta in [{lo:g}, {hi:g}] (a factor {hi / lo:.1f})")  # fmt: skip
-ad = (v["adagrad_rates_reaching"], v["adagrad_reaching_from"], v["adagrad_reaching_to"])
-gd = (v["gd_rates_reaching"], v["gd_reaching_from"], v["gd_reaching_to"])
-print(f"gradient descent's band is {gd[1] / 0.5:.0%} to {gd[2] / 0.5:.0%} of its stability limit 0.5")
-assert ad[0] > 3 * gd[0] and ad[2] / ad[1] > 14 and gd[2] / gd[1] < 2
-assert 0.45 < gd[1] / 0.5 < gd[2] / 0.5 < 0.85
 
 # %% [markdown]
 # ## Notebook 5: the largest η₀ that never climbs
 #
-# At $t = 0$ the step is η₀, and the steep axis ($\lambda_{\max} = 4$) is multiplied by
-# $1 - 4\eta_0$: for η₀ > 0.5 that is below −1 and the loss rises at once. So the largest η₀ whose loss
-# never rises is the last grid point below $2/\lambda_{\max} = 0.5$, and just above it the peak grows
-# fast with η₀.
+# The decay's first step uses η₀ itself. From $(-5, -2)$, $x_1 \to -5(1 - 0.2\eta_0)$ and
+# $x_2 \to -2(1 - 4\eta_0)$, so the loss after it is
+# $2.5(1 - 0.2\eta_0)^2 + 8(1 - 4\eta_0)^2 = 10.5 - 65\,\eta_0 + 128.1\,\eta_0^2$: at most the starting
+# 10.5 while $\eta_0 \le 65/128.1 \approx 0.507$, a little above $2/\lambda_{\max} = 0.5$ (at first
+# the flat axis's fall outweighs the steep axis's overshoot). From step 2 on the rate is at most
+# $0.507/\sqrt2 < 0.5$: every coordinate shrinks at every step, and so does the loss. So the largest
+# η₀ that never climbs is that first-step limit; the grid's last non-climbing point, 0.4967, happens
+# to lie just below 0.5.
 
 # %%
-table = decay.grid_table()["gradient descent η₀/√(t+1)"]
-ok = [e for e, row in table.items() if row[0]]
-above = min(e for e in table if e > max(ok))
-print(
-    f"largest eta0 that never climbs: {max(ok):g}; the next, {above:g}, peaks at"
-    f" {table[above][3]:.3g} from a start of {decay.runners()['gradient descent'](0.1).loss[0]:.3g}"
-)
-assert max(ok) < 0.5 < above and ok == [e for e in table if e <= max(ok)]
+c = decay.the_decays_largest_eta0_is_set_by_its_first_step()
+print(c)
+assert c.holds
 
-# %% [markdown]
 # ## Notebook 6: why rotating everything gives the same path
 #
 # If the rotated run's gradients are $R\,g_\tau$ up to step $t$, its accumulator is
@@ -180,26 +142,17 @@ assert max(ok) < 0.5 < above and ok == [e for e in table if e <= max(ok)]
 # $-\eta R (G_t + \epsilon I)^{-1/2} R^\top R g_t = R\,u_t$, so the iterates stay $R\,w_t$ and the
 # next gradient is $R g_{t+1}$: by induction, the whole path rotates. It needs $G_0$ and ε to be
 # multiples of $I$ (a non-uniform diagonal $G_0$ would not rotate into itself) and the start rotated
-# too. The diagonal method keeps only $\mathrm{diag}(R\,G_t R^\top)$, which is not
-# $R\,\mathrm{diag}(G_t) R^\top$: rotation mixes the coordinates it divides separately. The runs below
-# are rotated together (problem and start): the full matrix's path is the aligned path rotated, the
-# diagonal's is not.
+# too. The diagonal method keeps only $\mathrm{diag}(R\,G_t R^\top)$, which in general is not
+# $R\,\mathrm{diag}(G_t) R^\top$: rotation mixes the coordinates it divides separately. The exception
+# is a rotation that maps the axes onto the axes (a signed permutation, in 2-D the multiples of 90°):
+# then $R\,D R^\top$ is diagonal for every diagonal $D$, the two are equal, and the diagonal's path
+# rotates too.
 
 # %%
-q_rot = ex.Quadratic.make([0.2, 4.0], angle=np.pi / 4)
-R = q_rot.rotation
-aligned = ex.run_full_matrix(ex.Quadratic.make([0.2, 4.0]), [-5, -2], 0.4, 60)
-rotated = ex.run_full_matrix(q_rot, R @ np.array([-5.0, -2.0]), 0.4, 60)
-gap = np.max(np.abs(aligned.params @ R.T - rotated.params))
-print(f"Rotated together, full matrix: max |R x_aligned - x_rotated| over 60 steps = {gap:.1e};")
-assert gap < 1e-9
-d_al = ex.run_adagrad(ex.Quadratic.make([0.2, 4.0]), [-5, -2], 0.4, 60)
-d_rot = ex.run_adagrad(q_rot, R @ np.array([-5.0, -2.0]), 0.4, 60)
-gap_d = np.max(np.abs(d_al.params @ R.T - d_rot.params))
-print(f"diagonal Adagrad, the same two runs' test: {gap_d:.2g}.")
-assert gap_d > 0.1
+c = lesson06.the_diagonal_rotates_only_with_axes_onto_axes()
+print(c)
+assert c.holds
 
-# %% [markdown]
 # ## Notebook p1: the steps by hand
 #
 # Each operation rounds once, in float32; done in the reference's order the five steps give the
@@ -246,26 +199,21 @@ assert first_u < first_w and u_ulps == 1 and w_ulps > 1 and where < 0.1
 # $1/\sqrt{1-\beta}$ times the steady one (3.16 for 0.9, 10 for 0.99, 31.6 for 0.999), and the warm-up
 # lasts about $\ln(0.1)/\ln\beta$ steps, ten times longer for each extra 9. At the same learning rate, a
 # longer memory makes the average notice a move later, so the rate stays high just after it and the
-# recovery is faster; the price is paid in the warm-up.
+# recovery is faster. The mean loss over the run does not follow: it is lowest at 0.99. At 0.999 the
+# first phase, the warm-up, costs about twice 0.9's mean loss, and between moves the loss settles a
+# little higher.
 
 # %%
 from adagrad_ref.teaching.lessons import a_real_model as real  # noqa: E402
 from adagrad_ref.teaching.lessons import rmsprop_and_adam as ra  # noqa: E402
 
-eta = ra.moves_facts()["eta"]["RMSProp"]
-first, warm_len, recov = {}, {}, {}
-for beta in (0.9, 0.99, 0.999):
-    w = ra.constant_gradient_rates(4000, decay=beta)["RMSProp"]
-    first[beta] = w[0]
-    warm_len[beta] = int(np.flatnonzero(np.abs(w - 1) > 0.05)[-1]) + 2
-    recov[beta] = float(np.mean(ra.recovery_steps(ra.run("RMSProp", eta, decay=beta))))
-    print(f"decay {beta}: first rate {w[0]:.1f}x, within 5% from step {warm_len[beta]},"
-          f" mean recovery {recov[beta]:.0f} steps")  # fmt: skip
-assert all(abs(first[d] - 1 / np.sqrt(1 - d)) < 1e-3 * first[d] for d in first)
-assert warm_len[0.9] < warm_len[0.99] < warm_len[0.999]
-assert recov[0.999] < recov[0.99] < recov[0.9]
+mem = ra.memory_facts()
+for beta, m in mem.items():
+    print(f"decay {beta}: first rate {m['first_rate']:.1f}x, within 5% from step {m['warm_up_steps']:.0f};"
+          f" at eta = {m['eta']:.3g}: recovery {m['recovery']:.0f} steps, mean loss {m['mean_loss']:.3f}"
+          f" (first phase {m['first_phase_loss']:.3f}, settled {m['settled_loss']:.4f})")  # fmt: skip
+assert ra.memory_facts_hold(mem)
 
-# %% [markdown]
 # ### Notebook 7, exercise 2: a longer run
 #
 # Tuned again on twice as many moves, Adagrad's best learning rate goes up (its rate falls like
@@ -289,20 +237,23 @@ assert rec[-3:].mean() > 2 * rec[:3].mean()
 # %% [markdown]
 # ### Notebook 8, exercise 1: a short budget
 #
-# With 3 epochs, each method tuned again, Adam ends lowest and Adagrad second: both take large useful
-# steps from the start (Adam through its bias correction, Adagrad through its large early rates),
-# while SGD and RMSProp (whose average warms up from 0) are still on their way.
+# With 3 epochs, each method tuned again, Adam and Adagrad tie for the lowest objective (within 2%),
+# both clearly ahead of SGD and RMSProp: Adam with its momentum (notebook 8's control), Adagrad with
+# rates that start at $\eta/\sqrt{G_0} \approx 3.2\,\eta$.
 
 # %%
 s = real.facts(3)["final_loss"]
 print("3 epochs:", ", ".join(f"{m} {v:.3f}" for m, v in s.items()))
-assert sorted(s, key=s.get)[:2] == ["Adam", "Adagrad"]
+assert abs(s["Adam"] / s["Adagrad"] - 1) < 0.02 and 1.05 * max(s["Adam"], s["Adagrad"]) < min(
+    s["SGD"], s["RMSProp"]
+)
 
 # %% [markdown]
 # ### Notebook 8, exercise 2: where the rates end
 #
-# Whatever the threshold, the rarely-on pixels keep a larger mean rate than the others: the rate
-# follows the frequency in rank order, so any cut separates them the same way.
+# At each of these thresholds the rarely-on pixels keep a larger mean rate than the others: the rate
+# follows the frequency almost in rank order (rank correlation −0.97 in notebook 8, not −1), so the
+# cuts agree.
 
 # %%
 freq = real.pixel_frequency()

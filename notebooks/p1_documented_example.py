@@ -82,8 +82,8 @@ print(lesson.first_step_moves_every_coordinate_by_eta())
 # ## Against the real optax
 #
 # When `optax` is installed (the test requirements install it), the same five steps with optax, and
-# the distance in ULP (*unit in the last place*: the number of float32 values between two numbers; 0
-# means identical, 1 means neighbours):
+# the distance in ULP (*units in the last place*: the number of gaps between adjacent float32 values
+# that separate two numbers; 0 means identical, 1 means neighbours):
 
 # %%
 try:

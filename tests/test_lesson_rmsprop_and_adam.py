@@ -182,3 +182,10 @@ def test_the_figures_are_labelled():
                 assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() and ax.get_legend()
         finally:
             plt.close(fig)
+
+
+def test_exercise_1_a_longer_memory_recovers_faster_but_the_mean_loss_is_not_monotone():
+    """The solution of notebook 07's exercise 1, at RMSProp's best rate for decay 0.9."""
+    m = lesson.memory_facts()
+    assert lesson.memory_facts_hold(m), m
+    assert m[0.999]["recovery"] < m[0.9]["recovery"] and m[0.999]["mean_loss"] > m[0.99]["mean_loss"]

@@ -14,7 +14,8 @@
 Adding a lesson touches at most three files:
 
 1. ``notebooks/NN_<stem>.py`` (jupytext percent source; build its ``.ipynb`` with
-   ``jupytext --to ipynb --update --execute``), ending with ``## Summary``;
+   ``jupytext --to ipynb --update`` then ``jupyter nbconvert --to notebook --execute --inplace``:
+   ``jupytext --update --execute`` keeps stale outputs), ending with ``## Summary``;
 2. ``adagrad_ref/teaching/lessons/<stem>.py``: its experiment; each lesson a function decorated with
    :func:`adagrad_ref.teaching.claim_base.claim` returning ``(sentence, values, holds)``; its figures
    as functions listed in a module-level ``FIGURES = {"name.png": fig_function}``;

@@ -32,6 +32,7 @@ array([-0.1,  0.1])
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -293,6 +294,44 @@ def moves_facts(phases: int = PHASES) -> dict[str, Any]:
             for m, (_, r, _) in runs.items()
         },
     }
+
+
+@functools.cache
+def memory_facts(decays: tuple[float, ...] = (0.9, 0.99, 0.999)) -> dict[float, dict[str, float]]:
+    """Notebook 07's exercise 1: RMSProp at its best rate for optax's decay 0.9, run with other decays.
+    Per decay: the first rate over the steady one (every gradient equal), the step from which the rate
+    stays within 5% of the steady one, and on the moving optimum the mean recovery after a move, the
+    mean loss over the run, over its first phase (the warm-up) and over the last quarter of each phase."""
+    eta = moves_facts()["eta"]["RMSProp"]
+    out = {}
+    for beta in decays:
+        w = constant_gradient_rates(4000, decay=beta)["RMSProp"]
+        r = run("RMSProp", eta, decay=beta)
+        per_phase = r.loss[1:].reshape(-1, PHASE)
+        out[beta] = {
+            "eta": eta,
+            "first_rate": float(w[0]),
+            "warm_up_steps": float(np.flatnonzero(np.abs(w - 1) > 0.05)[-1] + 2),
+            "recovery": float(np.mean(recovery_steps(r))),
+            "mean_loss": float(mean_loss(r)),
+            "first_phase_loss": float(np.mean(per_phase[0])),
+            "settled_loss": float(np.mean(per_phase[:, -PHASE // 4 :])),
+        }
+    return out
+
+
+def memory_facts_hold(m: dict[float, dict[str, float]]) -> bool:
+    """What the solution of exercise 1 says of :func:`memory_facts` (decays 0.9, 0.99, 0.999): first rate
+    1/√(1 − β), longer warm-ups and faster recoveries with a longer memory; the mean loss lowest at
+    0.99, not at the fastest recovery; at 0.999 a first phase about twice 0.9's and a higher settled loss."""
+    b = sorted(m)
+    first = all(abs(m[d]["first_rate"] * np.sqrt(1 - d) - 1) < 1e-3 for d in b)
+    longer = all(m[x]["warm_up_steps"] < m[y]["warm_up_steps"] for x, y in itertools.pairwise(b))
+    faster = all(m[x]["recovery"] > m[y]["recovery"] for x, y in itertools.pairwise(b))
+    lowest = min(b, key=lambda d: m[d]["mean_loss"]) == b[1]
+    warm = 1.8 < m[b[2]]["first_phase_loss"] / m[b[0]]["first_phase_loss"] < 2.5
+    settled = all(m[x]["settled_loss"] < m[y]["settled_loss"] for x, y in itertools.pairwise(b))
+    return first and longer and faster and lowest and warm and settled
 
 
 def rise_after_moves(r: Run, coordinate: int = 1, phase: int = PHASE) -> np.ndarray:

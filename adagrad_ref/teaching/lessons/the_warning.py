@@ -106,6 +106,28 @@ def the_trade_off_is_the_rate_adagrad_has_reached():
 
 
 @claim
+def adagrad_at_gradient_descents_rate_has_its_lag():
+    """Exercise: Adagrad with η ≈ 0.05·√5000 ≈ 3.5 reaches gradient descent's rate 0.05 at the move, and
+    with it gradient descent's lag and mean loss before the move."""
+    ad, gd = warning_run("adagrad", 3.5), warning_runs()[1]
+    vals = {
+        "rate": float(ad.effective_lr[SHIFT_AT - 1].max()),
+        "adagrad_steps": recovery_steps(ad),
+        "gd_steps": recovery_steps(gd),
+        "adagrad_mean_loss": mean_loss_before(ad),
+        "gd_mean_loss": mean_loss_before(gd),
+    }
+    text = (
+        "Adagrad at η = 3.5: rate {:.4f} at the move (gradient descent's: 0.05), back under loss 0.1 after {}"
+        " steps (gradient descent: {}), mean loss over steps 4,000–5,000 {:.4f} (gradient descent: {:.4f})."
+    ).format(
+        vals["rate"], vals["adagrad_steps"], vals["gd_steps"], vals["adagrad_mean_loss"], vals["gd_mean_loss"]
+    )
+    ok = abs(vals["rate"] / 0.05 - 1) < 0.05 and abs(vals["adagrad_steps"] / vals["gd_steps"] - 1) < 0.1
+    return text, vals, ok and abs(vals["adagrad_mean_loss"] / vals["gd_mean_loss"] - 1) < 0.1
+
+
+@claim
 def effective_rate_never_rises_the_step_does():
     """The effective rate never rises; the step |Δx₁| grows when the gradients grow."""
     ad, _ = warning_runs()

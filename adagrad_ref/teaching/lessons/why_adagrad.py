@@ -23,7 +23,7 @@ NOTEBOOK = "01_why_adagrad"
 GRID = np.round(0.03 * 10 ** (np.arange(11) / 4), 3)
 
 #: The Zipf exponents of the gain experiment (1 is the main problem's).
-EXPONENTS = (0.5, 1.0, 1.5, 2.0)
+EXPONENTS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
 @functools.cache
@@ -140,6 +140,7 @@ def exponent_gains() -> dict[float, dict[str, float]]:
             "gain": regrets["sgd"] / regrets["adagrad"],
             "sum_over_sqrt_d_frobenius": bound_terms(a)["sum_over_sqrt_d_frobenius"],
             "rarest_ten_min_count": float(counts[-10:].min()),
+            "rarest_ten_max_count": float(counts[-10:].max()),
             "edge": float(any(best[m][0].learning_rate in (GRID[0], GRID[-1]) for m in best)),
         }
     return out
@@ -147,32 +148,36 @@ def exponent_gains() -> dict[float, dict[str, float]]:
 
 @claim
 def the_gain_depends_on_how_rare_the_rare_features_are():
-    """The gain is largest when the rare features are seen a few times: not when they are common
-    (exponent 0.5), not when they are never seen (exponent 2)."""
+    """The gain peaks at an exponent between the ends, where the rarest features are seen a handful of
+    times in the run: smaller when they are seen hundreds of times (common), or never."""
     g = exponent_gains()
     vals = {f"{k}_a{a:g}": v for a, row in g.items() for k, v in row.items()}
-    parts = [
-        "a = {:g}: {:.1f}× ({})".format(
-            a,
-            row["gain"],
-            f"each of the 10 rarest features seen at least {row['rarest_ten_min_count']:.0f} time(s)"
-            if row["rarest_ten_min_count"]
-            else "some of the 10 rarest never seen",
-        )
-        for a, row in g.items()
-    ]
+
+    def seen(row):
+        lo, hi = row["rarest_ten_min_count"], row["rarest_ten_max_count"]
+        never = "; some never" if not lo else ""
+        return f"the 10 rarest features seen {lo:.0f} to {hi:.0f} times each{never}"
+
+    parts = ["\n  a = {:g}: {:.1f}× ({})".format(a, row["gain"], seen(row)) for a, row in g.items()]
     ratios = [row["sum_over_sqrt_d_frobenius"] for row in g.values()]
-    text = (
-        "SGD's regret over Adagrad's, each at its best η, for Zipf exponents a (feature i present with"
-        " probability 0.5/i^a): " + "; ".join(parts) + ". The gain is largest when the rare features are"
-        " seen a few times each: often enough for their own rate to learn them, too rarely for a global"
-        " η₀/√t that has decayed long before. Meanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F), the factor by"
-        " which sparsity shrinks Adagrad's bound (lower is better for Adagrad), falls steadily ({}): it does"
-        " not predict where the measured gain peaks."
-    ).format(", ".join(f"{r:.0%}" for r in ratios))
     gains = [row["gain"] for row in g.values()]
     peak = max(g, key=lambda a: g[a]["gain"])
-    held = peak == 1.0 and all(x > 1 for x in gains) and all(np.diff(ratios) < 0)
+    vals |= {"peak_exponent": peak, "peak_gain": g[peak]["gain"]}
+    text = (
+        "SGD's regret over Adagrad's, each at its best η, for Zipf exponents a (feature i present with"
+        " probability 0.5/i^a, T = 10,000 examples):" + ";".join(parts) + ".\nOf these exponents the gain"
+        " peaks at a = {:g} ({:.1f}×), where the rarest features are seen a handful of times each: often"
+        " enough for their own rate to learn them, too rarely for a global η₀/√t that has decayed long"
+        " before. It is smaller when they are seen hundreds of times, and when they are seen at most a few"
+        " times or never.\nMeanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F), the factor by which sparsity"
+        " shrinks Adagrad's bound (lower is better for Adagrad), falls steadily ({}): it does not predict"
+        " where the measured gain peaks."
+    ).format(peak, g[peak]["gain"], ", ".join(f"{r:.0%}" for r in ratios))
+    i = list(g).index(peak)
+    rise_then_fall = all(np.diff(gains[: i + 1]) > 0) and all(np.diff(gains[i:]) < 0)
+    handful = 1 <= g[peak]["rarest_ten_min_count"] and g[peak]["rarest_ten_max_count"] <= 20
+    held = rise_then_fall and 0 < i < len(gains) - 1 and handful and all(x > 1 for x in gains)
+    held = held and g[EXPONENTS[0]]["rarest_ten_min_count"] >= 100 and all(np.diff(ratios) < 0)
     held = held and not any(row["edge"] for row in g.values())
     return text, vals, held
 
@@ -214,6 +219,33 @@ def sqrt_of_the_sum_is_the_best_diagonal_in_hindsight():
     c = vals["cost_at_sqrt_of_sum"]
     ok = bool(np.all(n > 0)) and abs(c / vals["closed_form"] - 1) < 1e-12
     return text, vals, ok and c < min(vals["cost_one_scale"], vals["best_random"], vals["best_nearby"])
+
+
+@claim
+def another_budget_gives_another_power():
+    """Exercise: under the budget Σᵢ sᵢ² = d the best scales are sᵢ ∝ ‖g_{1:T,i}‖₂^(2/3), not the root
+    of the sum: checked against other powers and 1,000 perturbations, on the best Adagrad run's gradients."""
+    _, best, _ = runs()
+    n = best["adagrad"][0].gradient_column_norms
+    d = n.size
+
+    def on_budget(s):  # every row of s rescaled to Σ s² = d
+        s = np.atleast_2d(s)
+        return s * np.sqrt(d / np.sum(s * s, axis=1, keepdims=True))
+
+    costs = {p: float(diagonal_cost(n, on_budget(n**p))[0]) for p in (2 / 3, 1.0, 0.5, 0.0)}
+    rng = np.random.default_rng(1)
+    nearby = on_budget(on_budget(n ** (2 / 3)) * np.exp(0.05 * rng.standard_normal((1000, d))))
+    vals = {f"cost_power_{p:.3g}": c for p, c in costs.items()}
+    vals["best_nearby"] = float(diagonal_cost(n, nearby).min())
+    text = (
+        "Under the budget Σᵢ sᵢ² = d, Σᵢ ‖g_{1:T,i}‖²/sᵢ is "
+        + ", ".join(f"{c:.6g} for sᵢ ∝ ‖g_{{1:T,i}}‖₂^{p:.3g}" for p, c in costs.items())
+        + f"; the best of 1,000 perturbations of the 2/3 power by about 5% {vals['best_nearby']:.6g}:"
+        " the 2/3 power is the least."
+    )
+    others = [c for p, c in costs.items() if p != 2 / 3] + [vals["best_nearby"]]
+    return text, vals, costs[2 / 3] < min(others)
 
 
 @plots.styled
