@@ -90,8 +90,10 @@ def check_target(target: str, action: str) -> tuple[str, str, str, int | None]:
         raise AdagradError(f"{target}: {action} ({folder} {why})")
     try:
         st = os.stat(real)
-    except OSError:
+    except FileNotFoundError:
         return real, folder, base, None  # a new file
+    except OSError as e:  # a name too long, a permission: refused now, not after the work is done
+        raise AdagradError(f"{target}: {action} ({e.strerror or e})") from None
     if not stat.S_ISREG(st.st_mode):  # never rename over a device, FIFO or socket
         raise AdagradError(f"{target}: {action} (it exists and is not a regular file)")
     if not st.st_mode & 0o222 or not os.access(real, os.W_OK):
@@ -101,23 +103,39 @@ def check_target(target: str, action: str) -> tuple[str, str, str, int | None]:
 
 def _refuse_planted_links(target: str, action: str) -> None:
     """Refuse to follow a symlink in a sticky world-writable folder (``/tmp``) that neither this user
-    nor the folder's owner made: another user could point it at any file of ours."""
-    path = target
-    for _ in range(40):  # a longer chain is a loop: realpath and the checks after it refuse it
-        if not os.path.islink(path):
+    nor the folder's owner made: another user could point it at any file of ours. Every link met on
+    the way is checked, in the folders of the path as in its last part (``/tmp/evil/x.npz`` where
+    ``/tmp/evil`` is another user's link to one of our folders is refused too)."""
+    pending = [part for part in os.path.abspath(target).split(os.sep) if part]
+    path, hops = os.sep, 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            path = os.path.dirname(path)
+            continue
+        if part == ".":
+            continue
+        here = os.path.join(path, part)
+        if not os.path.islink(here):
+            path = here
+            continue
+        hops += 1
+        if hops > 40:  # a loop: realpath and the checks after it refuse it
             return
-        folder = os.path.dirname(os.path.abspath(path))
         try:
-            link, where = os.lstat(path), os.stat(folder)
+            link, where = os.lstat(here), os.stat(path)
         except OSError:
             return
         sticky_shared = where.st_mode & stat.S_ISVTX and where.st_mode & stat.S_IWOTH
         if sticky_shared and link.st_uid not in (os.geteuid(), where.st_uid):
             raise AdagradError(
-                f"{target}: {action} (a symbolic link in the shared folder {folder} made by another user "
+                f"{target}: {action} (a symbolic link in the shared folder {path} made by another user "
                 f"(uid {link.st_uid}); remove it, or name the file it points to)"
             )
-        path = os.path.join(folder, os.readlink(path))
+        to = os.readlink(here)
+        if os.path.isabs(to):
+            path = os.sep
+        pending = [p for p in to.split(os.sep) if p] + pending
 
 
 def _prefix(folder: str, base: str) -> str:

@@ -109,10 +109,8 @@ def _gap_steps(text: str) -> int:
 MAX_RESULT_BYTES = 64 << 20
 
 
-def _read_result(path: str) -> dict:
-    """A benchmark result file: a regular file (never a FIFO or a device) of at most MAX_RESULT_BYTES."""
-    import json
-
+def _read_regular(path: str, what: str) -> bytes:
+    """The bytes of a regular file (never a FIFO or a device) of at most MAX_RESULT_BYTES."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
@@ -123,7 +121,15 @@ def _read_result(path: str) -> dict:
             raise AdagradError(f"{path}: not a regular file (a device, FIFO, socket or folder); refused")
         raw = f.read(MAX_RESULT_BYTES + 1)
     if len(raw) > MAX_RESULT_BYTES:
-        raise AdagradError(f"{path}: more than {MAX_RESULT_BYTES} bytes; not a benchmark result")
+        raise AdagradError(f"{path}: more than {MAX_RESULT_BYTES} bytes; not {what}")
+    return raw
+
+
+def _read_result(path: str) -> dict:
+    """A benchmark result file: a regular file (never a FIFO or a device) of at most MAX_RESULT_BYTES."""
+    import json
+
+    raw = _read_regular(path, "a benchmark result")
 
     def refuse(c: str) -> None:
         raise ValueError(f"{c} is not a timing")
@@ -148,8 +154,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]  # ArithmeticError: a 0.0 timing
             raise AdagradError(f"{path} is not a benchmark result ({detail})") from None
         if args.update_docs:
-            with open(args.update_docs) as f:
-                text = f.read()
+            try:
+                text = _read_regular(args.update_docs, "a page to update").decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise AdagradError(
+                    f"{args.update_docs}: not UTF-8 text ({e.reason} at byte {e.start})"
+                ) from None
             try:
                 text = replace_readme_block(text, block)
             except ValueError as e:

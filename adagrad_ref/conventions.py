@@ -182,6 +182,9 @@ class Convention:
         reference's per-operation rounding, :mod:`adagrad_ref.lowprec`).
       g0_must_fit: whether a G₀ that overflows the params' dtype is refused at ``init``
         (torch's ``full_like`` raises; the others store Inf).
+      refuse_overflow: whether η, ε and G₀ that overflow the params' dtype are refused, at ``init``
+        and at every step, as :func:`adagrad_ref.adagrad` refuses them (optax: the reference itself;
+        the other conventions reproduce frameworks that store Inf).
 
     Attributes ``learning_rate``, ``initial_accumulator_value`` and ``eps`` hold
     the values given to the factory, whatever the framework calls them.
@@ -191,7 +194,7 @@ class Convention:
         self, convention: str, leaf_update: Callable, learning_rate_at: Callable[[int], float],
         hyperparameters: dict[str, float | bool | str], *, learning_rate: Any,
         initial_accumulator_value: float, eps: float, needs_params: bool = False, takes_complex: bool = False,
-        g0_must_fit: bool = False, takes_low_precision: bool = False,
+        g0_must_fit: bool = False, takes_low_precision: bool = False, refuse_overflow: bool = False,
     ) -> None:  # fmt: skip
         self.convention = convention
         self.leaf_update = leaf_update
@@ -204,6 +207,7 @@ class Convention:
         self.takes_complex = takes_complex
         self.g0_must_fit = g0_must_fit
         self.takes_low_precision = takes_low_precision
+        self.refuse_overflow = refuse_overflow
 
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` in every entry, ``count`` = 0."""
@@ -211,6 +215,9 @@ class Convention:
         if not self.takes_low_precision:
             self._refuse_low_precision(params, "params")
         G0 = self.initial_accumulator_value
+        if self.refuse_overflow:
+            for p in optree.tree_leaves(params, namespace=NAMESPACE):
+                self._refuse_overflow(p.dtype, None if callable(self.learning_rate) else self.learning_rate)
         if self.g0_must_fit:
             for p in optree.tree_leaves(params, namespace=NAMESPACE):
                 if math.isfinite(G0) and G0 > float(np.finfo(p.dtype).max):
@@ -220,6 +227,12 @@ class Convention:
                     )
         sums = optree.tree_map(lambda p: np.full(p.shape, G0, p.dtype), params, namespace=NAMESPACE)
         return AdagradState(sum_of_squares=sums, count=np.int32(0))
+
+    def _refuse_overflow(self, dtype: Any, lr: Any) -> None:
+        validation.in_dtype("initial_accumulator_value", self.initial_accumulator_value, dtype)
+        validation.in_dtype("eps", self.eps, dtype)
+        if lr is not None:  # a schedule's rate is checked at each step
+            validation.in_dtype("learning_rate", lr, dtype)
 
     def _refuse_low_precision(self, tree: Any, name: str) -> None:
         paths, leaves, _ = flatten(tree, name)
@@ -240,6 +253,9 @@ class Convention:
         if not self.takes_low_precision:
             self._refuse_low_precision(grads, "grads")
         lr = self.learning_rate_at(int(state.count))
+        if self.refuse_overflow:
+            for g in optree.tree_leaves(grads, namespace=NAMESPACE):
+                self._refuse_overflow(g.dtype, lr)
         if params is None:  # no weight decay: the leaf update does not read p
 
             def step(g: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -358,7 +374,7 @@ def optax(
     return Convention(
         "optax", functools.partial(optax_leaf, eps=eps), _constant_or_schedule(lr), hyper,
         learning_rate=lr, initial_accumulator_value=iav, eps=eps, takes_complex=True,
-        takes_low_precision=True,
+        takes_low_precision=True, refuse_overflow=True,
     )  # fmt: skip
 
 

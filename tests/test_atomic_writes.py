@@ -89,6 +89,58 @@ def test_a_symlink_planted_in_a_sticky_shared_folder_is_refused(tmp_path):
     assert load_state(victim).count == 9 and own.is_symlink()
 
 
+def test_a_folder_link_planted_in_a_sticky_shared_folder_is_refused(tmp_path):
+    """Found by the adversarial re-probe: another user's link to one of our folders, used as a folder
+    of the path (``/tmp/evil/victim.npz``), was followed: the check looked only at the last part."""
+    from adagrad_ref.cli import main
+
+    shared, victims = tmp_path / "shared", tmp_path / "victims"
+    shared.mkdir()
+    victims.mkdir(mode=0o700)
+    os.chmod(shared, 0o1777)
+    evil = shared / "evil"
+    evil.symlink_to(victims)
+    os.lchown(evil, 4242, 4242)
+    for target in (evil / "victim.npz", evil / ".." / "evil" / "x.npz"):
+        with pytest.raises(
+            AdagradError, match=r"^.*: cannot save the state \(a symbolic link in the shared folder"
+        ):
+            save_state(target, state_of({"w": np.ones(2)}))
+    assert main(["golden", "--out", str(evil)]) == 2
+    assert list(victims.iterdir()) == []
+    mine = shared / "mine"  # one's own link is followed, as before
+    mine.symlink_to(victims)
+    save_state(mine / "ok.npz", state_of({"w": np.ones(2)}))
+    assert (victims / "ok.npz").is_file()
+
+
+def test_an_unusable_target_name_is_refused_before_the_work(tmp_path):
+    """A name the file system refuses (too long) was taken for a new file: ``bench --json`` measured for
+    97 s, then failed on the figure's name."""
+    with pytest.raises(AdagradError, match=r"File name too long\)$"):
+        atomic.check_target(str(tmp_path / ("b" * 300)), "cannot write the benchmark result")
+
+
+def test_bench_update_docs_reads_its_page_bounded_and_as_text(tmp_path):
+    """``--update-docs /dev/zero`` read until memory ran out, a FIFO hung, non-UTF-8 bytes gave a
+    traceback: each is now one line, exit 2, nothing written."""
+    fifo, bad = tmp_path / "fifo", tmp_path / "bad.md"
+    os.mkfifo(fifo)
+    bad.write_bytes(b"\xff\xfe")
+    bench = str(Path(__file__).resolve().parent.parent / "figures" / "bench.json")
+    for page, line in (
+        ("/dev/zero", "/dev/zero: not a regular file (a device, FIFO, socket or folder); refused"),
+        (str(fifo), f"{fifo}: not a regular file (a device, FIFO, socket or folder); refused"),
+        (str(bad), f"{bad}: not UTF-8 text (invalid start byte at byte 0)"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "adagrad_ref", "bench", "--json", bench, "--update-docs", page],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert (out.returncode, out.stderr) == (2, f"adagrad-ref: error: {line}\n")
+    assert bad.read_bytes() == b"\xff\xfe"
+
+
 @pytest.mark.parametrize("name", ["a" * 251 + ".npz", "é" * 125 + ".npz", "b" * 255])
 def test_a_file_name_of_up_to_255_bytes_works(tmp_path, name):
     assert len(name.encode()) in (254, 255)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adagrad_ref import AdagradError, adagrad, adagrad_step_inplace, sparse_step_inplace
+from adagrad_ref import AdagradError, adagrad, adagrad_step_inplace, conventions, sparse_step_inplace
 from adagrad_ref.fast import kernels
 from adagrad_ref.fast.flat import FlatAdagrad
 from adagrad_ref.reference import apply_updates, update_leaf
@@ -90,8 +90,14 @@ def test_a_hyperparameter_that_overflows_float32_params_is_refused_at_init(name,
     with pytest.raises(AdagradError) as e:
         FlatAdagrad(params, **hyper)
     one_line(e, name, value, "float32")
+    # conventions.optax is the reference itself: it refuses them too (found by the adversarial re-probe:
+    # it accepted G₀ = 1e39 and froze the params). The other conventions reproduce frameworks that store Inf.
+    with pytest.raises(AdagradError) as e:
+        conventions.optax(**hyper).init(params)
+    one_line(e, name, value, "float32")
     # The same values fit float64: accepted there.
     adagrad(**hyper).init({"b": np.zeros(2, np.float64)})
+    conventions.optax(**hyper).init({"b": np.zeros(2, np.float64)})
     FlatAdagrad({"b": np.zeros(2, np.float64)}, **hyper)
 
 
@@ -122,3 +128,9 @@ def test_an_overflowing_step_hyperparameter_is_refused_by_every_step(lr, eps, na
             with pytest.raises(AdagradError) as e:
                 opt.update(params, state)
             one_line(e, name, value, "float32")
+        opt = conventions.optax(lambda count: 0.1 if count == 0 else lr)
+        params = {"w": np.zeros(2, f32)}
+        _, state = opt.update(params, opt.init(params))
+        with pytest.raises(AdagradError) as e:
+            opt.update(params, state)
+        one_line(e, name, value, "float32")
