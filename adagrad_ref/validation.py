@@ -105,6 +105,16 @@ def check_hyperparameter(name: str, value: Any) -> float:
     return v
 
 
+def _largest_finite(dtype: np.dtype) -> np.generic:
+    """``np.finfo(dtype).max``, also for ml_dtypes' bfloat16 (which ``np.finfo`` does not know)."""
+    try:
+        return np.finfo(dtype).max
+    except ValueError:
+        import ml_dtypes
+
+        return ml_dtypes.finfo(dtype).max
+
+
 def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.generic:
     """A hyperparameter rounded to the arrays' dtype, the one way every path rounds it: to a Python
     float first (an integer above 2**53 is rounded once, as ``float(n)``), then to ``dtype``. A finite
@@ -125,7 +135,7 @@ def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.gene
     with np.errstate(over="ignore"):
         r = dtype.type(-v if negate else v)
     if math.isfinite(v) and not np.isfinite(r):
-        raise AdagradError(f"{name} {v!r} overflows {dtype} (largest finite {np.finfo(dtype).max!s})")
+        raise AdagradError(f"{name} {v!r} overflows {dtype} (largest finite {_largest_finite(dtype)!s})")
     return r
 
 

@@ -99,12 +99,12 @@ plt.show()
 # %% [markdown]
 # **Conclusion.** Tuned, all four reach about 95% test accuracy; they differ by a handful of the 449
 # test images, too few to rank them on this small test set. On the training objective Adagrad starts
-# fast: after one epoch it is ahead of SGD and RMSProp, as its large early rates would suggest, and
+# fast: after one epoch (at the rates tuned for 15 epochs) it is ahead of SGD and RMSProp, and
 # only Adam is ahead of it. Adam's lead comes with its momentum: without it, Adam is behind Adagrad
 # after one epoch, at its own best rate or at Adam's. After that the curves differ in how steadily
 # they fall. SGD's falls at almost every epoch and ends highest: it is still descending. Adagrad's is
-# the noisiest, and its rates the largest: its per-pixel rates end at two to three times SGD's
-# constant rate, and on mini-batch gradients larger steps jump further around the minimum. On this
+# the noisiest, and its per-pixel rates end at two to three times SGD's constant rate (this run does
+# not say that the larger rates cause the noise: RMSProp's and Adam's curves are smoother). On this
 # small convex model Adagrad's rate does not run out: the documentation's warning (notebook 3) needs
 # a problem that keeps changing, or far more steps.
 #

@@ -131,6 +131,21 @@ c = decay.the_decays_largest_eta0_is_set_by_its_first_step()
 print(c)
 assert c.holds
 
+# %% [markdown]
+# Just above the limit the climb is tiny and grows smoothly with η₀; it comes at step 1 (the first,
+# largest step) or soon after, and the run still falls afterwards:
+
+# %%
+decaying = decay.runners()["gradient descent η₀/√(t+1)"]
+peaks = {}
+for eta0 in (0.51, 0.6, 1.0):
+    loss = decaying(eta0).loss
+    peaks[eta0] = loss.max() / loss[0]
+    print(f"η₀ = {eta0}: the loss peaks at {peaks[eta0]:.3g}× its start, at step {loss.argmax()},"
+          f" and ends at {loss[-1]:.2g}")  # fmt: skip
+assert 1 < peaks[0.51] < 1.05 and peaks[0.51] < peaks[0.6] < peaks[1.0]
+
+# %% [markdown]
 # ## Notebook 6: why rotating everything gives the same path
 #
 # If the rotated run's gradients are $R\,g_\tau$ up to step $t$, its accumulator is
@@ -153,6 +168,7 @@ c = lesson06.the_diagonal_rotates_only_with_axes_onto_axes()
 print(c)
 assert c.holds
 
+# %% [markdown]
 # ## Notebook p1: the steps by hand
 #
 # Each operation rounds once, in float32; done in the reference's order the five steps give the
@@ -214,6 +230,7 @@ for beta, m in mem.items():
           f" (first phase {m['first_phase_loss']:.3f}, settled {m['settled_loss']:.4f})")  # fmt: skip
 assert ra.memory_facts_hold(mem)
 
+# %% [markdown]
 # ### Notebook 7, exercise 2: a longer run
 #
 # Tuned again on twice as many moves, Adagrad's best learning rate goes up (its rate falls like

@@ -134,3 +134,22 @@ def test_an_overflowing_step_hyperparameter_is_refused_by_every_step(lr, eps, na
         with pytest.raises(AdagradError) as e:
             opt.update(params, state)
         one_line(e, name, value, "float32")
+
+
+@pytest.mark.parametrize("dtype, largest", [("bfloat16", "3.38953e+38"), ("float16", "6.55e+04")])
+def test_an_overflowing_hyperparameter_is_refused_in_low_precision_too(dtype, largest):
+    """Found when the low-precision and the overflow work met: the in-place step on bfloat16 arrays
+    raised a TypeError, and the message's ``np.finfo(bfloat16)`` a ValueError. η = 1e5 overflows
+    float16 (largest 65504) but not bfloat16."""
+    import ml_dtypes
+
+    dt = np.dtype(getattr(ml_dtypes, dtype, None) or dtype)
+    p, g, G = np.ones(4, dt), np.ones(4, dt), np.full(4, 0.1, dt)
+    for lr in (1e39, 1e5) if dtype == "float16" else (1e39,):
+        with pytest.raises(AdagradError) as e:
+            adagrad_step_inplace(p, g, G, lr, 1e-7)
+        one_line(e, "learning_rate", repr(lr), dtype)
+        assert f"(largest finite {largest})" in str(e.value) and (p == 1).all()
+        with pytest.raises(AdagradError) as e:
+            adagrad(lr).init({"w": p})
+        one_line(e, "learning_rate", repr(lr), dtype)

@@ -239,5 +239,5 @@ def checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps) -> N
         for n2, a2 in named[i + 1 :]:
             if np.may_share_memory(a1, a2):
                 raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
-    learning_rate, eps = explain_hyperparameters(learning_rate, eps)
+    learning_rate, eps = explain_hyperparameters(learning_rate, eps, params.dtype)
     step_inplace(params, grads, sum_of_squares, learning_rate, eps)
