@@ -176,7 +176,8 @@ def the_gain_depends_on_how_rare_the_rare_features_are():
         " {:.0f} to {:.0f} times in the run: often enough for their own rate to learn them, too rarely for a"
         " global η₀/√t that has decayed long before. It is smaller when they are seen hundreds of times, and"
         " when they are seen at most a few times or never.\nMeanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F),"
-        " the factor by which sparsity shrinks Adagrad's bound (lower is better for Adagrad), falls steadily ({}): it does not predict"
+        " the factor by which sparsity shrinks Adagrad's bound (lower is better for Adagrad), falls"
+        " steadily ({}): it does not predict"
         " where the measured gain peaks."
     ).format(lo, hi, g[lo]["gain"], g[hi]["gain"], *band, ", ".join(f"{r:.0%}" for r in ratios))
     i = list(g).index(peak)
