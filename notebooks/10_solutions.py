@@ -13,7 +13,7 @@
 #
 # Each answer is computed, and asserted: the test run executes this notebook, so an answer that
 # stops being true fails it. In the course's order: notebooks 1–6, then the porters' track, then
-# (at the end) notebooks 7–9.
+# (at the end) notebooks 7 and 8 (notebook 9 has no exercise).
 
 # %%
 import numpy as np

@@ -286,6 +286,7 @@ def test_the_first_failure_is_located(tmp_path):
     "damage, match",
     [
         (lambda d: d.update(schemaVersion=1), r"schemaVersion is 1; this verifier reads 2"),
+        (lambda d: d.pop("schemaVersion"), r"schemaVersion is missing; this verifier reads 2"),
         (lambda d: d["testGroups"][0]["tests"].pop(0), r"case tcId 1 is missing"),
         (lambda d: d["testGroups"][1]["tests"][0]["steps"][0]["expected"].pop("updates"), r"tcId \d+: step 1: expected\.updates: missing"),
         (lambda d: d["testGroups"][1]["tests"][0]["steps"][0]["expected"]["params"][0]["value"]["hex"].pop(), r"expected\.params\[0\]\.value\.hex: expected \d+ bit patterns"),
@@ -415,3 +416,27 @@ def test_params_that_differ_are_never_zero_ulp_apart():
     d = params_distance(np.array([1e-300]), np.array([0.0]), np.array([1e300]))
     assert 0 < d[0] < 1  # fails exact (tolerance 0), passes any relaxed bound
     assert params_distance(np.array([0.5]), np.array([0.5]), np.array([1e300]))[0] == 0
+
+
+def test_a_results_file_without_its_null_leaf_is_told_which_leaf(tmp_path):
+    """A new user's port left the `null` leaf out (the guide said it was 'skipped'); the verifier said
+    only that the leaves differ. It now names the first leaf that differs and the rule."""
+    doc = load("optax")
+    case = next(
+        t
+        for g in doc["testGroups"]
+        for t in g["tests"]
+        if any(leaf["value"] is None for leaf in t["steps"][0]["expected"]["sum_of_squares"])
+    )
+    expected = case["steps"][0]["expected"]
+    null = next(leaf["path"] for leaf in expected["sum_of_squares"] if leaf["value"] is None)
+    expected["sum_of_squares"] = [leaf for leaf in expected["sum_of_squares"] if leaf["value"] is not None]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc))
+    out = cli("verify", str(path))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert re.search(
+        rf"tcId {case['tcId']}: step 1: expected\.sum_of_squares: leaf \d+ (is .*, the golden file's is "
+        rf"{re.escape(repr(null))}|\({re.escape(repr(null))}\) is missing) \(every leaf, a null one too, in order\)$",
+        out.stderr.strip(),
+    ), out.stderr

@@ -120,7 +120,22 @@ def parse_json(raw: bytes, path: str) -> dict:
     return doc
 
 
+def _leaf_difference(golden: list, results: list) -> str:
+    """Where a results file's leaves first differ from the golden file's: the leaf paths, quoted."""
+    g, r = [p for p, _ in golden], [p for p, _ in results]
+    rule = "(every leaf, a null one too, in order)"
+    for i, (a, b) in enumerate(zip(g, r, strict=False)):
+        if a != b:
+            return f"leaf {i} is {b!r:.60}, the golden file's is {a!r:.60} {rule}"
+    if len(r) < len(g):
+        return f"leaf {len(r)} ({g[len(r)]!r:.60}) is missing {rule}"
+    return f"leaf {len(g)} ({r[len(g)]!r:.60}) is one more than the golden file's {len(g)}"
+
+
 def _header(doc: dict, path: str) -> str:
+    if "schemaVersion" not in doc:
+        what = " (a JSON Schema, not a results file)" if "$schema" in doc else ""
+        raise AdagradError(f"{path}: schemaVersion is missing{what}; this verifier reads {SCHEMA_VERSION}")
     if doc.get("schemaVersion") != SCHEMA_VERSION:
         raise AdagradError(
             f"{path}: schemaVersion is {doc.get('schemaVersion')!r:.40}; this verifier reads {SCHEMA_VERSION}"
@@ -264,7 +279,7 @@ def _compare_case(gtest: dict, rtest: Any, dtype: str, level: str, golden: str, 
             g_leaves = decode_tree(gexp[q], dtype, f"{golden}: tcId {tc}: step {n}: expected.{q}")
             r_leaves = decode_tree(rexp[q], dtype, f"{where}: step {n}: expected.{q}")
             if [p for p, _ in r_leaves] != [p for p, _ in g_leaves]:
-                raise AdagradError(f"{where}: step {n}: expected.{q}: leaves differ from the golden file's")
+                raise AdagradError(f"{where}: step {n}: expected.{q}: {_leaf_difference(g_leaves, r_leaves)}")
             for (p, gv), (_, rv) in zip(g_leaves, r_leaves, strict=True):
                 if (gv is None) != (rv is None) or (gv is not None and gv.shape != rv.shape):
                     raise AdagradError(
