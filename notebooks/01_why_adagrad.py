@@ -154,11 +154,10 @@ print(lesson.comparing_two_upper_bounds_does_not_rank_the_methods())
 print(lesson.the_gain_depends_on_how_rare_the_rare_features_are())
 
 # %% [markdown]
-# **Conclusion.** Adagrad's advantage needs features that are rare but not absent: it is largest at
-# moderate rarity (a = 1 and 1.25 here; which of the two comes first is one draw of the data, not
-# the lesson), where the rarest features are seen some tens of times or fewer in the 10,000
-# examples; when every feature is common the gain is smaller (a = 0.5), and a feature never seen
-# cannot be learned by anyone (a = 2).
+# **Conclusion.** Adagrad's advantage needs features that are rare but not absent: the gain is a
+# hump, largest at a moderate rarity (where exactly is this draw of the data, not the lesson); when
+# every feature is common the gain is smaller (a = 0.5), and a feature never seen cannot be learned
+# by anyone (a = 2).
 #
 # ## Where $\sqrt{\sum g^2}$ comes from
 #
@@ -205,8 +204,8 @@ print(f"power p = {p:g}: cost Σᵢ ‖g_{{1:T,i}}‖²/sᵢ = {np.sum(norms**2 
 # - On sparse features it learns the rare weights that a globally decayed step leaves untrained, and
 #   its regret against the best fixed weights is several times smaller.
 # - Regret bounds hold for convex losses on a bounded domain; they are upper bounds and do not rank
-#   methods. Of the exponents tried, the gain is largest at moderate rarity, where the rarest
-#   features are seen some 6 to 32 times in the run, neither hundreds of times nor never.
+#   methods. Over the exponents tried, the gain is a hump: largest at a moderate rarity, smaller
+#   when every feature is common and when the rare ones are seen at most a few times or never.
 # - $\sqrt{\sum g^2}$ is the best diagonal scale in hindsight under a trace budget.
 #
 # Next: notebook 2, how Adagrad's rate decays.

@@ -103,10 +103,11 @@ assert c.holds
 # ## Notebook 4, exercise 3: where Adagrad beats tuned gradient descent
 #
 # Adagrad beats gradient descent's best step count over a whole band of η, from just below the
-# exercise's η = 1 up to the grid's top, nearly a decade: on this problem it need not be tuned
+# exercise's η = 1 up to the grid's top, about a decade: on this problem it need not be tuned
 # carefully to win. Put to the same test, whether loss $10^{-12}$ is reached at all within the 300
-# steps, Adagrad passes at many more of the 31 rates than gradient descent, whose band lies just below
-# its stability limit $2/\lambda_{\max} = 0.5$: too small and it is too slow for the budget, above 0.5
+# steps, Adagrad passes at many more of the 31 rates than gradient descent, whose narrow band lies
+# below its stability limit $2/\lambda_{\max} = 0.5$ (the printed shares of it): too small and it is
+# too slow for the budget, above 0.5
 # it diverges.
 
 # %%
@@ -216,7 +217,7 @@ assert first_u < first_w and u_ulps == 1 and w_ulps > 1 and where < 0.1
 # lasts about $\ln(0.1)/\ln\beta$ steps, ten times longer for each extra 9. At the same learning rate, a
 # longer memory makes the average notice a move later, so the rate stays high just after it and the
 # recovery is faster. The mean loss over the run does not follow: it is lowest at 0.99. At 0.999 the
-# first phase, the warm-up, costs about twice 0.9's mean loss, and between moves the loss settles a
+# first phase, the warm-up, costs about twice 0.9's first-phase loss, and between moves the loss settles a
 # little higher.
 
 # %%

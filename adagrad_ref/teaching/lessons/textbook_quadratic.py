@@ -359,7 +359,7 @@ def tuned_adagrad_divides_out_the_curvatures():
 def adagrad_beats_tuned_gd_over_a_wide_band():
     """Exercise 3: the η at which Adagrad beats gradient descent's best step count form one band, from an
     edge found by bisection up to the grid's top; gradient descent's own band of η reaching 1e-12 is
-    narrow and just below its stability limit."""
+    narrow and below its stability limit."""
     c = tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic().values
     table, target = tuned_runs()["Adagrad"][1], c["gd_steps"]
     q = ex.Quadratic.textbook()

@@ -148,10 +148,10 @@ def exponent_gains() -> dict[float, dict[str, float]]:
 
 @claim
 def the_gain_depends_on_how_rare_the_rare_features_are():
-    """The gain is largest at moderate rarity (the two largest gains at a = 1 and 1.25, where the rarest
-    features are seen some 5 to 30 times in the run): smaller when they are seen hundreds of times, or
-    at most a few times or never. Which of the two middle exponents comes first is one draw of the
-    data, not the lesson."""
+    """The gain is a hump over the exponent: largest at a moderate rarity, smaller at both ends (when
+    every feature is common, and when the rare ones are seen at most a few times or never). Where
+    exactly it peaks is this draw of the data, not the lesson (a reviewer's reruns on other seeds put
+    the peak anywhere from a = 0.75 to 1.25; the hump held on all five)."""
     g = exponent_gains()
     vals = {f"{k}_a{a:g}": v for a, row in g.items() for k, v in row.items()}
 
@@ -171,19 +171,28 @@ def the_gain_depends_on_how_rare_the_rare_features_are():
     vals |= {"band_max_count": band[1], "band_low_exponent": lo, "band_high_exponent": hi}
     text = (
         "SGD's regret over Adagrad's, each at its best η, for Zipf exponents a (feature i present with"
-        " probability 0.5/i^a, T = 10,000 examples):" + ";".join(parts) + ".\nThe gain is largest at"
-        " moderate rarity, a = {:g} and {:g} ({:.1f}× and {:.1f}×), where the rarest features are seen some"
-        " {:.0f} to {:.0f} times in the run: often enough for their own rate to learn them, too rarely for a"
-        " global η₀/√t that has decayed long before. It is smaller when they are seen hundreds of times, and"
-        " when they are seen at most a few times or never.\nMeanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F),"
+        " probability 0.5/i^a, T = 10,000 examples):" + ";".join(parts) + ".\nThe gain is a hump: largest"
+        " at a moderate rarity (on this draw of the data at a = {:g}, {:.1f}×; where exactly it peaks is the"
+        " draw, not the lesson), where the rare features are seen often enough for their own rate to learn"
+        " them and too rarely for a global η₀/√t that has decayed long before; smaller when every feature is"
+        " common (a = {:g}: {:.1f}×) and when the rare ones are seen at most a few times or never (a = {:g}:"
+        " {:.1f}×).\nMeanwhile Σᵢ‖g_{{1:T,i}}‖₂ / (√d·‖g_{{1:T}}‖_F),"
         " the factor by which sparsity shrinks Adagrad's bound (lower is better for Adagrad), falls"
         " steadily ({}): it does not predict"
         " where the measured gain peaks."
-    ).format(lo, hi, g[lo]["gain"], g[hi]["gain"], *band, ", ".join(f"{r:.0%}" for r in ratios))
+    ).format(
+        peak,
+        g[peak]["gain"],
+        EXPONENTS[0],
+        g[EXPONENTS[0]]["gain"],
+        EXPONENTS[-1],
+        g[EXPONENTS[-1]]["gain"],
+        ", ".join(f"{r:.0%}" for r in ratios),
+    )
     i = list(g).index(peak)
     rise_then_fall = all(np.diff(gains[: i + 1]) > 0) and all(np.diff(gains[i:]) < 0)
-    middle = set(top_two) == {1.0, 1.25} and 1 <= band[0] and band[1] <= 40
-    held = rise_then_fall and 0 < i < len(gains) - 1 and middle and all(x > 1 for x in gains)
+    hump = gains[0] < max(gains) and gains[-1] < max(gains)
+    held = rise_then_fall and 0 < i < len(gains) - 1 and hump and all(x > 1 for x in gains)
     held = held and g[EXPONENTS[0]]["rarest_ten_min_count"] >= 100 and all(np.diff(ratios) < 0)
     held = held and not any(row["edge"] for row in g.values())
     return text, vals, held
