@@ -219,25 +219,10 @@ def checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps) -> N
     """:func:`adagrad_ref.adagrad_step_inplace` for bfloat16 or float16 params: the same checks, each
     refusal one :class:`AdagradError` line, nothing written; then the serial fused step (every element
     is independent, so ``parallel`` could change no bit; this kernel runs on one core)."""
-    from adagrad_ref.fast.refusals import explain_hyperparameters, plain_views
+    from adagrad_ref.fast.refusals import explain_arrays, explain_hyperparameters, plain_views
 
     params, grads, sum_of_squares = plain_views(params=params, grads=grads, sum_of_squares=sum_of_squares)
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
-    for name, a in named:
-        if not isinstance(a, np.ndarray):
-            raise AdagradError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-        if a.dtype != params.dtype:
-            raise AdagradError(f"{name} has dtype {a.dtype}; expected {params.dtype} as params")
-        if not a.flags.c_contiguous:
-            raise AdagradError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name})")
-        if a.shape != params.shape:
-            raise AdagradError(f"{name} has shape {a.shape}; expected {params.shape} as params")
-    for name, a in (named[0], named[2]):
-        if not a.flags.writeable:
-            raise AdagradError(f"{name} is read-only; the in-place step writes to it")
-    for i, (n1, a1) in enumerate(named):
-        for n2, a2 in named[i + 1 :]:
-            if np.may_share_memory(a1, a2):
-                raise AdagradError(f"{n1} and {n2} share memory; the in-place step needs separate buffers")
+    explain_arrays(named, same_shape=True, low_precision=True)
     learning_rate, eps = explain_hyperparameters(learning_rate, eps, params.dtype)
     step_inplace(params, grads, sum_of_squares, learning_rate, eps)

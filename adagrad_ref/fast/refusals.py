@@ -54,14 +54,15 @@ def dtype_problem(name: str, a: np.ndarray) -> str | None:
     return f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64"
 
 
-def explain_arrays(named: tuple, same_shape: bool) -> None:
+def explain_arrays(named: tuple, same_shape: bool, low_precision: bool = False) -> None:
     """The first of: not an ndarray, wrong dtype, not C-contiguous, dtype or shape unlike the first,
-    read-only where written (the first and last), memory shared between two."""
+    read-only where written (the first and last), memory shared between two. ``low_precision``: the
+    dense step's bfloat16/float16 kernel, which also takes those dtypes."""
     first_name, first = named[0]
     for name, a in named:
         if not isinstance(a, np.ndarray):
             raise AdagradError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-        problem = dtype_problem(name, a)
+        problem = None if low_precision and is_low_precision(a.dtype) else dtype_problem(name, a)
         if problem:
             raise AdagradError(problem)
         if not a.flags.c_contiguous:
