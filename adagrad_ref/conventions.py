@@ -216,8 +216,8 @@ class Convention:
             self._refuse_low_precision(params, "params")
         G0 = self.initial_accumulator_value
         if self.refuse_overflow:
-            for p in optree.tree_leaves(params, namespace=NAMESPACE):
-                self._refuse_overflow(p.dtype, None if callable(self.learning_rate) else self.learning_rate)
+            for dtype in dict.fromkeys(p.dtype for p in optree.tree_leaves(params, namespace=NAMESPACE)):
+                self._refuse_overflow(dtype, None if callable(self.learning_rate) else self.learning_rate)
         if self.g0_must_fit:
             for p in optree.tree_leaves(params, namespace=NAMESPACE):
                 if math.isfinite(G0) and G0 > float(np.finfo(p.dtype).max):
@@ -254,8 +254,8 @@ class Convention:
             self._refuse_low_precision(grads, "grads")
         lr = self.learning_rate_at(int(state.count))
         if self.refuse_overflow:
-            for g in optree.tree_leaves(grads, namespace=NAMESPACE):
-                self._refuse_overflow(g.dtype, lr)
+            for dtype in dict.fromkeys(g.dtype for g in optree.tree_leaves(grads, namespace=NAMESPACE)):
+                self._refuse_overflow(dtype, lr)
         if params is None:  # no weight decay: the leaf update does not read p
 
             def step(g: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
