@@ -55,7 +55,8 @@ def fresh(tmp_path_factory):
 
 
 def test_shipped_files_equal_a_fresh_run(fresh):
-    for name in [*(f"{c}.json" for c in CONVENTIONS), "schema.json"]:
+    names = [*(f"{c}.json" for c in CONVENTIONS), "schema.json"]
+    for name in [*names, "optax_low_precision.json", "schema_low_precision.json"]:
         shipped = open(f"{golden_dir()}/{name}", "rb").read()
         assert (fresh / name).read_bytes() == shipped, (
             f"{name} differs from a fresh run: regenerate and commit it"

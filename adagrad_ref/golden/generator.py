@@ -208,19 +208,27 @@ def _measure_relaxed(doc: dict) -> None:
 
 
 def write_all(out_dir: str, full: bool = False) -> list[str]:
-    """Write every convention's file and schema.json into out_dir, each atomically (a failure or
+    """Write every convention's file, the low-precision file (bfloat16, float16) and both schemas into
+    out_dir, each atomically (a failure or
     Ctrl-C part-way leaves every file whole, old or new); returns the paths written."""
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise AdagradError(f"{out_dir}: cannot create the folder ({e.strerror or e})") from None
+    from adagrad_ref.golden import low_precision
+
     paths = []
     for convention in FACTORIES:
         path = os.path.join(out_dir, f"{convention}.json")
         write_text(path, dumps(generate(convention, full=full)), "cannot write the golden file")
         paths.append(path)
-    path, shipped = os.path.join(out_dir, "schema.json"), os.path.join(golden_dir(), "schema.json")
-    if not (os.path.exists(path) and os.path.samefile(path, shipped)):  # regenerating the shipped folder
-        with open(shipped, "rb") as f:
-            write_bytes(path, f.read(), "cannot write the golden file")
-    return [*paths, path]
+    path = os.path.join(out_dir, low_precision.FILE.name)  # bfloat16 and float16: its own layout
+    low_precision.write(path, full=full)
+    paths.append(path)
+    for name in ("schema.json", low_precision.SCHEMA.name):
+        path, shipped = os.path.join(out_dir, name), os.path.join(golden_dir(), name)
+        if not (os.path.exists(path) and os.path.samefile(path, shipped)):  # regenerating the shipped folder
+            with open(shipped, "rb") as f:
+                write_bytes(path, f.read(), "cannot write the golden file")
+        paths.append(path)
+    return paths

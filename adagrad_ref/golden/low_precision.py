@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,22 @@ from typing import Any
 import numpy as np
 
 from adagrad_ref import adagrad, apply_updates
+from adagrad_ref.atomic import write_text
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.golden.encoding import check_shape
 
-__all__ = ["FILE", "build", "decode", "dumps", "verify_port", "write"]
+__all__ = [
+    "FILE",
+    "FORMAT",
+    "build",
+    "compare",
+    "decode",
+    "distance",
+    "dumps",
+    "results",
+    "verify_port",
+    "write",
+]
 
 FILE = Path(__file__).parent / "data" / "optax_low_precision.json"
 SCHEMA = Path(__file__).parent / "data" / "schema_low_precision.json"
@@ -44,7 +58,7 @@ def _dtype(name: str) -> np.dtype:
         return np.dtype(ml_dtypes.bfloat16)
     if name == "float16":
         return np.dtype(np.float16)
-    raise AdagradError(f"dtype must be bfloat16 or float16, got {name!r}")
+    raise AdagradError(f"dtype must be bfloat16 or float16, got {name!r:.40}")
 
 
 def encode(a: np.ndarray, dec: bool = True) -> dict:
@@ -154,12 +168,17 @@ def _schedule(s: dict) -> Callable[[int], float]:
     return lambda count: s["init_value"] * s["decay_rate"] ** (count / s["transition_steps"])
 
 
-def _recorded(n: int) -> list[int]:
-    return list(range(1, n + 1)) if n <= 30 else sorted({*range(1, 11), *range(50, n + 1, 50), n})
+def _recorded(n: int, full: bool = False) -> list[int]:
+    """The steps a file records: every step of at most 30 (``full``: of any run); else 1 to 10, every
+    50th and the last (the rule of the float32 files, :func:`adagrad_ref.golden.generator.recorded_steps`)."""
+    if full or n <= 30:
+        return list(range(1, n + 1))
+    return sorted({*range(1, 11), *range(50, n + 1, 50), n})
 
 
-def build() -> dict:
-    """The whole file, as the reference computes it (seeded: the same bits on every run)."""
+def build(full: bool = False) -> dict:
+    """The whole file, as the reference computes it (seeded: the same bits on every run); ``full``:
+    every step of every test recorded (``golden --full``)."""
     doc: dict[str, Any] = {
         "algorithm": "optax.adagrad",
         "format": FORMAT,
@@ -193,7 +212,7 @@ def build() -> dict:
                     rates.append(np.float32(opt.learning_rate_at(t - 1)))
                     u, state = opt.update(g, state)
                     w = apply_updates(w, u)
-                    if t in _recorded(len(grads)):
+                    if t in _recorded(len(grads), full):
                         got = {"sum_of_squares": state.sum_of_squares, "updates": u, "params": w}
                         steps.append({"step": t, "expected": {q: encode(got[q]) for q in QUANTITIES}})
                 group["tests"].append({
@@ -223,8 +242,9 @@ def dumps(doc: dict) -> str:
     return "\n".join([*lines, "]}"]) + "\n"
 
 
-def write(path: Path = FILE) -> None:
-    Path(path).write_text(dumps(build()), encoding="utf-8")
+def write(path: str | Path = FILE, full: bool = False) -> None:
+    """Write the file (atomically: a failure part-way leaves the old file whole)."""
+    write_text(path, dumps(build(full)), "cannot write the golden file")
 
 
 def _mismatches(a: np.ndarray, b: np.ndarray) -> int:
@@ -261,15 +281,19 @@ def verify_port(port: Port, doc: dict | None = None) -> list[str]:
     return failures
 
 
-if __name__ == "__main__":  # pragma: no cover
-    write()
-    print(f"wrote {FILE}")
-
-
 def _ordered(a: np.ndarray) -> np.ndarray:
     """uint16 patterns mapped to integers in float order, adjacent values 1 apart (+0 and -0 too)."""
     b = a.view(np.uint16).astype(np.int64)
     return np.where(b & 0x8000, -(b & 0x7FFF) - 1, b)
+
+
+def distance(got: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    """Elementwise distance in ULP of the dtype, counted on the bit patterns: adjacent values 1 apart
+    (``-0.0`` and ``+0.0`` too, a subnormal and its neighbours too); any NaN matches any NaN (0), a NaN
+    against a number is infinitely far."""
+    nan_a, nan_b = np.isnan(got.astype(np.float32)), np.isnan(exp.astype(np.float32))
+    d = np.abs(_ordered(got) - _ordered(exp)).astype(np.float64)
+    return np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, d))
 
 
 def ulp_gaps(port: Port, doc: dict | None = None) -> dict[str, float]:
@@ -291,12 +315,116 @@ def ulp_gaps(port: Port, doc: dict | None = None) -> dict[str, float]:
                 u_got, G_got, w_got = port(decode(g_obj, dt), G, w, lr, eps)
                 got = {"updates": u_got, "sum_of_squares": G_got, "params": w_got}
                 for q in QUANTITIES:
-                    exp = decode(step["expected"][q], dt)
-                    a, b = np.asarray(got[q]), exp
-                    nan_a, nan_b = np.isnan(a.astype(np.float32)), np.isnan(b.astype(np.float32))
-                    d = np.abs(_ordered(a) - _ordered(b)).astype(np.float64)
-                    d = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, d))
+                    d = distance(np.asarray(got[q]), decode(step["expected"][q], dt))
                     worst[q] = max(worst[q], float(d.max()) if d.size else 0.0)
                 G = decode(step["expected"]["sum_of_squares"], dt)
                 w = decode(step["expected"]["params"], dt)
     return worst
+
+
+# ------------------------------------------------------- results files: python -m adagrad_ref verify
+
+_HEX4 = re.compile("[0-9a-f]{4}")
+
+
+def decode_checked(obj: Any, dt: np.dtype, where: str) -> np.ndarray:
+    """:func:`decode` of a file that may be anything: every malformed field is one AdagradError line
+    naming ``where`` (the shape as the float32 files' verifier checks it, then 4 lowercase hex digits
+    per element)."""
+    if not isinstance(obj, dict):
+        raise AdagradError(f"{where}: expected an object with shape and hex")
+    shape = check_shape(obj.get("shape"), where)
+    hexes, count = obj.get("hex"), math.prod(shape)
+    if not isinstance(hexes, list) or len(hexes) != count:
+        got = len(hexes) if isinstance(hexes, list) else type(hexes).__name__
+        raise AdagradError(f"{where}.hex: expected {count} bit patterns, got {got}")
+    for i, h in enumerate(hexes):
+        if not (isinstance(h, str) and _HEX4.fullmatch(h)):
+            raise AdagradError(f"{where}.hex[{i}]: expected 4 lowercase hex digits, got {h!r:.40}")
+    return np.array([int(h, 16) for h in hexes], np.uint16).view(dt).reshape(shape)
+
+
+def results(port: Port, doc: dict | None = None) -> dict:
+    """The results file a port writes for ``python -m adagrad_ref verify``: the golden file's layout,
+    each recorded step's ``expected`` replaced by the port's values (``shape`` and ``hex``), the port run
+    along its own trajectory from each test's initial state (as :func:`verify_port` runs it)."""
+    doc = doc if doc is not None else json.loads(FILE.read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"format": FORMAT, "testGroups": []}
+    for group in doc["testGroups"]:
+        dt = _dtype(group["dtype"])
+        eps = group["hyperparameters"]["eps"]
+        tests = []
+        for test in group["tests"]:
+            w = decode(test["initial"]["params"], dt)
+            G = decode(test["initial"]["sum_of_squares"], dt)
+            recorded = {s["step"] for s in test["steps"]}
+            rates = [float(np.uint32(int(h, 16)).view(np.float32)) for h in test["inputs"]["learning_rate"]]
+            steps = []
+            for t, (g_obj, lr) in enumerate(zip(test["inputs"]["grads"], rates, strict=True), start=1):
+                u, G, w = port(decode(g_obj, dt), G, w, lr, eps)
+                if t in recorded:
+                    got = {"sum_of_squares": G, "updates": u, "params": w}
+                    expected = {q: encode(np.asarray(got[q]), dec=False) for q in QUANTITIES}
+                    steps.append({"step": t, "expected": expected})
+            tests.append({"tcId": test["tcId"], "steps": steps})
+        out["testGroups"].append({"dtype": group["dtype"], "tests": tests})
+    return out
+
+
+def _text(x: np.ndarray) -> tuple[str, str]:
+    e = encode(x.reshape(1))
+    return e["hex"][0], e["dec"][0]
+
+
+def compare(res: dict, gold: dict, results_path: str = "results", golden: str = "golden") -> list:
+    """One :class:`~adagrad_ref.golden.verifier.CaseResult` per test of ``gold``: the largest distance per
+    quantity (ULP of the dtype, :func:`distance`) over its recorded steps, and the first value whose bits
+    differ (the tolerance is 0: this file has one level, exact). Malformed input: one AdagradError line."""
+    from adagrad_ref.golden.verifier import CaseResult, _index_tests, _steps_by_number
+
+    gold_tests = _index_tests(gold, golden)
+    res_tests = _index_tests(res, results_path)
+    missing = sorted(set(gold_tests) - set(res_tests))
+    if missing:
+        raise AdagradError(
+            f"{results_path}: case tcId {missing[0]} is missing ({len(missing)} of {len(gold_tests)})"
+        )
+    out = []
+    for tc, (group, gtest) in sorted(gold_tests.items()):
+        dt = _dtype(group.get("dtype"))
+        where = f"{results_path}: tcId {tc}"
+        rsteps = _steps_by_number(res_tests[tc][1], where)
+        errors, first = dict.fromkeys(QUANTITIES, 0.0), None
+        for n, gstep in sorted(_steps_by_number(gtest, f"{golden}: tcId {tc}").items()):
+            if n not in rsteps:
+                raise AdagradError(f"{where}: step {n} is missing (the golden file records it)")
+            gexp, rexp = gstep["expected"], rsteps[n]["expected"]
+            for q in QUANTITIES:
+                if q not in rexp:
+                    raise AdagradError(f"{where}: step {n}: expected.{q}: missing")
+                gv = decode_checked(gexp.get(q), dt, f"{golden}: tcId {tc}: step {n}: expected.{q}")
+                rv = decode_checked(rexp[q], dt, f"{where}: step {n}: expected.{q}")
+                if rv.shape != gv.shape:
+                    raise AdagradError(
+                        f"{where}: step {n}: expected.{q}: shape {list(rv.shape)}, the golden file's is "
+                        f"{list(gv.shape)}"
+                    )
+                d = distance(rv, gv).reshape(-1)
+                if d.size:
+                    errors[q] = max(errors[q], float(d.max()))
+                bad = np.flatnonzero(d > 0)
+                if first is None and bad.size:
+                    i = int(bad[0])
+                    first = {
+                        "step": n, "quantity": q, "path": "",
+                        "index": [int(k) for k in np.unravel_index(i, gv.shape)] if gv.ndim else [],
+                        "expected": _text(gv.reshape(-1)[i : i + 1]), "got": _text(rv.reshape(-1)[i : i + 1]),
+                        "distance": float(d[i]), "tolerance": 0,
+                    }  # fmt: skip
+        out.append(CaseResult(tc, str(gtest.get("comment", "")), errors, first is None, first))
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    write()
+    print(f"wrote {FILE}")

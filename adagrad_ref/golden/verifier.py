@@ -132,10 +132,25 @@ def _leaf_difference(golden: list, results: list) -> str:
     return f"leaf {len(g)} ({r[len(g)]!r:.60}) is one more than the golden file's {len(g)}"
 
 
+#: The low-precision golden file (bfloat16, float16; :mod:`adagrad_ref.golden.low_precision`): its own
+#: layout, recognised by its ``format``, verified at one level, exact. Its name is its file's.
+LOW_PRECISION = "optax_low_precision"
+
+
 def _header(doc: dict, path: str) -> str:
+    """The convention a file is of (``optax_low_precision`` for the low-precision format), or the error."""
+    if "format" in doc and "schemaVersion" not in doc:
+        from adagrad_ref.golden.low_precision import FORMAT
+
+        if doc["format"] != FORMAT:
+            raise AdagradError(f"{path}: format is {doc['format']!r:.40}; this verifier reads {FORMAT!r}")
+        return LOW_PRECISION
     if "schemaVersion" not in doc:
         what = " (a JSON Schema, not a results file)" if "$schema" in doc else ""
-        raise AdagradError(f"{path}: schemaVersion is missing{what}; this verifier reads {SCHEMA_VERSION}")
+        raise AdagradError(
+            f"{path}: schemaVersion is missing{what}; this verifier reads {SCHEMA_VERSION} (or, for "
+            "bfloat16 and float16, the low-precision format)"
+        )
     if doc.get("schemaVersion") != SCHEMA_VERSION:
         raise AdagradError(
             f"{path}: schemaVersion is {doc.get('schemaVersion')!r:.40}; this verifier reads {SCHEMA_VERSION}"
@@ -346,6 +361,8 @@ def _is_shipped(raw: bytes, convention: str) -> bool:
 def verify(results_path: str, golden: str | None = None, level: str = "exact") -> Verdict:
     """Compare a port's results file with a golden file (default: the shipped one of its convention).
 
+    A results file of the low-precision format (bfloat16 and float16: its ``format`` field) is checked
+    against ``optax_low_precision.json`` by :func:`adagrad_ref.golden.low_precision.compare`, exact only.
     Refuses (AdagradError) a malformed file, and a ``golden`` that is the results file itself: the
     same file, or another file with the same bytes unless those bytes are the shipped golden file's
     (a copy of the shipped values is a correct answer; a copy of any other file proves nothing).
@@ -355,6 +372,11 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
     raw, rstat = read_bytes(results_path)
     res = parse_json(raw, results_path)
     convention = _header(res, results_path)
+    if convention == LOW_PRECISION and level != "exact":
+        raise AdagradError(
+            f"{results_path}: a low-precision results file is verified at one level, exact (every bit; "
+            "docs/low_precision.md); --level relaxed is for the float32 and float64 files"
+        )
     golden = golden or golden_path(convention)
     graw, gstat = read_bytes(golden)
     shipped = _is_shipped(graw, convention)
@@ -367,15 +389,20 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
             f"{golden}: has the same bytes as the results file {results_path}; a file cannot certify itself"
         )
     gold = parse_json(graw, golden)
-    if _header(gold, golden) != convention:
+    if (gold_convention := _header(gold, golden)) != convention:
         raise AdagradError(
-            f"{golden}: convention is {gold['convention']!r}, the results file's is {convention!r}"
+            f"{golden}: convention is {gold_convention!r}, the results file's is {convention!r}"
         )
     if not shipped:
         check_agrees_with_shipped(gold, convention, golden)
     verdict = Verdict(results_path, golden, hashlib.sha256(graw).hexdigest(), shipped, level)
     try:
-        verdict.cases = compare_docs(res, gold, level, results_path, golden)
+        if convention == LOW_PRECISION:
+            from adagrad_ref.golden.low_precision import compare
+
+            verdict.cases = compare(res, gold, results_path, golden)
+        else:
+            verdict.cases = compare_docs(res, gold, level, results_path, golden)
     except AdagradError:  # already one line naming the file and the field
         raise
     except (KeyError, TypeError, IndexError, ValueError) as e:  # malformed: exit 2, never a traceback
