@@ -12,6 +12,7 @@ import sys
 import jsonschema
 import numpy as np
 import pytest
+from conftest import ROOT
 from golden_mutants import LOW_PRECISION_PORTS
 
 from adagrad_ref import lowprec
@@ -173,6 +174,9 @@ def test_every_low_precision_mutant_fails_verify_at_its_first_difference(tmp_pat
     )
     # Every test before it passes.
     assert all("pass" in ln for ln in lines[3:at] if not ln.startswith(" "))
+    if name == "one final rounding instead of per operation":  # the example docs/low_precision.md shows
+        doc_text = " ".join((ROOT / "docs" / "low_precision.md").read_text(encoding="utf-8").split())
+        assert " ".join(lines[at + 1].split()) in doc_text.replace("`", "")
 
 
 @pytest.mark.parametrize(
