@@ -37,7 +37,8 @@ TOOLS = ROOT / "adagrad_ref" / "tools"
 
 def _small(**kw) -> BenchConfig:
     base = dict(sizes=[1000, 20000], dtypes=["float32"], repeats=2, min_seconds=0.001)
-    return BenchConfig(**{**base, "many_leaves": False, "sparse": False, "startup": False, **kw})
+    off = {"many_leaves": False, "sparse": False, "startup": False, "low_precision": False}
+    return BenchConfig(**{**base, **off, **kw})
 
 
 def test_small_run_measures_everything(tmp_path):
@@ -245,3 +246,22 @@ def test_cli_rejects_bad_sizes():
         and "expected comma-separated sizes" in out.stderr
         and "Traceback" not in out.stderr
     )
+
+
+def test_low_precision_is_measured_against_its_own_traffic_roof():
+    """bfloat16 and float16 (and float32 beside them): the serial step and the serial traffic roof on
+    arrays of the dtype's own element size, every pair in the report's table."""
+    result = run(_small(sizes=[1000], low_precision=True, low_precision_sizes=[1000, 5000]), progress=False)
+    rows = result["low_precision"]
+    assert {(r["dtype"], r["n"], r["impl"]) for r in rows} == {
+        (d, n, i)
+        for d in ("bfloat16", "float16", "float32")
+        for n in (1000, 5000)
+        for i in ("numba_serial", "roofline_serial")
+    }
+    for r in rows:
+        itemsize = 4 if r["dtype"] == "float32" else 2
+        assert r["gb_per_s"] == pytest.approx(5 * r["n"] * itemsize / r["seconds"] / 1e9)
+    text = report(result)
+    assert "**Low precision**" in text
+    assert re.search(r"^\| bfloat16 \| [0-9.]+ \([0-9.]+\) \| [0-9.]+ \([0-9.]+\) \|$", text, re.M), text

@@ -11,8 +11,9 @@ benchmark keeps no copy of the formula.
 
 Also measured: a model-shaped pytree of 200 leaves (per-leaf calls, the flat
 multi-tensor path, torch with the same 200 tensors, jitted optax), sparse rows
-of an embedding table against the dense step, and the start-up cost of the
-Numba kernels with an empty and a warm cache. The report and the tables of docs/performance.md
+of an embedding table against the dense step, the start-up cost of the
+Numba kernels with an empty and a warm cache, and the bfloat16 and float16 in-place step against its
+own traffic roof (:func:`bench_low_precision`). The report and the tables of docs/performance.md
 are written from the result by :mod:`adagrad_ref.tools.bench_report`.
 """
 
@@ -178,6 +179,8 @@ class BenchConfig:
     many_leaves: bool = True
     sparse: bool = True
     startup: bool = True
+    low_precision: bool = True
+    low_precision_sizes: list[int] = field(default_factory=lambda: [10**3, 10**5, 10**6, 10**7])
 
 
 #: Arrays of n elements each implementation keeps alive or allocates at its peak, measured with
@@ -340,6 +343,10 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
         )
     if config.sparse:
         result["sparse"] = bench_sparse(config.repeats, progress)
+    if config.low_precision:
+        result["low_precision"] = bench_low_precision(
+            config.low_precision_sizes, config.repeats, config.min_seconds, progress
+        )
     if config.startup:
         result["startup"] = bench_startup()
     result["targets"] = check_targets(result)
@@ -406,6 +413,50 @@ def bench_sparse(repeats: int, progress: bool, n: int = 10**6, d: int = 64, k: i
         samples = measure_interleaved(steps, repeats, 0.02, tick=lambda: bar.update(1))
     sec = {name: statistics.median(s) for name, s in samples.items()}
     return {"n": n, "d": d, "rows": k, "unique_rows": int(np.unique(rows).size), "seconds": sec}
+
+
+# ---------------------------------------------------------------- low precision (bfloat16, float16)
+
+LOW_PRECISION_DTYPES = ("bfloat16", "float16", "float32")
+
+
+def bench_low_precision(sizes: list[int], repeats: int, min_seconds: float, progress: bool) -> list[dict]:
+    """The in-place step on bfloat16 and float16 against its own traffic roof, float32 beside them.
+
+    The low-precision kernel runs on one core, so each format is timed with ``parallel=False`` (float32
+    too, for the side-by-side ratio) against :func:`~adagrad_ref.tools.roofs.traffic_roof_serial` on
+    arrays of its own element size (uint16 views: half the bytes of float32), the float32 roof measured
+    the same way. The roof has buffers of its own (its sums are not Adagrad's: they would feed the step
+    arbitrary bit patterns). One row per (dtype, n, impl): ``numba_serial`` or ``roofline_serial``."""
+    import ml_dtypes
+    from tqdm import tqdm
+
+    rows = []
+    total = len(LOW_PRECISION_DTYPES) * len(sizes) * repeats
+    with tqdm(total=total, desc="low precision", unit="repeat", disable=not progress, file=sys.stderr) as bar:
+        for name in LOW_PRECISION_DTYPES:
+            dtype = np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
+            bits = np.uint16 if dtype.itemsize == 2 else np.uint32
+            for n in sizes:
+                rng = np.random.default_rng(n)
+                b = Buffers(
+                    p=rng.standard_normal(n).astype(dtype),
+                    g=rng.standard_normal(n).astype(dtype),
+                    G=np.full(n, G0, dtype),
+                )
+                roof = [np.zeros(n, bits), np.ones(n, bits), np.zeros(n, bits)]
+                steps = {
+                    "numba_serial": lambda b=b: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=False),
+                    "roofline_serial": lambda r=roof: traffic_roof_serial(*r),
+                }
+                samples = measure_interleaved(steps, repeats, min_seconds, tick=lambda: bar.update(1))
+                for impl, s in samples.items():
+                    med = statistics.median(s)
+                    rows.append({
+                        "dtype": name, "n": n, "impl": impl, "seconds": med, "samples": s,
+                        "gb_per_s": ARRAYS_MOVED * n * dtype.itemsize / med / 1e9,
+                    })  # fmt: skip
+    return rows
 
 
 _STARTUP = """

@@ -429,7 +429,35 @@ def report(result: dict) -> str:
             f"{roof['cores']} cores busy {per_core} ns each, "
             f"{roof['all_cores_per_element_s'] * 1e9:.3f} ns together."
         )
+    low = low_precision_lines(result)
+    if low:
+        lines += ["", *low]
     return "\n".join(lines)
+
+
+def low_precision_lines(result: dict) -> list[str]:
+    """The bfloat16 and float16 in-place step (one core) against its own traffic roof, float32 beside
+    it: ns per element, and the roof's time over the step's (1: at the traffic limit)."""
+    rows = result.get("low_precision") or []
+    if not rows:
+        return []
+    sec = {(r["dtype"], r["n"], r["impl"]): r["seconds"] for r in rows}
+    ns = sorted({r["n"] for r in rows})
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
+    lines = [
+        "**Low precision**: the in-place step on one core (`adagrad_step_inplace(..., parallel=False)`), "
+        "ns per element, and its traffic roof on one core over the step's time",
+        "",
+        "| dtype | " + " | ".join(f"n = {_size(n)}" for n in ns) + " |",
+        "|---|" + "---|" * len(ns),
+    ]
+    for dt in dtypes:
+        cells = []
+        for n in ns:
+            step, roof = sec.get((dt, n, "numba_serial")), sec.get((dt, n, "roofline_serial"))
+            cells.append("—" if step is None or roof is None else f"{step / n * 1e9:.3f} ({roof / step:.2f})")
+        lines.append(f"| {dt} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def save(result: dict, json_path: str, plot_path: str | None) -> None:
