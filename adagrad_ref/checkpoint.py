@@ -54,6 +54,7 @@ from adagrad_ref.atomic import replace_file
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.reference import INT32_MAX, AdagradState
 from adagrad_ref.statefile import (
+    BFLOAT16,
     DTYPES,
     FORMAT,
     META,
@@ -66,6 +67,7 @@ from adagrad_ref.statefile import (
     open_zip,
     read_leaf,
     read_meta,
+    returned_dtype,
     short,
 )
 
@@ -147,13 +149,14 @@ def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Any = No
     paths, leaves, spec = flatten(state.sum_of_squares, "state.sum_of_squares")
     treedef = encode_tree(spec, "state.sum_of_squares")
     TreeDecoder("save_state: state.sum_of_squares").build(treedef, "")  # what load will do, refused now
-    arrays = [_as_saved_array(p, leaf) for p, leaf in zip(paths, leaves, strict=True)]
+    saved = [_as_saved_array(p, leaf) for p, leaf in zip(paths, leaves, strict=True)]
+    arrays = [a for a, _ in saved]
     meta = {
         "format": FORMAT,
         "version": VERSION,
         "count": int(count),
         "treedef": treedef,
-        "leaves": [{"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _sha256(a)} for a in arrays],
+        "leaves": [{"dtype": label, "shape": list(a.shape), "sha256": _sha256(a)} for a, label in saved],
         "hyperparameters": _hyperparameters(optimizer),
     }
     try:
@@ -179,7 +182,8 @@ def _target(path: Any, fn: str) -> str:
     return target
 
 
-def _as_saved_array(path: str, leaf: Any) -> np.ndarray:
+def _as_saved_array(path: str, leaf: Any) -> tuple[np.ndarray, str]:
+    """The array written for ``leaf`` and its meta.json dtype (bfloat16: its bits, little-endian)."""
     if isinstance(leaf, np.ma.MaskedArray):
         raise AdagradError(f"{path} is a masked array; its mask cannot be saved")
     if not (
@@ -187,9 +191,13 @@ def _as_saved_array(path: str, leaf: Any) -> np.ndarray:
     ):
         raise AdagradError(f"{path} is a {type(leaf).__name__}; expected an array")
     a = np.asarray(leaf, order="C")  # keeps 0-d arrays and the byte order
+    if a.dtype.kind == "V" and a.dtype.name == BFLOAT16 and a.dtype.itemsize == 2:
+        return a.view(np.uint16).astype("<u2"), BFLOAT16
     if a.dtype.str not in DTYPES:
-        raise AdagradError(f"{path} has dtype {a.dtype}; a state file holds float32/64 and complex64/128")
-    return a
+        raise AdagradError(
+            f"{path} has dtype {a.dtype}; a state file holds float16/32/64, bfloat16 and complex64/128"
+        )
+    return a, a.dtype.str
 
 
 def _sha256(a: np.ndarray) -> str:
@@ -246,7 +254,10 @@ def load_state(path: str | os.PathLike, *, like: Any = None, optimizer: Any = No
             raise AdagradError(f"{name}: unexpected member {short(extra[0])}")
         spec = optree.tree_structure(skeleton, none_is_leaf=False)
         if like is not None:  # checked before any array is read
-            described = [leaf_description(name, i, lm)[:2] for i, lm in enumerate(leaves_meta)]
+            described = []
+            for i, lm in enumerate(leaves_meta):
+                stored, shape, _ = leaf_description(name, i, lm)
+                described.append((returned_dtype(lm["dtype"], stored), shape))
             spec, like_dtypes = _check_like(name, meta["treedef"], like, described)
         arrays = [read_leaf(z, i, lm) for i, lm in enumerate(leaves_meta)]
     if like is not None:

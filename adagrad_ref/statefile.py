@@ -17,7 +17,9 @@ member ``meta.json``::
 recorded by its class's ``__name__`` and ``_fields`` and rebuilt with
 ``collections.namedtuple(name, fields, rename=True)`` (so a field renamed ``_0`` from ``class``
 comes back). A leaf's ``dtype`` is NumPy's ``dtype.str`` with its byte order (``"<f4"``,
-``">c16"``); the array is stored, and comes back, in that byte order.
+``">c16"``, ``"<f2"``); the array is stored, and comes back, in that byte order. A bfloat16 leaf
+(``ml_dtypes``) is ``"bfloat16"``: its ``.npy`` member holds its bit patterns as little-endian
+uint16 (what ``numpy.load`` shows), and it comes back as bfloat16, every bit as saved.
 
 Version 1 (the hand-written tree walkers' format, before optree: leaves carried a ``path``,
 dtypes had no byte order, a leaf was ``{"t": "leaf"}``) is refused with a one-line error naming
@@ -82,11 +84,26 @@ MAX_MEMBERS = MAX_LEAVES + 1
 MAX_NDIM = 64
 MAX_NPY_HEADER = 4096
 CHUNK = 1 << 20
+#: bfloat16 (ml_dtypes) has no ``.npy`` type of its own (its ``dtype.str`` is ``"<V2"``, any 2 bytes):
+#: its leaf is stored as its bit patterns, little-endian uint16, and named ``"bfloat16"`` in meta.json.
+BFLOAT16 = "bfloat16"
 DTYPES = {
-    d.str: d
-    for t in (np.float32, np.float64, np.complex64, np.complex128)
-    for d in (np.dtype(t).newbyteorder("<"), np.dtype(t).newbyteorder(">"))
+    **{
+        d.str: d
+        for t in (np.float16, np.float32, np.float64, np.complex64, np.complex128)
+        for d in (np.dtype(t).newbyteorder("<"), np.dtype(t).newbyteorder(">"))
+    },
+    BFLOAT16: np.dtype("<u2"),
 }
+
+
+def returned_dtype(label: str, stored: np.dtype) -> np.dtype:
+    """The dtype a leaf comes back in: ``stored``, or bfloat16 for a leaf stored as its bits."""
+    if label == BFLOAT16:
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return stored
 
 
 # ---------------------------------------------------------------- tree <-> JSON
@@ -456,6 +473,8 @@ def read_leaf(z: open_zip, i: int, lm: Any) -> np.ndarray:
         raise AdagradError(f"{name}: cannot read {member} ({e.strerror or e})") from None
     if hashlib.sha256(out).hexdigest() != lm["sha256"]:
         raise AdagradError(f"{name}: {member} does not match meta.leaves[{i}].sha256 (the file is corrupted)")
+    if lm["dtype"] == BFLOAT16:  # the bits, in this machine's byte order, viewed as bfloat16
+        a = a.astype("=u2", copy=False).view(returned_dtype(BFLOAT16, dtype))
     return a
 
 

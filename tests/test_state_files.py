@@ -133,7 +133,10 @@ def test_every_container_and_edge_array_round_trips(tmp_path):
             {"m": np.ma.masked_array([1.0, 2.0], mask=[0, 1])},
             r"state.sum_of_squares\['m'\] is a masked array",
         ),
-        ({"h": np.ones(2, np.float16)}, r"\['h'\] has dtype float16; a state file holds float32/64"),
+        (
+            {"h": np.ones(2, np.longdouble)},
+            r"\['h'\] has dtype float128; a state file holds float16/32/64, bfloat16 and complex64/128",
+        ),
         ({"p": 1.5}, r"state.sum_of_squares\['p'\] is a float; expected an array"),
         ({"o": np.array([1.0], object)}, r"\['o'\] has dtype object"),
     ],
@@ -275,8 +278,8 @@ def with_meta(path, dst, edit):
             r"leaf_00000.npy has 152 bytes; meta.leaves\[0\] says 8796093022208 of data",
         ),
         (
-            lambda s, d: with_meta(s, d, lambda m: m["leaves"][0].update(dtype="<f2")),
-            r"meta.leaves\[0\].dtype: expected one of \['<c16', '<c8', '<f4', '<f8', '>c16'",
+            lambda s, d: with_meta(s, d, lambda m: m["leaves"][0].update(dtype="<i4")),
+            r"meta.leaves\[0\].dtype: expected one of \['<c16', '<c8', '<f2', '<f4', '<f8', '>c16'.*'bfloat16'\], got '<i4'",
         ),
     ],
 )
