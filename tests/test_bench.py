@@ -263,5 +263,5 @@ def test_low_precision_is_measured_against_its_own_traffic_roof():
         itemsize = 4 if r["dtype"] == "float32" else 2
         assert r["gb_per_s"] == pytest.approx(5 * r["n"] * itemsize / r["seconds"] / 1e9)
     text = report(result)
-    assert "**Low precision**" in text
+    assert "**Low precision**" in text and "**Low precision**" in readme(result)  # docs/performance.md too
     assert re.search(r"^\| bfloat16 \| [0-9.]+ \([0-9.]+\) \| [0-9.]+ \([0-9.]+\) \|$", text, re.M), text

@@ -376,9 +376,11 @@ def readme(result: dict) -> str:
     gaps = _gaps(result)
     if gaps:
         lines += ["", *gaps]
+    low = low_precision_lines(result)  # absent from results written before it was measured
     lines += [
         "",
         *_others(result),
+        *(["", *low] if low else []),
         "",
         "Targets, judged from these numbers (`check_targets`):",
         "",
@@ -429,9 +431,6 @@ def report(result: dict) -> str:
             f"{roof['cores']} cores busy {per_core} ns each, "
             f"{roof['all_cores_per_element_s'] * 1e9:.3f} ns together."
         )
-    low = low_precision_lines(result)
-    if low:
-        lines += ["", *low]
     return "\n".join(lines)
 
 
