@@ -162,7 +162,7 @@ def test_every_low_precision_mutant_fails_verify_at_its_first_difference(tmp_pat
     lines = out.stdout.splitlines()
     at = next(k for k, ln in enumerate(lines) if ln.split()[:1] == [str(tc)])
     assert "FAIL" in lines[at]
-    dt = lp._dtype(next(g["dtype"] for g in doc["testGroups"] for t in g["tests"] if t["tcId"] == tc))
+    dt = lp.dtype_named(next(g["dtype"] for g in doc["testGroups"] for t in g["tests"] if t["tcId"] == tc))
 
     def dec(h):
         return lp.encode(np.array([int(h, 16)], np.uint16).view(dt))["dec"][0]

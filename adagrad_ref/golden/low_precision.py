@@ -35,7 +35,6 @@ __all__ = [
     "FILE",
     "FORMAT",
     "build",
-    "compare",
     "decode",
     "distance",
     "dumps",
@@ -51,7 +50,7 @@ QUANTITIES = ("sum_of_squares", "updates", "params")
 Port = Callable[[np.ndarray, np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def _dtype(name: str) -> np.dtype:
+def dtype_named(name: str) -> np.dtype:
     if name == "bfloat16":
         import ml_dtypes
 
@@ -95,7 +94,7 @@ def _finfo(dt: np.dtype):
 
 def _cases(name: str, rng) -> list[dict]:
     """The groups of one dtype: (hyperparameters, tests); each test: w, G, grads, rates, comment, flags."""
-    dt = _dtype(name)
+    dt = dtype_named(name)
     fi = _finfo(dt)
     lo, hi = (-15, 15) if name == "bfloat16" else (-6, 3)
     tiny, small = float(fi.smallest_subnormal), float(fi.smallest_normal)
@@ -259,7 +258,7 @@ def verify_port(port: Port, doc: dict | None = None) -> list[str]:
     doc = doc if doc is not None else json.loads(FILE.read_text(encoding="utf-8"))
     failures = []
     for group in doc["testGroups"]:
-        dt = _dtype(group["dtype"])
+        dt = dtype_named(group["dtype"])
         eps = group["hyperparameters"]["eps"]
         for test in group["tests"]:
             w = decode(test["initial"]["params"], dt)
@@ -303,7 +302,7 @@ def ulp_gaps(port: Port, doc: dict | None = None) -> dict[str, float]:
     doc = doc if doc is not None else json.loads(FILE.read_text(encoding="utf-8"))
     worst = dict.fromkeys(QUANTITIES, 0.0)
     for group in doc["testGroups"]:
-        dt = _dtype(group["dtype"])
+        dt = dtype_named(group["dtype"])
         eps = group["hyperparameters"]["eps"]
         for test in group["tests"]:
             if len(test["steps"]) != test["numberOfSteps"]:
@@ -351,7 +350,7 @@ def results(port: Port, doc: dict | None = None) -> dict:
     doc = doc if doc is not None else json.loads(FILE.read_text(encoding="utf-8"))
     out: dict[str, Any] = {"format": FORMAT, "testGroups": []}
     for group in doc["testGroups"]:
-        dt = _dtype(group["dtype"])
+        dt = dtype_named(group["dtype"])
         eps = group["hyperparameters"]["eps"]
         tests = []
         for test in group["tests"]:
@@ -371,58 +370,9 @@ def results(port: Port, doc: dict | None = None) -> dict:
     return out
 
 
-def _text(x: np.ndarray) -> tuple[str, str]:
+def value_text(x: np.ndarray) -> tuple[str, str]:
     e = encode(x.reshape(1))
     return e["hex"][0], e["dec"][0]
-
-
-def compare(res: dict, gold: dict, results_path: str = "results", golden: str = "golden") -> list:
-    """One :class:`~adagrad_ref.golden.verifier.CaseResult` per test of ``gold``: the largest distance per
-    quantity (ULP of the dtype, :func:`distance`) over its recorded steps, and the first value whose bits
-    differ (the tolerance is 0: this file has one level, exact). Malformed input: one AdagradError line."""
-    from adagrad_ref.golden.verifier import CaseResult, _index_tests, _steps_by_number
-
-    gold_tests = _index_tests(gold, golden)
-    res_tests = _index_tests(res, results_path)
-    missing = sorted(set(gold_tests) - set(res_tests))
-    if missing:
-        raise AdagradError(
-            f"{results_path}: case tcId {missing[0]} is missing ({len(missing)} of {len(gold_tests)})"
-        )
-    out = []
-    for tc, (group, gtest) in sorted(gold_tests.items()):
-        dt = _dtype(group.get("dtype"))
-        where = f"{results_path}: tcId {tc}"
-        rsteps = _steps_by_number(res_tests[tc][1], where)
-        errors, first = dict.fromkeys(QUANTITIES, 0.0), None
-        for n, gstep in sorted(_steps_by_number(gtest, f"{golden}: tcId {tc}").items()):
-            if n not in rsteps:
-                raise AdagradError(f"{where}: step {n} is missing (the golden file records it)")
-            gexp, rexp = gstep["expected"], rsteps[n]["expected"]
-            for q in QUANTITIES:
-                if q not in rexp:
-                    raise AdagradError(f"{where}: step {n}: expected.{q}: missing")
-                gv = decode_checked(gexp.get(q), dt, f"{golden}: tcId {tc}: step {n}: expected.{q}")
-                rv = decode_checked(rexp[q], dt, f"{where}: step {n}: expected.{q}")
-                if rv.shape != gv.shape:
-                    raise AdagradError(
-                        f"{where}: step {n}: expected.{q}: shape {list(rv.shape)}, the golden file's is "
-                        f"{list(gv.shape)}"
-                    )
-                d = distance(rv, gv).reshape(-1)
-                if d.size:
-                    errors[q] = max(errors[q], float(d.max()))
-                bad = np.flatnonzero(d > 0)
-                if first is None and bad.size:
-                    i = int(bad[0])
-                    first = {
-                        "step": n, "quantity": q, "path": "",
-                        "index": [int(k) for k in np.unravel_index(i, gv.shape)] if gv.ndim else [],
-                        "expected": _text(gv.reshape(-1)[i : i + 1]), "got": _text(rv.reshape(-1)[i : i + 1]),
-                        "distance": float(d[i]), "tolerance": 0,
-                    }  # fmt: skip
-        out.append(CaseResult(tc, str(gtest.get("comment", "")), errors, first is None, first))
-    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -362,7 +362,7 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
     """Compare a port's results file with a golden file (default: the shipped one of its convention).
 
     A results file of the low-precision format (bfloat16 and float16: its ``format`` field) is checked
-    against ``optax_low_precision.json`` by :func:`adagrad_ref.golden.low_precision.compare`, exact only.
+    against ``optax_low_precision.json`` by :func:`compare_low_precision`, exact only.
     Refuses (AdagradError) a malformed file, and a ``golden`` that is the results file itself: the
     same file, or another file with the same bytes unless those bytes are the shipped golden file's
     (a copy of the shipped values is a correct answer; a copy of any other file proves nothing).
@@ -398,9 +398,7 @@ def verify(results_path: str, golden: str | None = None, level: str = "exact") -
     verdict = Verdict(results_path, golden, hashlib.sha256(graw).hexdigest(), shipped, level)
     try:
         if convention == LOW_PRECISION:
-            from adagrad_ref.golden.low_precision import compare
-
-            verdict.cases = compare(res, gold, results_path, golden)
+            verdict.cases = compare_low_precision(res, gold, results_path, golden)
         else:
             verdict.cases = compare_docs(res, gold, level, results_path, golden)
     except AdagradError:  # already one line naming the file and the field
@@ -449,3 +447,56 @@ def check_agrees_with_shipped(gold: dict, convention: str, golden: str) -> None:
                     f"{golden}: tcId {tc}: step {n} differs from the shipped golden file's (or is missing):"
                     " a --golden file must agree bit for bit with the shipped values it records"
                 )
+
+
+def compare_low_precision(
+    res: dict, gold: dict, results_path: str = "results", golden: str = "golden"
+) -> list:
+    """One :class:`CaseResult` per test of ``gold`` (``optax_low_precision.json``): the largest distance
+    per quantity (ULP of the dtype, :func:`~adagrad_ref.golden.low_precision.distance`) over its
+    recorded steps, and the first value whose bits
+    differ (the tolerance is 0: this file has one level, exact). Malformed input: one AdagradError line."""
+    from adagrad_ref.golden import low_precision as lp
+
+    gold_tests = _index_tests(gold, golden)
+    res_tests = _index_tests(res, results_path)
+    missing = sorted(set(gold_tests) - set(res_tests))
+    if missing:
+        raise AdagradError(
+            f"{results_path}: case tcId {missing[0]} is missing ({len(missing)} of {len(gold_tests)})"
+        )
+    out = []
+    for tc, (group, gtest) in sorted(gold_tests.items()):
+        dt = lp.dtype_named(group.get("dtype"))
+        where = f"{results_path}: tcId {tc}"
+        rsteps = _steps_by_number(res_tests[tc][1], where)
+        errors, first = dict.fromkeys(lp.QUANTITIES, 0.0), None
+        for n, gstep in sorted(_steps_by_number(gtest, f"{golden}: tcId {tc}").items()):
+            if n not in rsteps:
+                raise AdagradError(f"{where}: step {n} is missing (the golden file records it)")
+            gexp, rexp = gstep["expected"], rsteps[n]["expected"]
+            for q in lp.QUANTITIES:
+                if q not in rexp:
+                    raise AdagradError(f"{where}: step {n}: expected.{q}: missing")
+                gv = lp.decode_checked(gexp.get(q), dt, f"{golden}: tcId {tc}: step {n}: expected.{q}")
+                rv = lp.decode_checked(rexp[q], dt, f"{where}: step {n}: expected.{q}")
+                if rv.shape != gv.shape:
+                    raise AdagradError(
+                        f"{where}: step {n}: expected.{q}: shape {list(rv.shape)}, the golden file's is "
+                        f"{list(gv.shape)}"
+                    )
+                d = lp.distance(rv, gv).reshape(-1)
+                if d.size:
+                    errors[q] = max(errors[q], float(d.max()))
+                bad = np.flatnonzero(d > 0)
+                if first is None and bad.size:
+                    i = int(bad[0])
+                    first = {
+                        "step": n, "quantity": q, "path": "",
+                        "index": [int(k) for k in np.unravel_index(i, gv.shape)] if gv.ndim else [],
+                        "expected": lp.value_text(gv.reshape(-1)[i : i + 1]),
+                        "got": lp.value_text(rv.reshape(-1)[i : i + 1]),
+                        "distance": float(d[i]), "tolerance": 0,
+                    }  # fmt: skip
+        out.append(CaseResult(tc, str(gtest.get("comment", "")), errors, first is None, first))
+    return out
