@@ -67,15 +67,20 @@ from adagrad_ref.trees import NAMESPACE, flatten
 __all__ = [
     "FACTORIES",
     "ORDER_OF_OPERATIONS",
+    "OTHER_FACTORIES",
     "Convention",
     "keras",
     "keras_leaf",
+    "onnx",
+    "onnx_leaf",
     "optax",
     "optax_leaf",
     "pytorch",
     "pytorch_leaf",
     "tensorflow_v2",
     "tensorflow_v2_leaf",
+    "tfjs",
+    "tfjs_leaf",
 ]
 
 #: Per convention, the canonical order of operations, one rounding per line (written into the golden files).
@@ -108,6 +113,21 @@ ORDER_OF_OPERATIONS = {
         "d = sqrt(G) + eps",
         "u = -((g * lr_t) / d)",
         "w = w + u              (TensorFlow writes w - g * lr_t / d: the same bits)",
+    ],
+    "tfjs": [
+        "lr_t = the rate rounded to float32 (tfjs multiplies by the scalar tensor -lr; float32 only)",
+        "G = G + g*g            (add(accumulator, square(g)))",
+        "d = sqrt(G + eps)      (eps = the backend's epsilon, 1e-7 on the CPU backend)",
+        "u = (g / d) * (-lr_t)  (mul(div(g, d), -lr): divide first, then scale)",
+        "w = u + w",
+    ],
+    "onnx": [
+        "r = R / (1 + T * decay_factor)   (T = count, 0 at step 1; in float64, then rounded to the dtype)",
+        "g = norm_coefficient * w + g     (two roundings; skipped when norm_coefficient = 0)",
+        "G = G + g*g",
+        "d = sqrt(G) + epsilon  (epsilon outside the root; default 0: no guard, 0/0 = NaN)",
+        "u = -((r * g) / d)     (X_new = X - r * g / d: the same bits)",
+        "w = w + u",
     ],
 }
 
@@ -161,6 +181,38 @@ def tensorflow_v2_leaf(g: np.ndarray, G: np.ndarray, p: np.ndarray | None, lr: f
     return np.asarray(u), np.asarray(G)
 
 
+def tfjs_leaf(g: np.ndarray, G: np.ndarray, p: np.ndarray | None, lr: float, eps: float):
+    """TensorFlow.js's ``AdagradOptimizer.applyGradients`` (``tfjs-core`` 4.22), ``lr`` rounded to float32.
+
+    ``add(mul(div(g, sqrt(add(G, eps))), -lr), w)``: the division comes first and the rate scales
+    its quotient, an order none of the other conventions uses.
+    """
+    dtype = G.dtype.type
+    with np.errstate(all="ignore"):
+        G = G + g * g  # add(accumulatedGrad, square(gradient))
+        d = np.sqrt(G + dtype(eps))  # sqrt(add(newAccumulatedGrad, backend.epsilon()))   (ε inside)
+        u = (g / d) * dtype(-lr)  # mul(div(gradient, d), -learningRate)
+    return np.asarray(u), np.asarray(G)
+
+
+def onnx_leaf(
+    g: np.ndarray, G: np.ndarray, p: np.ndarray | None, r: float, epsilon: float,
+    norm_coefficient: float = 0.0,
+):  # fmt: skip
+    """ONNX's ``ai.onnx.preview.training.Adagrad`` read per operation in the params' dtype (as a runtime
+    kernel computes it), ``r`` this step's decayed rate (:func:`onnx`). The operator's NumPy reference
+    (``onnx.reference``) differs: it promotes ``r`` to float64, so a float32 update is computed in
+    float64 and rounded once (measured in ``python -m adagrad_ref atlas``)."""
+    dtype = G.dtype.type
+    with np.errstate(all="ignore"):
+        if norm_coefficient != 0:
+            g = dtype(norm_coefficient) * p + g  # g_regularized = norm_coefficient * x + g
+        G = G + g * g  # h_new = h + g_regularized * g_regularized
+        d = np.sqrt(G) + dtype(epsilon)  # h_sqrt = sqrt(h_new) + epsilon   (ε outside)
+        u = -((dtype(r) * g) / d)  # x_new = x - r_ * g_regularized / h_sqrt
+    return np.asarray(u), np.asarray(G)
+
+
 # ---------------------------------------------------------------- the shared driver
 
 _PAIR = optree.tree_structure((0, 0))
@@ -185,6 +237,8 @@ class Convention:
       refuse_overflow: whether η, ε and G₀ that overflow the params' dtype are refused, at ``init``
         and at every step, as :func:`adagrad_ref.adagrad` refuses them (optax: the reference itself;
         the other conventions reproduce frameworks that store Inf).
+      dtypes: the real dtypes the framework computes in (None: float32 and float64; TensorFlow.js:
+        float32 only).
 
     Attributes ``learning_rate``, ``initial_accumulator_value`` and ``eps`` hold
     the values given to the factory, whatever the framework calls them.
@@ -195,6 +249,7 @@ class Convention:
         hyperparameters: dict[str, float | bool | str], *, learning_rate: Any,
         initial_accumulator_value: float, eps: float, needs_params: bool = False, takes_complex: bool = False,
         g0_must_fit: bool = False, takes_low_precision: bool = False, refuse_overflow: bool = False,
+        dtypes: tuple[str, ...] | None = None,
     ) -> None:  # fmt: skip
         self.convention = convention
         self.leaf_update = leaf_update
@@ -208,12 +263,14 @@ class Convention:
         self.g0_must_fit = g0_must_fit
         self.takes_low_precision = takes_low_precision
         self.refuse_overflow = refuse_overflow
+        self.dtypes = dtypes
 
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` in every entry, ``count`` = 0."""
         params = validation.check_init(params, real_only=None if self.takes_complex else self.convention)
         if not self.takes_low_precision:
             self._refuse_low_precision(params, "params")
+        self._refuse_other_dtypes(params, "params")
         G0 = self.initial_accumulator_value
         if self.refuse_overflow:
             for dtype in dict.fromkeys(p.dtype for p in optree.tree_leaves(params, namespace=NAMESPACE)):
@@ -243,6 +300,17 @@ class Convention:
                     "float64 (bfloat16 and float16: adagrad_ref.adagrad, optax's rounding)"
                 )
 
+    def _refuse_other_dtypes(self, tree: Any, name: str) -> None:
+        if self.dtypes is None:
+            return
+        paths, leaves, _ = flatten(tree, name)
+        for i, p in enumerate(leaves):
+            if p.dtype.name not in self.dtypes:
+                raise AdagradError(
+                    f"{name}{paths[i]} is {p.dtype}; the {self.convention} convention computes in "
+                    f"{' or '.join(self.dtypes)} only"
+                )
+
     def update(
         self, grads: Any, state: AdagradState, params: Any = None, **extra_args: Any
     ) -> tuple[Any, AdagradState]:
@@ -252,6 +320,7 @@ class Convention:
         )
         if not self.takes_low_precision:
             self._refuse_low_precision(grads, "grads")
+        self._refuse_other_dtypes(grads, "grads")
         lr = self.learning_rate_at(int(state.count))
         if self.refuse_overflow:
             for dtype in dict.fromkeys(g.dtype for g in optree.tree_leaves(grads, namespace=NAMESPACE)):
@@ -449,5 +518,64 @@ def tensorflow_v2(
     )  # fmt: skip
 
 
+def tfjs(
+    learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7
+) -> Convention:
+    """TensorFlow.js's ``tf.train.adagrad(learningRate, initialAccumulatorValue = 0.1)``: float32 only,
+    ε inside the root (the backend's epsilon, 1e-7 on the CPU backend: tfjs takes no ε argument),
+    ``u = (g / d) * (-lr)``. TensorFlow.js takes a number as the rate, no schedule."""
+    if callable(learning_rate):
+        raise AdagradError(
+            "learning_rate must be a number in the tfjs convention (tf.train.adagrad takes no schedule)"
+        )
+    lr = validation.check_learning_rate(learning_rate)
+    iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+    eps = validation.check_hyperparameter("epsilon", epsilon)
+    return Convention(
+        "tfjs", functools.partial(tfjs_leaf, eps=eps),
+        functools.partial(_float32_rate, _constant_or_schedule(lr)),
+        _keras_style_hyperparameters(lr, iav, eps), learning_rate=lr, initial_accumulator_value=iav, eps=eps,
+        dtypes=("float32",),
+    )  # fmt: skip
+
+
+def _onnx_rate(R: float, decay_factor: float, count: int) -> float:
+    """``R / (1 + T * decay_factor)`` with T = count, in float64 as the operator's reference computes it
+    (the leaf function rounds it to the params' dtype)."""
+    return R / (1 + count * decay_factor)
+
+
+def onnx(
+    learning_rate: float, initial_accumulator_value: float = 0.0, epsilon: float = 0.0,
+    decay_factor: float = 0.0, norm_coefficient: float = 0.0,
+) -> Convention:  # fmt: skip
+    """ONNX's ``ai.onnx.preview.training.Adagrad`` (attributes ``epsilon``, ``decay_factor``,
+    ``norm_coefficient``, all 0 by default), read per operation in the params' dtype: ε outside the
+    root, ``r = R / (1 + T·decay_factor)`` with T = ``count`` (0 at the first step) and the L2 term
+    ``norm_coefficient·w`` added to the gradient first. The operator takes the accumulator H as an
+    input, so G₀ is the caller's (``initial_accumulator_value``, 0 here). The decayed rate is computed
+    in float64, as the reference computes it, and rounded to the params' dtype."""
+    if callable(learning_rate):
+        raise AdagradError(
+            "learning_rate must be a number in the onnx convention (its schedule is decay_factor)"
+        )
+    lr = validation.check_learning_rate(learning_rate)
+    iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+    eps = validation.check_hyperparameter("epsilon", epsilon)
+    decay = validation.check_hyperparameter("decay_factor", decay_factor)
+    norm = validation.check_hyperparameter("norm_coefficient", norm_coefficient)
+    hyper = {"learning_rate": lr, "initial_accumulator_value": iav, "epsilon": eps, "decay_factor": decay,
+             "norm_coefficient": norm}  # fmt: skip
+    return Convention(
+        "onnx", functools.partial(onnx_leaf, epsilon=eps, norm_coefficient=norm),
+        functools.partial(_onnx_rate, lr, decay), hyper, learning_rate=lr,
+        initial_accumulator_value=iav, eps=eps, needs_params=norm != 0,
+    )  # fmt: skip
+
+
 #: The factories by name, as the golden files name their convention.
 FACTORIES = {"optax": optax, "pytorch": pytorch, "keras": keras, "tensorflow_v2": tensorflow_v2}
+
+#: The conventions of other libraries (TensorFlow.js, ONNX), each with its golden file
+#: (``python -m adagrad_ref atlas`` runs the libraries themselves on every golden file).
+OTHER_FACTORIES = {"tfjs": tfjs, "onnx": onnx}
