@@ -276,3 +276,46 @@ def low_precision_table() -> str:
             f"| {name} | {'yes' if not lp.verify_port(port, doc) else 'no'} | " + " | ".join(cells) + " |"
         )
     return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- the other libraries' files (tfjs.json, onnx.json)
+# The same harness on the TensorFlow.js and ONNX conventions: real bugs, and another convention's
+# arithmetic run on the file (the port a porter writes from the wrong row of the guide). Every one
+# must fail its file at the exact level; tests/test_atlas.py checks it.
+
+LIBRARY_CONVENTIONS = ("tfjs", "onnx")
+
+
+#: (name, conventions it applies to, the port's arithmetic, the convention whose steps it follows or None)
+# fmt: off
+LIBRARY_MUTANTS = [
+    ("wrong gradient sign", LIBRARY_CONVENTIONS, dataclasses.replace(DEFAULT, gradient=lambda g: -g), None),
+    ("ε outside the root", ("tfjs",), dataclasses.replace(DEFAULT, eps_inside=lambda conv: False), None),
+    ("ε inside the root", ("onnx",), dataclasses.replace(DEFAULT, eps_inside=lambda conv: True), None),
+    ("G₀ = 0 (initial_accumulator_value ignored)", LIBRARY_CONVENTIONS,
+     dataclasses.replace(DEFAULT, initial_accumulator=lambda iav: 0.0), None),
+    ("accumulator stored in float32 (float64 cases)", ("onnx",),
+     dataclasses.replace(DEFAULT, accumulator_dtype=lambda d: WIDER.get(d, d)), None),
+    ("decayed rate of the next step", ("onnx",), dataclasses.replace(DEFAULT, learning_rate=_rate_of_next_step),
+     None),
+    ("Keras's order -((lr*g)/d)", ("tfjs",), DEFAULT, "keras"),
+    ("optax's order (-lr)*(g*(1/d)), with its guard", ("tfjs",), DEFAULT, "optax"),
+    ("norm_coefficient ignored (tensorflow_v2's steps)", ("onnx",), DEFAULT, "tensorflow_v2"),
+]
+# fmt: on
+
+
+def run_library_mutant(convention: str, ops: Arithmetic, follows: str | None, path: str) -> dict:
+    """Run one mutant on ``convention``'s shipped file; write its results to ``path``; return
+    {exact_failed, relaxed_failed, cases}."""
+    with open(golden_path(convention), encoding="utf-8") as f:
+        golden = json.load(f)
+    doc = dict(golden, convention=follows) if follows else golden
+    results = run_port(doc, ops)
+    results["convention"] = convention
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(results, f)
+    out = {"cases": golden["numberOfTests"]}
+    for level in ("exact", "relaxed"):
+        out[level + "_failed"] = sum(not c.passed for c in verify(path, level=level).cases)
+    return out

@@ -23,8 +23,9 @@ from adagrad_ref.golden.generator import recorded_steps
 
 CONVENTIONS = sorted(FACTORIES)
 PORT_SRC = ROOT / "tests" / "ports" / "adagrad_port.c"
-#: The issue's budget for the shipped data, unpacked.
-MAX_SHIPPED_BYTES = 2 * 2**20
+#: The issue's budget for the shipped data, unpacked: 2 MiB, raised by 256 KiB for the TensorFlow.js and
+#: ONNX files (issue 23's atlas: 2,319,196 bytes in all with them).
+MAX_SHIPPED_BYTES = 2 * 2**20 + 256 * 2**10
 
 
 def load(convention):

@@ -20,7 +20,12 @@ __all__ = ["Case", "Group", "build_groups", "hyperparameters"]
 
 REAL_DTYPES = ("float32", "float64")
 ALL = ("optax", "pytorch", "keras", "tensorflow_v2")
-SEEDS = {"optax": 1, "pytorch": 2, "keras": 3, "tensorflow_v2": 4}
+#: Other libraries' conventions (conventions.OTHER_FACTORIES): their own files, seeds and dtypes.
+LIBRARIES = ("tfjs", "onnx")
+SEEDS = {"optax": 1, "pytorch": 2, "keras": 3, "tensorflow_v2": 4, "tfjs": 5, "onnx": 6}
+#: The dtypes of a convention's per-dtype groups, where not both: TensorFlow.js computes in float32 only;
+#: ONNX's float64 groups are fewer (EXTRA), to keep the shipped data within its size budget.
+DTYPES_OF = {"tfjs": ("float32",), "onnx": ("float32",)}
 
 
 @dataclass
@@ -56,6 +61,8 @@ KEYS = {
     "pytorch": ("lr", "eps", 0.0, 1e-10),
     "keras": ("learning_rate", "epsilon", 0.1, 1e-7),
     "tensorflow_v2": ("learning_rate", "epsilon", 0.1, 1e-7),
+    "tfjs": ("learning_rate", "epsilon", 0.1, 1e-7),
+    "onnx": ("learning_rate", "epsilon", 0.0, 0.0),
 }
 
 
@@ -297,15 +304,28 @@ def eps_zero_step(conv: str, dtype: str, rng) -> Group:
     return Group(dtype, hyperparameters(conv, 0.3, iav=0.0, eps=0.0), [case])
 
 
+def onnx_backend_test_run(conv: str, dtype: str, rng) -> Group:
+    """The attributes of ONNX's own backend tests (test_adagrad: norm_coefficient 0.001, epsilon 1e-5,
+    decay_factor 0.1), from G = 2 over 20 steps: the decayed rate and the L2 term at every step."""
+    params = magnitudes(rng, (5,), dtype, -1, 1)
+    case = Case(
+        "open_loop", "decay_factor 0.1, norm_coefficient 0.001, epsilon 1e-5 (ONNX's test_adagrad), 20 steps",
+        ["OpenLoop", "DecayFactor", "NormCoefficient"],
+        params=params, grads=[magnitudes(rng, (5,), dtype, -1, 1) for _ in range(20)], steps=20,
+    )  # fmt: skip
+    hyper = hyperparameters(conv, 0.1, 2.0, 1e-5, decay_factor=0.1, norm_coefficient=0.001)
+    return Group(dtype, hyper, [case])
+
+
 Builder = Callable[[str, str, np.random.Generator], Group]
 
 #: Every real dtype, in this order, for every convention (schedules: not in PyTorch's Adagrad).
 PER_DTYPE: list[tuple[tuple[str, ...], Builder]] = [
-    (ALL, single_steps),
-    (ALL, pytree_runs),
-    (ALL, zero_accumulator_run),
-    (ALL, long_run),
-    (ALL, quadratic_run),
+    (ALL + LIBRARIES, single_steps),
+    (ALL + LIBRARIES, pytree_runs),
+    (ALL + LIBRARIES, zero_accumulator_run),
+    (ALL, long_run),  # the other libraries' files: no 1,000-step run (the data's size budget)
+    (ALL + LIBRARIES, quadratic_run),
     (("optax", "keras", "tensorflow_v2"), schedule_run),
 ]
 
@@ -317,6 +337,8 @@ EXTRA: list[tuple[tuple[str, ...], tuple[str, ...], tuple[Builder, ...]]] = [
     (("optax",), ("complex64", "complex128"), (complex_edges,)),
     # last, so that every case above draws the same random values as before
     (("pytorch",), REAL_DTYPES, (pytorch_maximize_decay_run, pytorch_every_option_run)),
+    (("onnx",), ("float64",), (single_steps, zero_accumulator_run)),
+    (("onnx",), REAL_DTYPES, (onnx_backend_test_run, eps_zero_step)),
 ]
 
 #: First of all, before the per-dtype groups (and drawing no random value).
@@ -329,7 +351,7 @@ def build_groups(convention: str) -> list[Group]:
     """The groups of one convention's file, in file order."""
     rng = np.random.default_rng(SEEDS[convention])
     groups = _table(FIRST, convention, rng)
-    for dtype in REAL_DTYPES:
+    for dtype in DTYPES_OF.get(convention, REAL_DTYPES):
         groups += [b(convention, dtype, rng) for convs, b in PER_DTYPE if convention in convs]
     return groups + _table(EXTRA, convention, rng)
 

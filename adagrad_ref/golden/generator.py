@@ -19,7 +19,7 @@ import numpy as np
 
 from adagrad_ref import AdagradState, apply_updates
 from adagrad_ref.atomic import write_bytes, write_text
-from adagrad_ref.conventions import FACTORIES, ORDER_OF_OPERATIONS
+from adagrad_ref.conventions import FACTORIES, ORDER_OF_OPERATIONS, OTHER_FACTORIES
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden.cases import Case, Group, build_groups
 from adagrad_ref.golden.encoding import REAL, dumps, encode_array, encode_tree, leaves_with_path
@@ -74,7 +74,7 @@ def _optimizer(convention: str, group: Group):
     if group.schedule:
         s = group.schedule
         kw["learning_rate"] = _exponential_decay(s["init_value"], s["decay_rate"], s["transition_steps"])
-    return FACTORIES[convention](**kw)
+    return {**FACTORIES, **OTHER_FACTORIES}[convention](**kw)
 
 
 def run_reference(convention: str, group: Group, case: Case) -> tuple[list[np.ndarray], list[dict]]:
@@ -218,7 +218,7 @@ def write_all(out_dir: str, full: bool = False) -> list[str]:
     from adagrad_ref.golden import low_precision
 
     paths = []
-    for convention in FACTORIES:
+    for convention in (*FACTORIES, *OTHER_FACTORIES):
         path = os.path.join(out_dir, f"{convention}.json")
         write_text(path, dumps(generate(convention, full=full)), "cannot write the golden file")
         paths.append(path)

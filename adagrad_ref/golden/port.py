@@ -38,8 +38,8 @@ def _abs2(a: Array, b: Array) -> Array:
 
 
 def _eps_inside(convention: str) -> bool:
-    """optax and Keras: sqrt(G + eps); PyTorch and TensorFlow: sqrt(G) + eps."""
-    return convention in ("optax", "keras")
+    """optax, Keras and TensorFlow.js: sqrt(G + eps); PyTorch, TensorFlow and ONNX: sqrt(G) + eps."""
+    return convention in ("optax", "keras", "tfjs")
 
 
 def _complex_scale(s: Array, g: Array, G: Array) -> Array:
@@ -162,8 +162,16 @@ def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
             g = -g
         G = (ops.square_add or _fused)(g, G)
         return G, ops.divide(real(-lr) * g, _root(G, eps, ops, conv))
+    if conv == "onnx":
+        norm = real(_hyper(hyper, "norm_coefficient", default=0.0))
+        if norm != 0:
+            g = norm * p + g  # two roundings: g_regularized = norm_coefficient * x + g
     G = (ops.square_add or _mul_add)(g, G)
+    if conv == "tfjs":
+        return G, ops.divide(g, _root(G, eps, ops, conv)) * real(-lr)
     if conv == "keras":
+        return G, -ops.divide(lr * g, _root(G, eps, ops, conv))
+    if conv == "onnx":
         return G, -ops.divide(lr * g, _root(G, eps, ops, conv))
     return G, -ops.divide(g * lr, _root(G, eps, ops, conv))
 

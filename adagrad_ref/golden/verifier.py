@@ -31,7 +31,7 @@ SCHEMA_VERSION = 2
 QUANTITIES = ("sum_of_squares", "updates", "params")
 ORDER = ("grads", *QUANTITIES)  # the order a step is checked in (grads: closed loops only)
 LEVELS = ("exact", "relaxed")
-CONVENTIONS = ("optax", "pytorch", "keras", "tensorflow_v2")
+CONVENTIONS = ("optax", "pytorch", "keras", "tensorflow_v2", "tfjs", "onnx")
 #: The largest file read (a --full results file of every convention is about 30 MB).
 MAX_BYTES = 256 * 2**20
 
