@@ -7,6 +7,8 @@ Commands:
   golden       write the golden test vectors (one JSON file per convention) into a folder
   figures      draw every figure of the docs and the notebooks into a folder (default figures/)
   verify       check a port's results file against the golden test vectors
+  atlas        run every real Adagrad installed here (optax, torch, Keras, TensorFlow, ONNX, tfjs...)
+               on the golden inputs and say which convention each computes, to the bit or in ULP
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
 status 2; never a traceback. Ctrl-C stops a command quietly with status 130 (a closed
@@ -226,6 +228,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if verdict.passed else 1
 
 
+def _cmd_atlas(args: argparse.Namespace) -> int:
+    from adagrad_ref.tools.atlas import main as atlas_main
+
+    return atlas_main(quick=args.quick, only=args.only, update=args.update_docs, out_dir=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adagrad-ref", description="Reference implementation of optax.adagrad in NumPy and Numba."
@@ -302,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact: every bit (default); relaxed: the tolerances for FMA and approximate rsqrt",
     )
     verify.set_defaults(run=_cmd_verify)
+    atlas = sub.add_parser("atlas", help="run the real libraries' Adagrads on the golden inputs")
+    atlas.add_argument("--quick", action="store_true", help="only the cases of at most 30 steps")
+    atlas.add_argument(
+        "--only", metavar="LIB", help="only the libraries whose name contains LIB (or its family)"
+    )
+    atlas.add_argument("--out", metavar="DIR", help="where atlas.json and atlas.svg go (default: figures)")
+    atlas.add_argument("--update-docs", action="store_true", help="write the table into docs/atlas.md")
+    atlas.set_defaults(run=_cmd_atlas)
     return parser
 
 

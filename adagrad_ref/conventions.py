@@ -123,7 +123,7 @@ ORDER_OF_OPERATIONS = {
     ],
     "onnx": [
         "r = R / (1 + T * decay_factor)   (T = count, 0 at step 1; in float64, then rounded to the dtype)",
-        "g = norm_coefficient * w + g     (two roundings; skipped when norm_coefficient = 0)",
+        "g = norm_coefficient * w + g     (two roundings; always, also when norm_coefficient = 0)",
         "G = G + g*g",
         "d = sqrt(G) + epsilon  (epsilon outside the root; default 0: no guard, 0/0 = NaN)",
         "u = -((r * g) / d)     (X_new = X - r * g / d: the same bits)",
@@ -200,13 +200,14 @@ def onnx_leaf(
     norm_coefficient: float = 0.0,
 ):  # fmt: skip
     """ONNX's ``ai.onnx.preview.training.Adagrad`` read per operation in the params' dtype (as a runtime
-    kernel computes it), ``r`` this step's decayed rate (:func:`onnx`). The operator's NumPy reference
-    (``onnx.reference``) differs: it promotes ``r`` to float64, so a float32 update is computed in
-    float64 and rounded once (measured in ``python -m adagrad_ref atlas``)."""
+    kernel computes it), ``r`` this step's decayed rate (:func:`onnx`). The L2 term is always added,
+    as the operator states it: with ``norm_coefficient = 0``, ``0·w`` is NaN where w is NaN or ±Inf,
+    and ``0·w + (-0)`` is +0. The operator's NumPy reference (``onnx.reference``) differs in float32:
+    it promotes ``r`` to float64, so a float32 update is computed in float64 and rounded once
+    (measured in ``python -m adagrad_ref atlas``)."""
     dtype = G.dtype.type
     with np.errstate(all="ignore"):
-        if norm_coefficient != 0:
-            g = dtype(norm_coefficient) * p + g  # g_regularized = norm_coefficient * x + g
+        g = dtype(norm_coefficient) * p + g  # g_regularized = norm_coefficient * x + g
         G = G + g * g  # h_new = h + g_regularized * g_regularized
         d = np.sqrt(G) + dtype(epsilon)  # h_sqrt = sqrt(h_new) + epsilon   (ε outside)
         u = -((dtype(r) * g) / d)  # x_new = x - r_ * g_regularized / h_sqrt
@@ -539,6 +540,15 @@ def tfjs(
     )  # fmt: skip
 
 
+def _float32_attribute(value: float) -> float:
+    """An ONNX float attribute as the model stores it (float32); one that overflows float32 is refused."""
+    with np.errstate(over="ignore"):
+        v = float(np.float32(value))
+    if not math.isfinite(v):
+        raise AdagradError(f"{value!r} overflows float32, the type of an ONNX float attribute")
+    return v
+
+
 def _onnx_rate(R: float, decay_factor: float, count: int) -> float:
     """``R / (1 + T * decay_factor)`` with T = count, in float64 as the operator's reference computes it
     (the leaf function rounds it to the params' dtype)."""
@@ -552,24 +562,26 @@ def onnx(
     """ONNX's ``ai.onnx.preview.training.Adagrad`` (attributes ``epsilon``, ``decay_factor``,
     ``norm_coefficient``, all 0 by default), read per operation in the params' dtype: ε outside the
     root, ``r = R / (1 + T·decay_factor)`` with T = ``count`` (0 at the first step) and the L2 term
-    ``norm_coefficient·w`` added to the gradient first. The operator takes the accumulator H as an
-    input, so G₀ is the caller's (``initial_accumulator_value``, 0 here). The decayed rate is computed
-    in float64, as the reference computes it, and rounded to the params' dtype."""
+    ``norm_coefficient·w`` added to the gradient first. ONNX attributes are float32 (protobuf
+    ``float``): ``epsilon``, ``decay_factor`` and ``norm_coefficient`` are rounded to float32 here,
+    as a float64 model receives them. The operator takes the accumulator H as an input, so G₀ is the
+    caller's (``initial_accumulator_value``, 0 here). The decayed rate is computed in float64, as the
+    reference computes it, and rounded to the params' dtype. ``update`` needs ``params``."""
     if callable(learning_rate):
         raise AdagradError(
             "learning_rate must be a number in the onnx convention (its schedule is decay_factor)"
         )
     lr = validation.check_learning_rate(learning_rate)
     iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
-    eps = validation.check_hyperparameter("epsilon", epsilon)
-    decay = validation.check_hyperparameter("decay_factor", decay_factor)
-    norm = validation.check_hyperparameter("norm_coefficient", norm_coefficient)
+    eps = _float32_attribute(validation.check_hyperparameter("epsilon", epsilon))
+    decay = _float32_attribute(validation.check_hyperparameter("decay_factor", decay_factor))
+    norm = _float32_attribute(validation.check_hyperparameter("norm_coefficient", norm_coefficient))
     hyper = {"learning_rate": lr, "initial_accumulator_value": iav, "epsilon": eps, "decay_factor": decay,
              "norm_coefficient": norm}  # fmt: skip
     return Convention(
         "onnx", functools.partial(onnx_leaf, epsilon=eps, norm_coefficient=norm),
         functools.partial(_onnx_rate, lr, decay), hyper, learning_rate=lr,
-        initial_accumulator_value=iav, eps=eps, needs_params=norm != 0,
+        initial_accumulator_value=iav, eps=eps, needs_params=True,
     )  # fmt: skip
 
 

@@ -306,14 +306,19 @@ def eps_zero_step(conv: str, dtype: str, rng) -> Group:
 
 def onnx_backend_test_run(conv: str, dtype: str, rng) -> Group:
     """The attributes of ONNX's own backend tests (test_adagrad: norm_coefficient 0.001, epsilon 1e-5,
-    decay_factor 0.1), from G = 2 over 20 steps: the decayed rate and the L2 term at every step."""
+    decay_factor 0.1, each a float32 attribute), from G = 2 over 20 steps: the decayed rate and the L2
+    term at every step."""
     params = magnitudes(rng, (5,), dtype, -1, 1)
     case = Case(
         "open_loop", "decay_factor 0.1, norm_coefficient 0.001, epsilon 1e-5 (ONNX's test_adagrad), 20 steps",
         ["OpenLoop", "DecayFactor", "NormCoefficient"],
         params=params, grads=[magnitudes(rng, (5,), dtype, -1, 1) for _ in range(20)], steps=20,
     )  # fmt: skip
-    hyper = hyperparameters(conv, 0.1, 2.0, 1e-5, decay_factor=0.1, norm_coefficient=0.001)
+    f32 = float  # ONNX attributes are float32: the values a model holds
+    hyper = hyperparameters(
+        conv, 0.1, 2.0, f32(np.float32(1e-5)), decay_factor=f32(np.float32(0.1)),
+        norm_coefficient=f32(np.float32(0.001)),
+    )  # fmt: skip
     return Group(dtype, hyper, [case])
 
 

@@ -164,8 +164,7 @@ def _step(conv: str, g, G, p, lr, hyper: dict, ops: Arithmetic, real):
         return G, ops.divide(real(-lr) * g, _root(G, eps, ops, conv))
     if conv == "onnx":
         norm = real(_hyper(hyper, "norm_coefficient", default=0.0))
-        if norm != 0:
-            g = norm * p + g  # two roundings: g_regularized = norm_coefficient * x + g
+        g = norm * p + g  # two roundings, always: g_regularized = norm_coefficient * x + g
     G = (ops.square_add or _mul_add)(g, G)
     if conv == "tfjs":
         return G, ops.divide(g, _root(G, eps, ops, conv)) * real(-lr)

@@ -45,7 +45,7 @@ NOTES = {
     "DecayFactor": (
         "ONNX decay_factor: r = R / (1 + T * decay_factor), T = count (0 at the first step), stated per step."
     ),
-    "NormCoefficient": "ONNX norm_coefficient: g = norm_coefficient * w + g first (two roundings).",
+    "NormCoefficient": "ONNX norm_coefficient: g = norm_coefficient * w + g first (two roundings, always).",
     "Maximize": "PyTorch maximize: the gradient is negated first, before weight decay is added.",
     "SingleStep": "One step from a given state: checks a step on its own, with no drift.",
     "OpenLoop": "A trajectory whose gradients are given.",
