@@ -6,8 +6,8 @@ process of its own (:mod:`adagrad_ref.tools.atlas_drivers`; TensorFlow.js under 
 returns its accumulator G and params w (and its update u where the library returns one) at every
 recorded step. Each is compared with the file's expected values: per library and convention, the
 cases run, the cases exact (every bit of G, u and w; any NaN matches any NaN), the largest ULP
-distance per quantity (params in ULP of the param itself, stricter than the verifier's relaxed
-unit) and the first difference. A library *matches* a convention when every case of its file it
+distance per quantity (params, as the verifier counts them, in ULP of the larger of the expected
+param and update) and the first difference. A library *matches* a convention when every case of its file it
 could run is exact. Results go to ``figures/atlas.json`` and a picture ``figures/atlas.svg``;
 ``--update-docs`` writes the table into ``docs/atlas.md`` between its markers.
 
@@ -33,7 +33,7 @@ import numpy as np
 from adagrad_ref.atomic import write_bytes, write_text
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden.encoding import REAL, decode_array, decode_tree
-from adagrad_ref.golden.verifier import CONVENTIONS, distance, golden_path
+from adagrad_ref.golden.verifier import CONVENTIONS, distance, golden_path, params_distance
 
 __all__ = ["LIBRARIES", "case_specs", "compare", "main", "markdown", "run_atlas"]
 
@@ -182,10 +182,12 @@ def _run_family(family: str, jobs: list[tuple[str, dict]], timeout: float) -> tu
 
 
 def compare(spec: dict, got: list[dict]) -> dict:
-    """One case: whether it is exact, the largest finite ULP per quantity, whether a NaN or Inf stands
-    where the file has another value (``nonfinite``), the first difference."""
+    """One case: whether it is exact (every bit), the largest finite ULP per quantity (a zero where the
+    file has a subnormal counting 0, as the verifier's relaxed level counts flush-to-zero; ``flushed``
+    says it happened), whether a NaN or Inf stands where the file has another value (``nonfinite``),
+    the first difference."""
     worst = dict.fromkeys(QUANTITIES, 0.0)
-    first, nonfinite = None, False
+    first, nonfinite, flushed = None, False, False
     for step in spec["recorded"]:
         exp = spec["expected"][step]
         for q in QUANTITIES:
@@ -193,26 +195,34 @@ def compare(spec: dict, got: list[dict]) -> dict:
                 worst[q] = None
                 continue
             g = np.asarray(got[step - 1][q]).astype(spec["dtype"])
-            d = distance(g, exp[q])
-            nonfinite |= bool(np.isinf(d).any())
-            finite = d[np.isfinite(d)]
-            m = float(d.max()) if d.size else 0.0
+            strict = params_distance(g, exp[q], exp["updates"]) if q == "params" else distance(g, exp[q])
+            d = strict if q == "params" else distance(g, exp[q], ftz=True)  # a flushed subnormal: 0 ULP
+            apart = strict >= np.finfo(np.float64).max  # NaN or Inf against another value (params: float max)
+            nonfinite |= bool(apart.any())
+            finite = d[~apart & np.isfinite(d)]
+            m = float(strict.max()) if strict.size else 0.0
+            flushed |= bool((d != strict).any())
             worst[q] = max(worst[q], float(finite.max()) if finite.size else 0.0)
             if m > 0 and first is None:
-                i = int(np.argmax(d))
+                i = int(np.argmax(strict))
                 first = {"tcId": spec["tcId"], "step": step, "quantity": SHORT[q], "index": i,
                          "got": repr(g[i].item()), "expected": repr(exp[q][i].item()), "ulp": m}  # fmt: skip
-    exact = not nonfinite and all(v == 0 for v in worst.values() if v is not None)
-    return {"exact": exact, "worst": worst, "nonfinite": nonfinite, "first": first}
+    exact = first is None
+    return {"exact": exact, "worst": worst, "nonfinite": nonfinite, "flushed": flushed, "first": first}
 
 
-def run_atlas(quick: bool = False, only: str | None = None, timeout: float = 1800.0) -> dict:
-    """Run every library (or those whose name contains ``only``) on every golden file."""
+def run_atlas(
+    quick: bool = False, only: str | None = None, timeout: float = 1800.0,
+    only_families: tuple[str, ...] | None = None, conventions: tuple[str, ...] | None = None,
+) -> dict:  # fmt: skip
+    """Run every library (or those whose name contains ``only``, or of ``only_families``) on every
+    golden file (or those of ``conventions``)."""
     specs = []
-    for convention in CONVENTIONS:
+    for convention in conventions or CONVENTIONS:
         with open(golden_path(convention), encoding="utf-8") as f:
             specs += case_specs(json.load(f), quick)
     libs = [lb for lb in LIBRARIES if not only or only.lower() in lb.name.lower() or only == lb.family]
+    libs = [lb for lb in libs if only_families is None or lb.family in only_families]
     if not libs:
         raise AdagradError(
             f"--only {only!r} names no library; the libraries: {[lb.family for lb in LIBRARIES]}"
@@ -237,7 +247,15 @@ def run_atlas(quick: bool = False, only: str | None = None, timeout: float = 180
                 k += 1
                 c = entry["conventions"].setdefault(
                     s["convention"],
-                    {"cases": 0, "exact": 0, "nonfinite": 0, "errors": 0, "worst": {}, "first": None},
+                    {
+                        "cases": 0,
+                        "exact": 0,
+                        "nonfinite": 0,
+                        "flushed": 0,
+                        "errors": 0,
+                        "worst": {},
+                        "first": None,
+                    },
                 )
                 c["cases"] += 1
                 if isinstance(r, str):
@@ -247,6 +265,7 @@ def run_atlas(quick: bool = False, only: str | None = None, timeout: float = 180
                 cmp = compare(s, r)
                 c["exact"] += cmp["exact"]
                 c["nonfinite"] += cmp["nonfinite"]
+                c["flushed"] += cmp["flushed"]
                 for q, v in cmp["worst"].items():
                     if v is not None:
                         c["worst"][SHORT[q]] = max(c["worst"].get(SHORT[q], 0.0), v)
@@ -257,7 +276,8 @@ def run_atlas(quick: bool = False, only: str | None = None, timeout: float = 180
 
 
 def _matches(conventions: dict) -> dict:
-    """The convention every runnable case of which is exact (most cases first), else the nearest."""
+    """The convention every runnable case of which is exact (most cases first), else the nearest: the
+    largest share of exact cases, then the smallest worst ULP."""
     exact = [(c["cases"], n) for n, c in conventions.items() if c["cases"] and c["exact"] == c["cases"]]
     if exact:
         n = max(exact)[1]
@@ -265,7 +285,7 @@ def _matches(conventions: dict) -> dict:
     finite = {n: max(c["worst"].values(), default=0.0) for n, c in conventions.items() if c["cases"]}
     if not finite:
         return {"convention": None, "exact": False}
-    n = min(finite, key=lambda k: (conventions[k]["nonfinite"] > 0, finite[k], -conventions[k]["exact"]))
+    n = min(finite, key=lambda k: (-conventions[k]["exact"] / conventions[k]["cases"], finite[k]))
     return {"convention": n, "exact": False, "worst_ulp": finite[n]}
 
 
@@ -299,6 +319,8 @@ def markdown(atlas: dict) -> str:
                 cells.append("n/a")
                 continue
             w = ", ".join(f"{q} {_ulp_text(v)}" for q, v in c["worst"].items())
+            if c["flushed"]:
+                w += f"; subnormals flushed in {c['flushed']}"
             if c["nonfinite"]:
                 w += f"; NaN/Inf apart in {c['nonfinite']}"
             if c["errors"]:

@@ -72,8 +72,8 @@ def _optax(jobs: list) -> tuple[str, list]:
         if spec["given_state"]:
             rss = rss._replace(sum_of_squares=jnp.asarray(spec["G0"]))
         if spec["count"]:
-            rest = [s._replace(count=jnp.asarray(spec["count"], s.count.dtype)) if hasattr(s, "count") else s
-                    for s in rest]  # fmt: skip
+            rest = [s._replace(count=jnp.asarray(spec["count"], s.count.dtype))
+                    if "count" in getattr(s, "_fields", ()) else s for s in rest]  # fmt: skip
         state = (rss, *rest)
         update = jax.jit(tx.update) if variant == "jit" else tx.update
 
@@ -137,7 +137,7 @@ def _keras(backend: str) -> Callable[[list], tuple[str, list]]:
                 epsilon=spec["eps"],
             )  # fmt: skip
             opt.build([v])
-            acc = opt._accumulators[0]  # Keras's own slot; Keras offers no public setter for it
+            (acc,) = [x for x in opt.variables if x.name.endswith("accumulator")]  # its slot, by name
             if spec["given_state"]:
                 acc.assign(spec["G0"].copy())
 
