@@ -78,7 +78,12 @@ LIBRARIES = [
     Library("jax.example_libraries adagrad (momentum 0)", "jax-example", "0.0", eps="zero"),
     Library("ONNX reference (onnx.reference)", "onnx", "reference", extras=ONNX_EXTRAS),
     Library("TensorFlow.js (tfjs-core, cpu backend)", "tfjs", "cpu", eps="1e-7", dtypes=("float32",)),
+    Library("Chainer AdaGrad", "chainer", "adagrad"),
+    Library("MindSpore ApplyAdagrad (nn.Adagrad's op)", "mindspore", "apply", eps="zero"),
+    Library("PaddlePaddle optimizer.Adagrad", "paddle", "adagrad"),
 ]  # fmt: skip
+#: The families run by path in an interpreter of their own (atlas_foreign.py): the variable naming it.
+FOREIGN = {f: f"ADAGRAD_REF_ATLAS_PYTHON_{f.upper()}" for f in ("chainer", "mindspore", "paddle")}
 
 
 # ---------------------------------------------------------------- the golden inputs, flat
@@ -166,6 +171,8 @@ def _run_family(family: str, jobs: list[tuple[str, dict]], timeout: float) -> tu
         from adagrad_ref.tools import atlas_tfjs
 
         return atlas_tfjs.run(JS_DIR, jobs, timeout)
+    if family in FOREIGN:
+        return _run_foreign(family, jobs, timeout)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
     try:
         proc = subprocess.run(
@@ -179,6 +186,54 @@ def _run_family(family: str, jobs: list[tuple[str, dict]], timeout: float) -> tu
         return None, lines[-1][:200]
     out = pickle.loads(proc.stdout)
     return out["results"], out["version"]
+
+
+def _bits(a: np.ndarray) -> dict:
+    a = np.ascontiguousarray(a)
+    return {"dtype": a.dtype.name, "bits": a.view({4: np.uint32, 8: np.uint64}[a.itemsize]).tolist()}
+
+
+def _from_bits(obj: dict) -> np.ndarray:
+    return np.array(obj["bits"], {"float32": np.uint32, "float64": np.uint64}[obj["dtype"]]).view(
+        obj["dtype"]
+    )
+
+
+def _run_foreign(family: str, jobs: list[tuple[str, dict]], timeout: float) -> tuple[list | None, str]:
+    """A library in another interpreter (``$ADAGRAD_REF_ATLAS_PYTHON_<FAMILY>``): JSON both ways."""
+    python = os.environ.get(FOREIGN[family], sys.executable)
+    payload = []
+    for _, s in jobs:
+        payload.append({
+            "dtype": s["dtype"], "lr": s["lr"], "eps": s["eps"], "steps": s["steps"],
+            "recorded": s["recorded"],
+            "p0": _bits(s["p0"]), "G0": _bits(s["G0"]),
+            "grads": None if s["grads"] is None else [_bits(g) for g in s["grads"]],
+            "quadratic": None if s["quadratic"] is None else [_bits(x) for x in s["quadratic"]],
+        })  # fmt: skip
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "atlas_foreign.py")
+    try:
+        proc = subprocess.run(
+            [python, script, family], input=json.dumps(payload).encode(), capture_output=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:.0f} s"
+    except OSError as e:
+        return None, f"{python}: {e.strerror or e}"
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
+        return None, lines[-1][:200]
+    out = json.loads(proc.stdout)
+    results: list = []
+    for (_, s), r in zip(jobs, out["results"], strict=True):
+        if isinstance(r, str):
+            results.append(r)
+            continue
+        steps: list = [{} for _ in range(s["steps"])]
+        for step, (G, w) in r.items():
+            steps[int(step) - 1] = {"sum_of_squares": _from_bits(G), "updates": None, "params": _from_bits(w)}
+        results.append(steps)
+    return results, out["version"]
 
 
 def compare(spec: dict, got: list[dict]) -> dict:
