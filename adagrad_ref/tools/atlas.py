@@ -81,9 +81,10 @@ LIBRARIES = [
     Library("Chainer AdaGrad", "chainer", "adagrad"),
     Library("MindSpore ApplyAdagrad (nn.Adagrad's op)", "mindspore", "apply", eps="zero"),
     Library("PaddlePaddle optimizer.Adagrad", "paddle", "adagrad"),
+    Library("MXNet optimizer.AdaGrad", "mxnet", "adagrad", dtypes=("float32",)),
 ]  # fmt: skip
 #: The families run by path in an interpreter of their own (atlas_foreign.py): the variable naming it.
-FOREIGN = {f: f"ADAGRAD_REF_ATLAS_PYTHON_{f.upper()}" for f in ("chainer", "mindspore", "paddle")}
+FOREIGN = {f: f"ADAGRAD_REF_ATLAS_PYTHON_{f.upper()}" for f in ("chainer", "mindspore", "paddle", "mxnet")}
 
 
 # ---------------------------------------------------------------- the golden inputs, flat

@@ -4,7 +4,7 @@ Chainer 7.8.1 needs NumPy < 2, MindSpore brings its own stack and PaddlePaddle m
 none shares the project's environment. ``python atlas_foreign.py FAMILY`` (run by its path, so that
 it imports nothing of ``adagrad_ref``) reads JSON jobs on stdin, every array as its bit patterns,
 and writes JSON results. The interpreter is ``$ADAGRAD_REF_ATLAS_PYTHON_<FAMILY>`` (CHAINER,
-MINDSPORE, PADDLE: a virtual environment holding the library); without it the project's own
+MINDSPORE, PADDLE, MXNET: a virtual environment holding the library); without it the project's own
 interpreter is tried and the atlas reports the library as not installed.
 """
 
@@ -129,12 +129,38 @@ def paddle_family(jobs):
     return f"paddlepaddle {paddle.__version__}", run
 
 
-FAMILIES = {"chainer": chainer_family, "mindspore": mindspore_family, "paddle": paddle_family}
+def mxnet_family(jobs):
+    """mxnet.optimizer.AdaGrad (MXNet 1.9.1 needs NumPy < 1.24; float32 only: its op refuses float64)."""
+    import mxnet as mx
+    from mxnet import nd
+
+    def run(spec):
+        dt = spec["dtype"]
+        w = nd.array(spec["p0"], dtype=dt)
+        opt = mx.optimizer.AdaGrad(learning_rate=spec["lr"], eps=spec["eps"], wd=0.0)
+        state = opt.create_state(0, w)
+        state[:] = nd.array(spec["G0"], dtype=dt)
+
+        def step(g, t):
+            opt.update(0, w, nd.array(np.array(g), dtype=dt), state)
+            return state.asnumpy(), w.asnumpy()
+
+        return loop(spec, step)
+
+    return f"mxnet {mx.__version__} (numpy {np.__version__})", run
+
+
+FAMILIES = {
+    "chainer": chainer_family,
+    "mindspore": mindspore_family,
+    "paddle": paddle_family,
+    "mxnet": mxnet_family,
+}
 
 
 def main(argv):
     if len(argv) != 1 or argv[0] not in FAMILIES:
-        print("usage: atlas_foreign.py {chainer,mindspore,paddle}", file=sys.stderr)
+        print(f"usage: atlas_foreign.py {{{','.join(FAMILIES)}}}", file=sys.stderr)
         return 2
     jobs = json.loads(sys.stdin.read())
     import os
