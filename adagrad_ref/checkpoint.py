@@ -52,7 +52,7 @@ import optree
 
 from adagrad_ref.atomic import replace_file
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.reference import INT32_MAX, AdagradState
+from adagrad_ref.reference import AdagradState
 from adagrad_ref.statefile import (
     BFLOAT16,
     DTYPES,
@@ -70,6 +70,7 @@ from adagrad_ref.statefile import (
     returned_dtype,
     short,
 )
+from adagrad_ref.validation import INT32_MAX
 
 __all__ = ["FORMAT", "VERSION", "load_state", "read_metadata", "save_state"]
 

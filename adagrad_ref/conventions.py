@@ -62,7 +62,7 @@ from adagrad_ref import validation
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.reference import AdagradState, ScalarOrSchedule, safe_increment, update_leaf
-from adagrad_ref.trees import NAMESPACE, flatten
+from adagrad_ref.trees import NAMESPACE, flatten, map_pairs
 
 __all__ = [
     "FACTORIES",
@@ -162,8 +162,6 @@ def tensorflow_v2_leaf(g: np.ndarray, G: np.ndarray, p: np.ndarray | None, lr: f
 
 
 # ---------------------------------------------------------------- the shared driver
-
-_PAIR = optree.tree_structure((0, 0))
 
 
 class Convention:
@@ -268,7 +266,7 @@ class Convention:
                 return self.leaf_update(g, G, p, lr)
 
             mapped = (grads, sums, params)
-        updates, sums = optree.tree_transpose_map(step, *mapped, inner_treespec=_PAIR, namespace=NAMESPACE)
+        updates, sums = map_pairs(step, *mapped)
         return updates, AdagradState(sums, safe_increment(state.count))
 
     def __repr__(self) -> str:

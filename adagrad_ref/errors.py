@@ -7,3 +7,16 @@ Every message is one line and names the offending argument or leaf path
 
 class AdagradError(ValueError):
     """Bad input to adagrad_ref: the message names what was wrong and what was expected."""
+
+
+def refuse_json_constant(constant: str, template: str = "has {}, which is not JSON") -> None:
+    """``json.loads``' ``parse_constant``: refuse NaN, Infinity and -Infinity (Python reads them; JSON has
+    none) with a ``ValueError`` whose message is ``template`` naming the constant; the caller turns it
+    into an :class:`AdagradError` naming the file.
+
+    >>> import json
+    >>> json.loads("[NaN]", parse_constant=refuse_json_constant)
+    Traceback (most recent call last):
+    ValueError: has NaN, which is not JSON
+    """
+    raise ValueError(template.format(constant))
