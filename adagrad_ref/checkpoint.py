@@ -52,7 +52,7 @@ import numpy as np
 import optree
 
 from adagrad_ref.atomic import replace_file
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, short
 from adagrad_ref.reference import AdagradState
 from adagrad_ref.statefile import (
     BFLOAT16,
@@ -69,7 +69,6 @@ from adagrad_ref.statefile import (
     read_leaf,
     read_meta,
     returned_dtype,
-    short,
 )
 from adagrad_ref.validation import INT32_MAX
 

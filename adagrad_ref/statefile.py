@@ -49,7 +49,6 @@ import json
 import keyword
 import math
 import os
-import reprlib
 import stat
 import struct
 import zipfile
@@ -58,7 +57,7 @@ from typing import Any
 import numpy as np
 import optree
 
-from adagrad_ref.errors import AdagradError, refuse_json_constant
+from adagrad_ref.errors import AdagradError, refuse_json_constant, short
 
 # Containers registered with optree, globally or in this namespace, are seen as nodes (and refused).
 from adagrad_ref.trees import NAMESPACE
@@ -224,15 +223,6 @@ class TreeDecoder:
                 )
             self.classes[key] = cls
         return self.classes[key]
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 2, 40, 40, 40
-
-
-def short(x: Any) -> str:
-    """A bounded ``repr`` for messages: a huge or nested value costs no more than a small one."""
-    return _REPR.repr(x)
 
 
 _ZIP_ERRORS = (
