@@ -45,14 +45,15 @@ import json
 import math
 import os
 import zipfile
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import optree
 
 from adagrad_ref.atomic import replace_file
-from adagrad_ref.errors import AdagradError
-from adagrad_ref.reference import INT32_MAX, AdagradState
+from adagrad_ref.errors import AdagradError, short
+from adagrad_ref.reference import AdagradState
 from adagrad_ref.statefile import (
     BFLOAT16,
     DTYPES,
@@ -68,36 +69,54 @@ from adagrad_ref.statefile import (
     read_leaf,
     read_meta,
     returned_dtype,
-    short,
 )
+from adagrad_ref.validation import INT32_MAX
 
-__all__ = ["FORMAT", "VERSION", "load_state", "read_metadata", "save_state"]
+__all__ = ["FORMAT", "VERSION", "DescribedOptimizer", "load_state", "read_metadata", "save_state"]
+
+
+@runtime_checkable
+class DescribedOptimizer(Protocol):
+    """What a state file records of an optimizer, and all ``save_state``/``load_state`` read of one:
+    :class:`adagrad_ref.Adagrad` and every ``conventions.*`` optimizer have both.
+
+    >>> from adagrad_ref import adagrad
+    >>> isinstance(adagrad(0.1), DescribedOptimizer), isinstance(object(), DescribedOptimizer)
+    (True, False)
+    """
+
+    #: The framework whose arithmetic it follows: ``"optax"``, ``"pytorch"``, ...
+    convention: str
+
+    @property
+    def hyperparameters(self) -> Mapping[str, Any]:
+        """Every hyperparameter under the framework's names (a schedule as ``"schedule"``)."""
+        ...
 
 
 # ---------------------------------------------------------------- hyperparameters
 
 
-def _hyperparameters(opt: Any) -> dict | None:
+def _hyperparameters(opt: DescribedOptimizer | None) -> dict | None:
     """What a state file records of its optimizer: the convention's name and ALL its hyperparameters.
 
-    Any optimizer of this package (``adagrad``, ``conventions.*``) has ``convention`` and
-    ``hyperparameters``. A schedule is code and is recorded only as the string ``"schedule"``:
+    Any optimizer of this package (``adagrad``, ``conventions.*``) is a :class:`DescribedOptimizer`.
+    A schedule is code and is recorded only as the string ``"schedule"``:
     that the rate is a schedule is checked on load, *which* schedule cannot be.
     """
     if opt is None:
         return None
-    try:
-        described = {"convention": str(opt.convention), **opt.hyperparameters}
-    except AttributeError:
+    if not isinstance(opt, DescribedOptimizer):
         raise AdagradError(
             f"optimizer must be one of adagrad_ref's optimizers (with convention and hyperparameters), "
             f"got {type(opt).__name__}"
-        ) from None
+        )
+    described = {"convention": str(opt.convention), **opt.hyperparameters}
     # JSON has no Inf or NaN (torch accepts lr=inf): those are recorded as the strings 'inf', 'nan'.
     return {k: repr(v) if isinstance(v, float) and not math.isfinite(v) else v for k, v in described.items()}
 
 
-def _check_hyperparameters(name: str, saved: Any, opt: Any) -> None:
+def _check_hyperparameters(name: str, saved: Any, opt: DescribedOptimizer) -> None:
     """Refuse a file whose optimizer differs from ``opt`` in any field, naming the first that differs."""
     ours = _hyperparameters(opt)
     if saved is None:
@@ -125,7 +144,9 @@ def _same_value(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------- save
 
 
-def save_state(path: str | os.PathLike, state: AdagradState, optimizer: Any = None) -> None:
+def save_state(
+    path: str | os.PathLike, state: AdagradState, optimizer: DescribedOptimizer | None = None
+) -> None:
     """Write ``state`` (and ``optimizer``'s hyperparameters, if given) to ``path`` atomically.
 
     If writing fails part-way (full disk, a crash), the file that was at ``path`` before is left
@@ -225,7 +246,9 @@ def read_metadata(path: str | os.PathLike) -> dict:
         return read_meta(z.zf, name)
 
 
-def load_state(path: str | os.PathLike, *, like: Any = None, optimizer: Any = None) -> AdagradState:
+def load_state(
+    path: str | os.PathLike, *, like: Any = None, optimizer: DescribedOptimizer | None = None
+) -> AdagradState:
     """Read a state written by :func:`save_state`; everything is checked before it is returned.
 
     Args:

@@ -26,21 +26,22 @@ import sys
 import numpy as np
 
 from adagrad_ref.atomic import check_target, write_text
+from adagrad_ref.backends import BACKENDS
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.reference import BACKENDS
 
 __all__ = ["main"]
 
 
 def _cmd_example(args: argparse.Namespace) -> int:
-    from adagrad_ref.example import documented_example, run_documented_example
+    from adagrad_ref.example import objective_lines, run_documented_example
 
-    backends = BACKENDS if args.backend == "all" else (args.backend,)
-    outputs = {b: documented_example(b) for b in backends}
+    backends = tuple(BACKENDS) if args.backend == "all" else (args.backend,)
+    trajectories = {b: run_documented_example(b) for b in backends}  # each computed once
+    outputs = {b: objective_lines(trajectories[b]) for b in backends}
     first = outputs[backends[0]]
     print("\n".join(first))
     if len(backends) > 1:
-        bits = {b: [p.view(np.uint32).tolist() for p in run_documented_example(b)] for b in backends}
+        bits = {b: [p.view(np.uint32).tolist() for p in trajectories[b]] for b in backends}
         same = all(bits[b] == bits[backends[0]] for b in backends)
         if not same or any(outputs[b] != first for b in backends):
             print("adagrad-ref: error: the backends disagree on the example's params", file=sys.stderr)

@@ -6,7 +6,8 @@ array's step in that framework's order of operations, one line per rounding,
 every scalar rounded to the array's dtype. Each *factory* (:func:`optax`,
 :func:`pytorch`, :func:`keras`, :func:`tensorflow_v2`) takes the framework's
 own parameter names and defaults, applies its checks, binds them to its leaf
-function and returns the one shared driver, :class:`Convention`: ``init``,
+function and returns the one shared driver, :class:`Convention` (optax's is the
+reference's own :class:`~adagrad_ref.reference.Adagrad`, the same driver): ``init``,
 ``update`` (a map of the leaf function over the pytree), a state with
 ``sum_of_squares`` and ``count``, and ``convention``, ``hyperparameters`` and
 ``learning_rate_at``. ``apply_updates`` then adds the updates (``w + u``, which
@@ -61,8 +62,15 @@ import optree
 from adagrad_ref import validation
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.lowprec import is_low_precision
-from adagrad_ref.reference import AdagradState, ScalarOrSchedule, safe_increment, update_leaf
-from adagrad_ref.trees import NAMESPACE, flatten
+from adagrad_ref.reference import (
+    Adagrad,
+    AdagradState,
+    ScalarOrSchedule,
+    adagrad,
+    safe_increment,
+    update_leaf,
+)
+from adagrad_ref.trees import NAMESPACE, flatten, map_pairs
 
 __all__ = [
     "FACTORIES",
@@ -216,8 +224,6 @@ def onnx_leaf(
 
 # ---------------------------------------------------------------- the shared driver
 
-_PAIR = optree.tree_structure((0, 0))
-
 
 class Convention:
     """The one driver of every convention: ``init`` and ``update`` map a leaf update over pytrees.
@@ -338,7 +344,7 @@ class Convention:
                 return self.leaf_update(g, G, p, lr)
 
             mapped = (grads, sums, params)
-        updates, sums = optree.tree_transpose_map(step, *mapped, inner_treespec=_PAIR, namespace=NAMESPACE)
+        updates, sums = map_pairs(step, *mapped)
         return updates, AdagradState(sums, safe_increment(state.count))
 
     def __repr__(self) -> str:
@@ -431,21 +437,10 @@ def _keras_style_hyperparameters(learning_rate: Any, initial_accumulator_value: 
 
 def optax(
     learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1, eps: float = 1e-7
-) -> Convention:
-    """``optax.adagrad``: ε inside the root, G₀ = 0.1, zero update where G = 0 (the reference itself)."""
-    lr = validation.check_learning_rate(learning_rate)
-    iav = validation.check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
-    eps = validation.check_hyperparameter("eps", eps)
-    hyper = {
-        "learning_rate": "schedule" if callable(lr) else lr,
-        "initial_accumulator_value": iav,
-        "eps": eps,
-    }
-    return Convention(
-        "optax", functools.partial(optax_leaf, eps=eps), _constant_or_schedule(lr), hyper,
-        learning_rate=lr, initial_accumulator_value=iav, eps=eps, takes_complex=True,
-        takes_low_precision=True, refuse_overflow=True,
-    )  # fmt: skip
+) -> Adagrad:
+    """``optax.adagrad``: ε inside the root, G₀ = 0.1, zero update where G = 0: the reference itself,
+    :func:`adagrad_ref.adagrad` (one optax driver, not a second one here)."""
+    return adagrad(learning_rate, initial_accumulator_value, eps)
 
 
 def pytorch(

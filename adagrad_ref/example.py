@@ -25,7 +25,7 @@ import numpy as np
 
 from adagrad_ref.reference import adagrad, apply_updates
 
-__all__ = ["documented_example", "f", "grad_f", "run_documented_example"]
+__all__ = ["documented_example", "f", "grad_f", "objective_lines", "run_documented_example"]
 
 
 def f(x: np.ndarray) -> np.floating:
@@ -54,7 +54,11 @@ def run_documented_example(backend: str = "numpy", steps: int = 5) -> list[np.nd
 
 def documented_example(backend: str = "numpy") -> list[str]:
     """The lines the documentation prints, computed with ``backend``."""
-    trajectory = run_documented_example(backend)
+    return objective_lines(run_documented_example(backend))
+
+
+def objective_lines(trajectory: list[np.ndarray]) -> list[str]:
+    """The lines the documentation prints for a trajectory of :func:`run_documented_example`."""
     lines = [f"Objective function:  {f(trajectory[0])}"]  # print('...: ', f(params)) adds the 2nd space
     lines += [f"Objective function: {f(p):.2E}" for p in trajectory[1:]]
     return lines

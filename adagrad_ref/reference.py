@@ -67,11 +67,10 @@ import optree
 from adagrad_ref import backends, lowprec, validation
 from adagrad_ref.backends import LeafUpdate
 from adagrad_ref.lowprec import is_low_precision
-from adagrad_ref.trees import NAMESPACE
+from adagrad_ref.trees import NAMESPACE, map_pairs
 from adagrad_ref.validation import INT32_MAX
 
 __all__ = [
-    "BACKENDS",
     "Adagrad",
     "AdagradState",
     "abs_sq",
@@ -82,8 +81,6 @@ __all__ = [
 ]
 
 ScalarOrSchedule = float | Callable[[int], Any]
-BACKENDS = tuple(backends.BACKENDS)  #: the backends' names: ("numpy", "numba")
-_PAIR = optree.tree_structure((0, 0))  # each leaf update returns a pair (u, G)
 
 
 class AdagradState(NamedTuple):
@@ -241,9 +238,7 @@ class Adagrad:
         def step(g: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return self.update_leaf(g, G, eta, self.eps)  # (u_t, G_t) of one leaf
 
-        updates, sum_of_squares = optree.tree_transpose_map(  # the map, split into two trees
-            step, grads, sum_of_squares, inner_treespec=_PAIR, namespace=NAMESPACE
-        )
+        updates, sum_of_squares = map_pairs(step, grads, sum_of_squares)  # the map, split into two trees
         return updates, AdagradState(sum_of_squares, safe_increment(state.count))
 
     def check_fits(self, dtype: Any) -> None:

@@ -49,7 +49,6 @@ import json
 import keyword
 import math
 import os
-import reprlib
 import stat
 import struct
 import zipfile
@@ -58,12 +57,12 @@ from typing import Any
 import numpy as np
 import optree
 
-from adagrad_ref.errors import AdagradError
-
-INT32_MAX = int(np.iinfo(np.int32).max)
+from adagrad_ref.errors import AdagradError, refuse_json_constant, short
 
 # Containers registered with optree, globally or in this namespace, are seen as nodes (and refused).
-NAMESPACE = "adagrad_ref"
+from adagrad_ref.trees import NAMESPACE
+from adagrad_ref.validation import INT32_MAX
+
 FORMAT = "adagrad_ref.state"
 VERSION = 2
 META = "meta.json"
@@ -226,15 +225,6 @@ class TreeDecoder:
         return self.classes[key]
 
 
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 2, 40, 40, 40
-
-
-def short(x: Any) -> str:
-    """A bounded ``repr`` for messages: a huge or nested value costs no more than a small one."""
-    return _REPR.repr(x)
-
-
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -361,7 +351,7 @@ def read_meta(zf: zipfile.ZipFile, name: str) -> dict:
         raise AdagradError(f"{name}: member {META!r} is truncated")
     check_meta_size(raw, name)
     try:
-        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        meta = json.loads(raw.decode("utf-8"), parse_constant=refuse_json_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise AdagradError(f"{name}: meta.json is not valid JSON ({e})") from None
     except ValueError as e:
@@ -390,10 +380,6 @@ def read_meta(zf: zipfile.ZipFile, name: str) -> dict:
     if meta["hyperparameters"] is not None and not isinstance(meta["hyperparameters"], dict):
         raise AdagradError(f"{name}: meta.hyperparameters must be an object or null")
     return meta
-
-
-def _refuse_constant(c: str) -> None:
-    raise ValueError(f"has {c}, which is not JSON")
 
 
 def leaf_description(name: str, i: int, lm: Any) -> tuple[np.dtype, tuple[int, ...], int]:

@@ -50,12 +50,26 @@ __all__ = [
     "flatten",
     "flatten_up_to",
     "leaf_paths",
+    "map_pairs",
     "unflatten",
 ]
 
 #: The optree namespace this package flattens in (besides optree's global registry).
 NAMESPACE = "adagrad_ref"
 PyTreeSpec = optree.PyTreeSpec
+_PAIR = optree.tree_structure((0, 0))  # a leaf step returns a pair (u, G)
+
+
+def map_pairs(step: Any, *trees: Any) -> tuple[Any, Any]:
+    """Map ``step`` (leaves -> a pair) over ``trees``: the two trees of the pairs' first and second items.
+
+    The one tree map of both drivers (:class:`adagrad_ref.Adagrad`, the conventions): the
+    updates and the new accumulators from one pass.
+
+    >>> map_pairs(lambda g, G: (-g, G + g * g), {"w": 2.0, "b": None}, {"w": 1.0, "b": None})
+    ({'w': -2.0, 'b': None}, {'w': 5.0, 'b': None})
+    """
+    return optree.tree_transpose_map(step, *trees, inner_treespec=_PAIR, namespace=NAMESPACE)
 
 
 def flatten(tree: Any, name: str, *, none_is_leaf: bool = False) -> tuple[LeafPaths, list[Any], PyTreeSpec]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from adagrad_ref import trees
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, short
 from adagrad_ref.lowprec import is_low_precision
 
 __all__ = [
@@ -58,13 +58,13 @@ def as_real_scalar(name: str, value: Any) -> float:
         arr = np.asarray(value)  # works on jax arrays without importing jax
     except Exception as e:
         raise AdagradError(
-            f"{name} must be a real number, got {type(value).__name__} ({_short(str(e))})"
+            f"{name} must be a real number, got {type(value).__name__} ({short(str(e))})"
         ) from None
     if _is_extended_float(arr.dtype) and arr.shape == ():
         return float(arr.astype(np.float64))  # bfloat16, float8_*: ml_dtypes' real types (optax takes them)
     if arr.dtype == object or arr.dtype.kind not in "fiu":
         if arr.shape == ():
-            raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {_short(value)}")
+            raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {short(value)}")
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
     if arr.shape != ():
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
@@ -79,14 +79,6 @@ def _is_extended_float(dtype: np.dtype) -> bool:
         and dtype.subdtype is None
         and dtype.name.startswith(("bfloat16", "float"))
     )
-
-
-def _short(value: Any) -> str:
-    try:
-        text = repr(value).replace("\n", " ")
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_hyperparameter(name: str, value: Any) -> float:
@@ -270,7 +262,7 @@ def check_update(
         )
     count = state.count
     if not (np.ndim(count) == 0 and np.asarray(count).dtype.kind in "iu" and 0 <= count <= INT32_MAX):
-        raise AdagradError(f"state.count must be an integer in [0, 2**31-1], got {_short(count)}")
+        raise AdagradError(f"state.count must be an integer in [0, 2**31-1], got {short(count)}")
     _, sums, spec = _leaves(state.sum_of_squares, "state.sum_of_squares")
     g_paths, g_leaves, g_spec = trees.flatten(grads, "grads")
     where = trees.first_difference(spec, g_spec, "grads")

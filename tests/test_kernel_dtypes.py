@@ -196,3 +196,33 @@ def test_a_masked_array_is_refused_as_adagrad_refuses_it():
         AdagradError, match=r"^rows is a masked array; the in-place step would ignore its mask"
     ):
         sparse_step_inplace(*args.values(), 0.1)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: {**a, "grads": a["grads"][:-1]}, "grads has shape"),
+        (lambda a: {**a, "grads": a["params"]}, "share memory"),
+        (lambda a: {**a, "learning_rate": float("nan")}, "learning_rate"),
+    ],
+)
+def test_a_refused_step_calls_the_compiled_entry_once(monkeypatch, change, match):
+    """A run-time refusal (shapes, overlap, η) is explained from its named code, not by a second call;
+    only a call refused for its types (an int η) is converted and called again, and then steps."""
+    from adagrad_ref.fast import refusals
+
+    calls = []
+    entry = kernels._step_entry
+    monkeypatch.setattr(kernels, "_step_entry", lambda *a: calls.append(1) or entry(*a))
+    args = {
+        "params": np.ones(4),
+        "grads": np.ones(4),
+        "sum_of_squares": np.ones(4),
+        "learning_rate": 0.1,
+    }
+    with pytest.raises(AdagradError, match=match):
+        kernels.adagrad_step_inplace(**change(args))
+    assert calls == [1]
+    calls.clear()
+    kernels.adagrad_step_inplace(**{**args, "learning_rate": 1})  # an int: FOREIGN_TYPES, converted
+    assert calls == [1, 1] and refusals.FOREIGN_TYPES == 1

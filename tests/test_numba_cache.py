@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 SCRIPT = """
 import json, numpy as np
@@ -39,3 +42,36 @@ def test_second_process_hits_the_cache(tmp_path):
     assert any(tmp_path.rglob("*.nbi")), "no cache index was written"
     second = run(tmp_path)
     assert all(s == {"hits": 1, "misses": 0} for s in second.values()), second
+
+
+def test_numba_still_keeps_a_dispatchers_cache_where_install_cache_sets_it(tmp_path):
+    """``fast.cache.install_cache`` sets Numba's private ``Dispatcher._cache``, the slot ``cache=True``
+    fills. If a Numba release moves it, this fails (and ``install_cache`` raises, naming the version),
+    instead of the cache silently turning off."""
+    import numba
+    from numba.core.caching import FunctionCache, NullCache
+
+    from adagrad_ref.fast import kernels
+    from adagrad_ref.fast.cache import SignatureCheckedCache, install_cache
+
+    plain = numba.njit(lambda x: x)
+    assert isinstance(plain._cache, NullCache)  # no cache: Numba's placeholder in the slot
+    module = tmp_path / "numba_slot_probe.py"
+    module.write_text("def f(x):\n    return x + 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import numba_slot_probe
+
+        numba_cached = numba.njit(cache=True)(numba_slot_probe.f)  # Numba's own cache=True ...
+        assert type(numba_cached._cache) is FunctionCache  # ... fills the same slot
+        ours = numba.njit(numba_slot_probe.f)
+        install_cache(ours, SignatureCheckedCache(numba_slot_probe.f))
+        assert isinstance(ours._cache, SignatureCheckedCache) and ours(1) == 2
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("numba_slot_probe", None)
+    assert isinstance(kernels._step_entry._cache, SignatureCheckedCache)  # the kernels have it
+    moved = numba.njit(lambda x: x)
+    del moved._cache  # a Numba without the slot: refused loudly, naming the version
+    with pytest.raises(RuntimeError, match=re.escape(f"Numba {numba.__version__} no longer keeps")):
+        install_cache(moved, SignatureCheckedCache(numba_slot_probe.f))

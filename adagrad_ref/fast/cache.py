@@ -23,7 +23,7 @@ import pickle
 import warnings
 
 from numba import njit
-from numba.core.caching import FunctionCache, IndexDataCacheFile
+from numba.core.caching import FunctionCache, IndexDataCacheFile, NullCache
 from numba.core.sigutils import normalize_signature
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "NumbaCacheUnavailableWarning",
     "SignatureCheckedCache",
     "cached_njit",
+    "install_cache",
 ]
 
 #: The first bytes of every cache file this package writes; the SHA-256 digest of the rest follows.
@@ -151,6 +152,32 @@ def _warn_no_cache(func, error: Exception) -> None:
         )
 
 
+def install_cache(dispatcher, cache: FunctionCache) -> None:
+    """Give ``dispatcher`` the on-disk ``cache``: the one place this package touches a private
+    attribute of Numba.
+
+    Numba has no public way to choose a dispatcher's cache class: ``njit(cache=True)`` runs
+    ``Dispatcher.enable_caching``, which sets ``self._cache = FunctionCache(self.py_func)``
+    (``numba/core/dispatcher.py``; a dispatcher without a cache holds a ``NullCache`` there). This
+    sets the same slot to ``cache``, a :class:`FunctionCache` subclass with the checks above. If
+    Numba moves the slot, this raises ``RuntimeError`` naming Numba's version rather than setting an
+    attribute Numba no longer reads (the cache would then silently be off); the test suite checks
+    the slot against the installed Numba (``test_numba_cache.py``).
+    """
+    import numba
+
+    if not (
+        isinstance(getattr(dispatcher, "_cache", None), NullCache)
+        and callable(getattr(dispatcher, "enable_caching", None))
+        and isinstance(cache, FunctionCache)
+    ):
+        raise RuntimeError(
+            f"adagrad_ref.fast.cache.install_cache: Numba {numba.__version__} no longer keeps a "
+            "dispatcher's cache in Dispatcher._cache (a NullCache before enable_caching); update it"
+        )
+    dispatcher._cache = cache  # what cache=True installs, plus the checks
+
+
 def cached_njit(**options):
     """``njit(error_model="numpy", cache=True, **options)`` with :class:`SignatureCheckedCache`;
     without a cache (and one warning) where Numba finds no writable place for one."""
@@ -158,9 +185,11 @@ def cached_njit(**options):
     def wrap(func):
         dispatcher = njit(error_model="numpy", **options)(func)
         try:
-            dispatcher._cache = SignatureCheckedCache(func)  # what cache=True installs, plus the checks
+            cache = SignatureCheckedCache(func)
         except Exception as error:  # "no locator available": compile in each process instead
             _warn_no_cache(func, error)
+            return dispatcher
+        install_cache(dispatcher, cache)  # a Numba that moved the slot fails here, loudly
         return dispatcher
 
     return wrap

@@ -68,7 +68,16 @@ from numba.extending import overload
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.refusals import (
+    CONVERTIBLE,
+    FOREIGN_TYPES,
+    GO_PARALLEL,
+    HYPERPARAMETERS,
     KERNEL_DTYPES,
+    OVERLAP,
+    ROW_OUT_OF_RANGE,
+    SHAPES,
+    STEPPED,
+    UNTYPED,
     explain_arrays,
     explain_hyperparameters,
     plain_views,
@@ -87,8 +96,6 @@ __all__ = ["PARALLEL_MIN_BYTES", "adagrad_step_inplace", "sparse_step_inplace", 
 #: above it all cores (29.3 against 41.5 us at 512 KiB float32). Each element is
 #: independent, so this changes no bit of the result.
 PARALLEL_MIN_BYTES = 128 * 1024
-
-_GO_PARALLEL = 6  # _step_entry's answer: all checks passed, nothing written, run the parallel kernel
 
 
 @njit(error_model="numpy", inline="always")
@@ -168,17 +175,17 @@ def _overlap(a, b):
 def _step_body(p, g, G, learning_rate, eps, serial_below_bytes):
     """Run-time checks, then the serial step; compiled only for types :func:`_step_types_ok` takes."""
     if p.shape != g.shape or p.shape != G.shape:
-        return 2
+        return SHAPES
     if _overlap(p, g) or _overlap(p, G) or _overlap(g, G):
-        return 3
+        return OVERLAP
     if not _hyperparameters_ok(learning_rate, eps, G):
-        return 4
+        return HYPERPARAMETERS
     n = p.size
     if n * p.itemsize >= serial_below_bytes:
-        return _GO_PARALLEL
+        return GO_PARALLEL
     # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float.
     _step_kernel(p.reshape(n), g.reshape(n), G.reshape(n), -G.dtype.type(learning_rate), G.dtype.type(eps))
-    return 0
+    return STEPPED
 
 
 def _step_types_ok(p, g, G, lr, eps) -> bool:
@@ -195,7 +202,7 @@ def _step_types_ok(p, g, G, lr, eps) -> bool:
 
 
 def _step_checked(p, g, G, learning_rate, eps, serial_below_bytes):
-    """Stub: its overload picks :func:`_step_body`, or a bare ``return 1`` for foreign types."""
+    """Stub: its overload picks :func:`_step_body`, or a bare ``return FOREIGN_TYPES``."""
 
 
 @overload(_step_checked)
@@ -204,15 +211,16 @@ def _step_checked_overload(p, g, G, learning_rate, eps, serial_below_bytes):
     # datetime64 array, say) to a one-line function: it compiles in about 0.2 s, not 2 s.
     if _step_types_ok(p, g, G, learning_rate, eps):
         return _step_body
-    return lambda p, g, G, learning_rate, eps, serial_below_bytes: 1
+    return lambda p, g, G, learning_rate, eps, serial_below_bytes: FOREIGN_TYPES
 
 
 @cached_njit()
 def _step_entry(p, g, G, learning_rate, eps, serial_below_bytes):
-    """Checks, then the serial step, in one compiled call; returns 0, _GO_PARALLEL, or a refusal code.
+    """Checks, then the serial step, in one compiled call; returns STEPPED, GO_PARALLEL, or a refusal
+    (the codes of :mod:`adagrad_ref.fast.refusals`).
 
     Arrays of ``serial_below_bytes`` or more are not stepped here: the answer
-    _GO_PARALLEL sends Python to :func:`_step_kernel_parallel` (nothing written yet).
+    GO_PARALLEL sends Python to :func:`_step_kernel_parallel` (nothing written yet).
     """
     return _step_checked(p, g, G, learning_rate, eps, serial_below_bytes)
 
@@ -258,15 +266,15 @@ def adagrad_step_inplace(
         return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
     limit = PARALLEL_MIN_BYTES if parallel is None else (0 if parallel else _NEVER)
     nd = np.ndarray
-    code = -1  # never let Numba compile a specialisation for a list or another object
+    code = UNTYPED  # never let Numba compile a specialisation for a list or another object
     if type(params) is nd and type(grads) is nd and type(sum_of_squares) is nd:
         try:
             code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
         except Exception:  # an argument Numba cannot type at all (float16, object, a JAX array, ...)
-            code = -1
-    if code == _GO_PARALLEL:
+            code = UNTYPED
+    if code == GO_PARALLEL:
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
-    elif code:
+    elif code != STEPPED:
         _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
 
 
@@ -304,14 +312,16 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit: int, code: int) -> None:
-    """Explain a refusal; or, if only the hyperparameters' types or array subclasses were foreign, step
-    with the hyperparameters as floats and the plain ndarray views of the same memory."""
+    """Explain a refusal; or, if only the hyperparameters' types or array subclasses were foreign
+    (:data:`~adagrad_ref.fast.refusals.CONVERTIBLE`), step with the hyperparameters as floats and the
+    plain ndarray views of the same memory: the compiled entry runs once more only then."""
     params, grads, sum_of_squares = plain_views(params=params, grads=grads, sum_of_squares=sum_of_squares)
     named = (("params", params), ("grads", grads), ("sum_of_squares", sum_of_squares))
     explain_arrays(named, same_shape=True)
     learning_rate, eps = explain_hyperparameters(learning_rate, eps, sum_of_squares.dtype)
-    code = retry(_step_entry, params, grads, sum_of_squares, learning_rate, eps, limit)
-    if code == _GO_PARALLEL:
+    if code in CONVERTIBLE:  # a refusal at run time (shapes, overlap, η or ε) was explained above
+        code = retry(_step_entry, params, grads, sum_of_squares, learning_rate, eps, limit)
+    if code == GO_PARALLEL:
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
     elif code:  # pragma: no cover - every refusal above is explained
         raise AdagradError(f"adagrad_step_inplace refused its arguments (code {code})")
@@ -333,14 +343,14 @@ def _sparse_types_ok(table, rows, row_grads, G, lr, eps) -> bool:
 
 
 def _sparse_checked(table, rows, row_grads, G, learning_rate, eps):
-    """Stub: its overload picks :func:`_sparse_body`, or a bare ``return 1`` for foreign types."""
+    """Stub: its overload picks :func:`_sparse_body`, or a bare ``return FOREIGN_TYPES``."""
 
 
 @overload(_sparse_checked)
 def _sparse_checked_overload(table, rows, row_grads, G, learning_rate, eps):
     if _sparse_types_ok(table, rows, row_grads, G, learning_rate, eps):
         return _sparse_body
-    return lambda table, rows, row_grads, G, learning_rate, eps: 1
+    return lambda table, rows, row_grads, G, learning_rate, eps: FOREIGN_TYPES
 
 
 @cached_njit()
@@ -352,17 +362,17 @@ def _sparse_body(table, rows, row_grads, G, learning_rate, eps):
     n, d = table.shape
     k = rows.shape[0]
     if G.shape != table.shape or row_grads.shape[0] != k or row_grads.shape[1] != d:
-        return 2
+        return SHAPES
     # rows and row_grads are read after rows of table and G were written: no byte may be shared
     if _overlap(table, G) or _overlap(table, rows) or _overlap(table, row_grads):
-        return 3
+        return OVERLAP
     if _overlap(G, rows) or _overlap(G, row_grads):
-        return 3
+        return OVERLAP
     if not _hyperparameters_ok(learning_rate, eps, G):
-        return 4
+        return HYPERPARAMETERS
     for i in range(k):
         if rows[i] < 0 or rows[i] >= n:
-            return 5
+            return ROW_OUT_OF_RANGE
     neg_lr = -G.dtype.type(learning_rate)
     eps_ = G.dtype.type(eps)
     one = G.dtype.type(1)
@@ -382,7 +392,7 @@ def _sparse_body(table, rows, row_grads, G, learning_rate, eps):
             u, G[r, c] = _adagrad_element(g_sum[c], G[r, c], neg_lr, eps_, one, zero)
             table[r, c] = table[r, c] + u
         i = j
-    return 0
+    return STEPPED
 
 
 def sparse_step_inplace(
@@ -408,13 +418,13 @@ def sparse_step_inplace(
     """
     nd = np.ndarray
     arrays = (table, rows, row_grads, sum_of_squares)
-    code = -1
+    code = UNTYPED
     if all(type(a) is nd for a in arrays):
         try:
             code = _sparse_entry(table, rows, row_grads, sum_of_squares, learning_rate, eps)
         except Exception:  # an argument Numba cannot type at all
-            code = -1
-    if code:
+            code = UNTYPED
+    if code != STEPPED:
         _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps, code)
 
 
@@ -452,8 +462,9 @@ def _slow_sparse_step(table, rows, row_grads, sum_of_squares, learning_rate, eps
                 f"rows and {name} share memory; the sparse step writes {name} while reading rows"
             )
     learning_rate, eps = explain_hyperparameters(learning_rate, eps, sum_of_squares.dtype)
-    code = retry(_sparse_entry, table, rows, row_grads, sum_of_squares, learning_rate, eps)
-    if code == 5:
+    if code in CONVERTIBLE:  # a refusal at run time other than a row was explained above
+        code = retry(_sparse_entry, table, rows, row_grads, sum_of_squares, learning_rate, eps)
+    if code == ROW_OUT_OF_RANGE:
         bad = rows[(rows < 0) | (rows >= table.shape[0])]
         raise AdagradError(f"rows holds {bad[0]}, outside [0, {table.shape[0]}): the rows of table")
     if code:  # pragma: no cover - every refusal above is explained

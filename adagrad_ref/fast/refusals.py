@@ -14,6 +14,20 @@ from adagrad_ref.validation import check_hyperparameter, check_learning_rate, in
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # native byte order
 
+# What the compiled entries of kernels.py answer. 0: stepped. Any other: nothing was written.
+STEPPED = 0
+UNTYPED = -1  #: not called: an argument Numba cannot type (a list, float16, a JAX array) or a subclass
+FOREIGN_TYPES = (
+    1  #: types the compiled path does not take (an int η, a big-endian array): known at compile time
+)
+SHAPES = 2  #: the arrays' shapes differ
+OVERLAP = 3  #: two arrays share memory
+HYPERPARAMETERS = 4  #: η or ε not finite in the arrays' dtype, or ε < 0
+ROW_OUT_OF_RANGE = 5  #: sparse step: a row index outside the table
+GO_PARALLEL = 6  #: not a refusal: every check passed, nothing written, run the parallel kernel
+#: Refused only for their types: converted (plain views, Python floats), the compiled entry then steps.
+CONVERTIBLE = (UNTYPED, FOREIGN_TYPES)
+
 
 def plain_views(**named):
     """An ndarray subclass (np.matrix) as a plain view of its memory; a masked array is refused, as

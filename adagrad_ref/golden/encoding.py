@@ -25,6 +25,8 @@ from adagrad_ref.errors import AdagradError
 
 __all__ = ["DTYPES", "REAL", "decode_array", "decode_tree", "dumps", "encode_array", "encode_tree"]
 
+#: What each step of a golden case records.
+QUANTITIES = ("sum_of_squares", "updates", "params")
 DTYPES = ("float32", "float64", "complex64", "complex128")
 HEX_DIGITS = {"float32": 8, "float64": 16, "complex64": 8, "complex128": 16}
 UINT = {"float32": np.uint32, "float64": np.uint64, "complex64": np.uint32, "complex128": np.uint64}

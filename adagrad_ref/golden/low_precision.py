@@ -29,7 +29,7 @@ import numpy as np
 from adagrad_ref import adagrad, apply_updates
 from adagrad_ref.atomic import write_text
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.golden.encoding import check_shape
+from adagrad_ref.golden.encoding import QUANTITIES, check_shape
 
 __all__ = [
     "FILE",
@@ -46,7 +46,6 @@ __all__ = [
 FILE = Path(__file__).parent / "data" / "optax_low_precision.json"
 SCHEMA = Path(__file__).parent / "data" / "schema_low_precision.json"
 FORMAT = "adagrad_ref low precision 1"
-QUANTITIES = ("sum_of_squares", "updates", "params")
 Port = Callable[[np.ndarray, np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 

@@ -11,6 +11,7 @@ step is compared at both levels, against the golden file's tolerances (a results
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,17 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from adagrad_ref.errors import AdagradError
-from adagrad_ref.golden.encoding import DTYPES, decode_tree, encode_array
+from adagrad_ref.conventions import FACTORIES, OTHER_FACTORIES
+from adagrad_ref.errors import AdagradError, refuse_json_constant
+from adagrad_ref.golden.encoding import DTYPES, QUANTITIES, decode_tree, encode_array
 from adagrad_ref.ulp import ulp_distance
 
 __all__ = ["MAX_BYTES", "QUANTITIES", "SCHEMA_VERSION", "CaseResult", "Verdict", "compare_docs", "verify"]
 
 SCHEMA_VERSION = 2
-QUANTITIES = ("sum_of_squares", "updates", "params")
 ORDER = ("grads", *QUANTITIES)  # the order a step is checked in (grads: closed loops only)
 LEVELS = ("exact", "relaxed")
-CONVENTIONS = ("optax", "pytorch", "keras", "tensorflow_v2", "tfjs", "onnx")
+#: Every convention with a golden file: the four frameworks', then the other libraries' (tfjs, onnx).
+CONVENTIONS = (*FACTORIES, *OTHER_FACTORIES)
 #: The largest file read (a --full results file of every convention is about 30 MB).
 MAX_BYTES = 256 * 2**20
 
@@ -77,8 +79,10 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
         os.close(fd)
 
 
-def _refuse_constant(c: str) -> None:
-    raise ValueError(f"{c} where a number belongs (floats are hex strings in this format)")
+#: What a NaN or Infinity in a golden file is (``json.loads`` reads them; JSON has none).
+_refuse_constant = functools.partial(
+    refuse_json_constant, template="{} where a number belongs (floats are hex strings in this format)"
+)
 
 
 #: JSON values a file may hold (a ``golden --full`` file holds about 320,000): parsing allocates under
@@ -108,7 +112,10 @@ def parse_json(raw: bytes, path: str) -> dict:
     if values > MAX_JSON_VALUES:
         raise AdagradError(f"{path}: holds more than {MAX_JSON_VALUES} JSON values; refused before parsing")
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        doc = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+        )
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise AdagradError(f"{path}: not valid JSON ({str(e).splitlines()[0][:200]})") from None
     except ValueError as e:
@@ -470,12 +477,12 @@ def compare_low_precision(
         dt = lp.dtype_named(group.get("dtype"))
         where = f"{results_path}: tcId {tc}"
         rsteps = _steps_by_number(res_tests[tc][1], where)
-        errors, first = dict.fromkeys(lp.QUANTITIES, 0.0), None
+        errors, first = dict.fromkeys(QUANTITIES, 0.0), None
         for n, gstep in sorted(_steps_by_number(gtest, f"{golden}: tcId {tc}").items()):
             if n not in rsteps:
                 raise AdagradError(f"{where}: step {n} is missing (the golden file records it)")
             gexp, rexp = gstep["expected"], rsteps[n]["expected"]
-            for q in lp.QUANTITIES:
+            for q in QUANTITIES:
                 if q not in rexp:
                     raise AdagradError(f"{where}: step {n}: expected.{q}: missing")
                 gv = lp.decode_checked(gexp.get(q), dt, f"{golden}: tcId {tc}: step {n}: expected.{q}")
