@@ -21,7 +21,7 @@ __all__ = ["Case", "Group", "build_groups", "hyperparameters"]
 REAL_DTYPES = ("float32", "float64")
 ALL = ("optax", "pytorch", "keras", "tensorflow_v2")
 #: Other libraries' conventions (conventions.OTHER_FACTORIES): their own files, seeds and dtypes.
-LIBRARIES = ("tfjs", "onnx")
+LIBRARY_CONVENTIONS = ("tfjs", "onnx")
 SEEDS = {"optax": 1, "pytorch": 2, "keras": 3, "tensorflow_v2": 4, "tfjs": 5, "onnx": 6}
 #: The dtypes of a convention's per-dtype groups, where not both: TensorFlow.js computes in float32 only;
 #: ONNX's float64 groups are fewer (EXTRA), to keep the shipped data within its size budget.
@@ -326,11 +326,11 @@ Builder = Callable[[str, str, np.random.Generator], Group]
 
 #: Every real dtype, in this order, for every convention (schedules: not in PyTorch's Adagrad).
 PER_DTYPE: list[tuple[tuple[str, ...], Builder]] = [
-    (ALL + LIBRARIES, single_steps),
-    (ALL + LIBRARIES, pytree_runs),
-    (ALL + LIBRARIES, zero_accumulator_run),
+    (ALL + LIBRARY_CONVENTIONS, single_steps),
+    (ALL + LIBRARY_CONVENTIONS, pytree_runs),
+    (ALL + LIBRARY_CONVENTIONS, zero_accumulator_run),
     (ALL, long_run),  # the other libraries' files: no 1,000-step run (the data's size budget)
-    (ALL + LIBRARIES, quadratic_run),
+    (ALL + LIBRARY_CONVENTIONS, quadratic_run),
     (("optax", "keras", "tensorflow_v2"), schedule_run),
 ]
 

@@ -32,14 +32,13 @@ import numpy as np
 
 from adagrad_ref.atomic import write_bytes, write_text
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.golden.encoding import REAL, decode_array, decode_tree
+from adagrad_ref.golden.encoding import QUANTITIES, REAL, decode_array, decode_tree
 from adagrad_ref.golden.verifier import CONVENTIONS, distance, golden_path, params_distance
 
 __all__ = ["LIBRARIES", "case_specs", "compare", "main", "markdown", "run_atlas"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 JS_DIR = os.path.join(ROOT, "tools", "atlas_js")
-QUANTITIES = ("sum_of_squares", "updates", "params")
 SHORT = {"sum_of_squares": "G", "updates": "u", "params": "w"}
 BEGIN, END = "<!-- atlas:begin (python -m adagrad_ref atlas --update-docs) -->", "<!-- atlas:end -->"
 

@@ -15,16 +15,16 @@ import sys
 
 import numpy as np
 
-UINT = {"float32": np.uint32, "float64": np.uint64}
+BITS = {"float32": np.uint32, "float64": np.uint64}
 
 
 def decode(obj):
-    return None if obj is None else np.array(obj["bits"], UINT[obj["dtype"]]).view(obj["dtype"])
+    return None if obj is None else np.array(obj["bits"], BITS[obj["dtype"]]).view(obj["dtype"])
 
 
 def encode(a):
     a = np.ascontiguousarray(a)
-    return {"dtype": a.dtype.name, "bits": a.view(UINT[a.dtype.name]).tolist()}
+    return {"dtype": a.dtype.name, "bits": a.view(BITS[a.dtype.name]).tolist()}
 
 
 def loop(spec, step):
@@ -150,7 +150,7 @@ def mxnet_family(jobs):
     return f"mxnet {mx.__version__} (numpy {np.__version__})", run
 
 
-FAMILIES = {
+FOREIGN_FAMILIES = {
     "chainer": chainer_family,
     "mindspore": mindspore_family,
     "paddle": paddle_family,
@@ -159,8 +159,8 @@ FAMILIES = {
 
 
 def main(argv):
-    if len(argv) != 1 or argv[0] not in FAMILIES:
-        print(f"usage: atlas_foreign.py {{{','.join(FAMILIES)}}}", file=sys.stderr)
+    if len(argv) != 1 or argv[0] not in FOREIGN_FAMILIES:
+        print(f"usage: atlas_foreign.py {{{','.join(FOREIGN_FAMILIES)}}}", file=sys.stderr)
         return 2
     jobs = json.loads(sys.stdin.read())
     import os
@@ -173,7 +173,7 @@ def main(argv):
             spec[key] = decode(spec[key])
         spec["grads"] = None if spec["grads"] is None else [decode(g) for g in spec["grads"]]
         spec["quadratic"] = None if spec["quadratic"] is None else [decode(x) for x in spec["quadratic"]]
-    version, run = FAMILIES[argv[0]](jobs)
+    version, run = FOREIGN_FAMILIES[argv[0]](jobs)
     results = []
     for spec in jobs:
         try:
