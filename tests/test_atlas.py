@@ -9,18 +9,16 @@ import pathlib
 import subprocess
 import sys
 
+import golden_mutants
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from adagrad_ref import AdagradState, apply_updates, conventions
 from adagrad_ref.golden.verifier import golden_path
 from adagrad_ref.tools import atlas
 from adagrad_ref.tools.atlas_drivers import FAMILIES
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import golden_mutants
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMMITTED = json.loads((ROOT / "figures" / "atlas.json").read_text(encoding="utf-8"))
 
 
