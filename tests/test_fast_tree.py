@@ -48,9 +48,9 @@ def _tree(rng, with_edges=True):
         "c": np.zeros((0, 3), np.float32),
         "d": random_floats(rng, big, np.float32, with_edges),
         "e": [random_floats(rng, 333, np.float64, with_edges), None],
-        "f": (random_floats(rng, 50, np.float32, False) + 1j * random_floats(rng, 50, np.float32, False)).astype(
-            np.complex64
-        ),
+        "f": (
+            random_floats(rng, 50, np.float32, False) + 1j * random_floats(rng, 50, np.float32, False)
+        ).astype(np.complex64),
         "h": random_floats(rng, 40, np.float32, False).astype(ml_dtypes.bfloat16),
     }
     return params
@@ -245,7 +245,9 @@ def test_non_contiguous_and_big_endian_leaves_give_the_same_bits(rng):
     ref, fast = adagrad(0.3), adagrad(0.3, backend="numba")
     u_ref, s_ref = ref.update(grads, ref.init(params))
     u_fast, s_fast = fast.update(grads, fast.init(params))
-    for a, b in zip(_leaves((u_fast, s_fast.sum_of_squares)), _leaves((u_ref, s_ref.sum_of_squares)), strict=True):
+    for a, b in zip(
+        _leaves((u_fast, s_fast.sum_of_squares)), _leaves((u_ref, s_ref.sum_of_squares)), strict=True
+    ):
         assert _bits_equal(a, b)
     mixed = apply_updates({"x": np.ones(3, np.float32)}, {"x": np.full(3, 0.1)})  # float64 update
     assert mixed["x"].dtype == np.float32

@@ -49,6 +49,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -334,8 +335,8 @@ def update_leaves(
         DISPATCH.run(
             ("update", dtype.str, sizes),
             total * dtype.itemsize,
-            lambda: _update_serial(g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, u_buf, G_buf),
-            lambda: _update_parallel(g_at, G_at, _chunks_cached(sizes), neg_lr, eps_, u_buf, G_buf),
+            partial(_update_serial, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, u_buf, G_buf),
+            partial(_update_parallel, g_at, G_at, _chunks_cached(sizes), neg_lr, eps_, u_buf, G_buf),
         )
         shapes = [g.shape for g in gs]
         for i, u, G in zip(index, _views(u_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
@@ -368,8 +369,8 @@ def apply_leaves(
         DISPATCH.run(
             ("apply", dtype.str, sizes),
             total * dtype.itemsize,
-            lambda: _add_serial(p_at, u_at, np.array(sizes, np.intp), buf),
-            lambda: _add_parallel(p_at, u_at, _chunks_cached(sizes), buf),
+            partial(_add_serial, p_at, u_at, np.array(sizes, np.intp), buf),
+            partial(_add_parallel, p_at, u_at, _chunks_cached(sizes), buf),
         )
         for i, w in zip(index, _views(buf, [p.shape for p in ps], sizes), strict=True):
             out[i] = w
