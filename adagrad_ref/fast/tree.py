@@ -38,7 +38,7 @@ no array refers to.
 >>> state = solver.init(params)
 >>> updates, state = solver.update({"w": np.ones((2, 2), np.float32), "b": np.ones(2, np.float32)}, state)
 >>> params = apply_updates(params, updates)
->>> params["b"], np.shares_memory(params["b"], params["w"])
+>>> params["b"], params["b"].base is params["w"].base  # two views of one buffer
 (array([-0.09534626, -0.09534626], dtype=float32), True)
 """
 
@@ -202,8 +202,9 @@ SERIAL_BELOW_BYTES = 256 * 1024
 class Dispatch:
     """One core or all, chosen by measuring, per call kind and buffer size, on this machine, now.
 
-    The first :data:`TRIALS` calls of a (kind, dtype, size) alternate one core and all cores (after
-    one warm-up call of each, not counted), timing each; from then on the faster of the two medians
+    The first call of a (kind, dtype, size) runs both (loading and warming each kernel: the same
+    outputs written twice), the next :data:`TRIALS` calls alternate one core and all cores, timing
+    each; from then on the faster of the two medians
     runs, and every :data:`REVISIT` calls the trials are run again (the machine's load changes: on 2
     cores shared with another busy process, all cores can be twice as slow as one). Every element is
     independent: the choice changes no bit. ``force(True/False)`` fixes it (``None``: measure again).
@@ -232,20 +233,30 @@ class Dispatch:
             if len(self._seen) > 64:
                 self._seen.pop(next(iter(self._seen)))
         phase = calls % self.REVISIT
-        if phase == 1:  # (re)start the trials
-            seen[1], seen[2] = [], []
-        if phase < 3 or phase >= 3 + self.TRIALS:
-            if phase < 3:  # warm-up: one call of each, not timed
-                (parallel if phase == 2 else serial)()
-                return
+        if phase == 1:  # (re)start: both kernels loaded and warmed by this call, which runs each once
+            seen[1], seen[2] = [], []  # (the same outputs written twice: every element is independent)
+            serial()
+            parallel()
+            return
+        if phase == 0 or phase > 1 + self.TRIALS:
             one, all_ = sorted(seen[1]), sorted(seen[2])
             faster_all = bool(all_) and bool(one) and all_[len(all_) // 2] < one[len(one) // 2]
             (parallel if faster_all else serial)()
             return
-        use_all = phase % 2 == 0
+        use_all = phase % 2 == 1
         t = time.perf_counter()
         (parallel if use_all else serial)()
         seen[2 if use_all else 1].append(time.perf_counter() - t)
+
+    def choices(self) -> dict[str, bool]:
+        """What the measurements chose so far, as ``{"update float32 17789573 elements": True, ...}``."""
+        out = {}
+        for key in list(self._seen):
+            chosen = self.choice(key)
+            if chosen is not None:
+                kind, dtype, sizes = key
+                out[f"{kind} {np.dtype(dtype).name} {sum(sizes)} elements"] = chosen
+        return out
 
     def choice(self, key: tuple) -> bool | None:
         """What the measurements chose for ``key`` so far (``None``: not measured yet)."""
