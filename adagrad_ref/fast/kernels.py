@@ -284,6 +284,8 @@ def adagrad_step_inplace(
 def _all_low_precision(*arrays) -> bool:
     """All three arrays bfloat16, or all float16 (any other mixture is refused by the float path)."""
     first = arrays[0]
+    if not isinstance(first, np.ndarray) or first.dtype.itemsize != 2:  # float32/64: said at once
+        return False
     return all(isinstance(a, np.ndarray) for a in arrays) and (
         is_low_precision(first.dtype) and all(a.dtype == first.dtype for a in arrays)
     )
