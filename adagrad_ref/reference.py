@@ -180,7 +180,10 @@ class Adagrad:
       initial_accumulator_value: :math:`G_0`, >= 0 (optax's default 0.1).
       eps: ε, added inside the square root, >= 0 (optax's default 1e-7).
       backend: ``"numpy"`` (this file's :func:`update_leaf`), ``"numba"`` (the
-        compiled loop of :mod:`adagrad_ref.fast.kernels`, the same bits), or a
+        compiled loop of :mod:`adagrad_ref.fast.kernels`, the same bits: every
+        float32/float64 leaf of the tree in one compiled call per dtype, by
+        :mod:`adagrad_ref.fast.tree`; the output leaves of a dtype are views of one
+        pooled buffer, so a leaf kept keeps that buffer alive), or a
         leaf-update function ``(g, G, learning_rate, eps) -> (u, G)``: see
         :mod:`adagrad_ref.backends`.
       check_finite: if True, ``update`` refuses a gradient holding NaN or Inf,
