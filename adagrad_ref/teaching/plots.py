@@ -95,7 +95,7 @@ def plot_benchmark(result: dict, path: str) -> None:
         ax.sharey(axes[0][0])  # the dtypes' panels on one scale
     if api:
         _plot_api(axes[0][-1], api)
-    for ax, dtype in zip(axes[0], dtypes, strict=True):
+    for ax, dtype in zip(axes[0][: len(dtypes)], dtypes, strict=True):
         for impl, style in _STYLE.items():
             rows = sorted(
                 (r["n"], r["seconds"] / r["n"])

@@ -154,9 +154,17 @@ class BenchConfig:
     low_precision: bool = True
     low_precision_sizes: list[int] = field(default_factory=lambda: [10**3, 10**5, 10**6, 10**7])
     api: bool = True
-    #: The optax-shaped API's cases: (dtype, leaves), each a model-shaped tree of API_ELEMENTS parameters.
-    api_cases: list[tuple[str, int]] = field(
-        default_factory=lambda: [("float32", 200), ("float64", 200), ("float32", 10), ("float32", 1000)]
+    #: The optax-shaped API's cases: (dtype, leaves, layout), each a model-shaped tree of api_elements
+    #: parameters (bench_api.model_tree).
+    api_cases: list[tuple[str, int, str]] = field(
+        default_factory=lambda: [
+            ("float32", 200, "1-D"),
+            ("float32", 200, "2-D"),
+            ("float64", 200, "1-D"),
+            ("float64", 200, "2-D"),
+            ("float32", 10, "1-D"),
+            ("float32", 1000, "2-D"),
+        ]
     )
     api_elements: int = 0  # 0: as many as the 200-leaf model of model_shapes() (17.8 M)
 

@@ -49,18 +49,22 @@ def model_shapes(leaves: int = 200, smallest: int = 10, largest: int = 10**6) ->
     return [round(float(x)) for x in np.geomspace(smallest, largest, leaves)]
 
 
-def model_tree(dtype: str, leaves: int, elements: int = 0, seed: int = 3) -> tuple[dict, dict]:
+def model_tree(
+    dtype: str, leaves: int, elements: int = 0, layout: str = "1-D", seed: int = 3
+) -> tuple[dict, dict]:
     """``(params, grads)``: a model-shaped pytree of ``leaves`` arrays and about ``elements`` parameters
-    in all (0: as many as :func:`model_shapes`' 200 leaves), seeded. The leaf sizes are log-spaced as in
-    :func:`model_shapes` and scaled to the total; leaves of 4,096 elements or more are 2-D (``(k, 64)``
-    or the nearest), as weight matrices, the others 1-D, as biases and norms. Keys sort in leaf order."""
+    in all (0: as many as :func:`model_shapes`' 200 leaves, 17.8 M), seeded. The leaf sizes are
+    log-spaced as in :func:`model_shapes` and scaled to the total. ``layout``: ``"1-D"`` (every leaf
+    flat, as the 200-leaf case the performance issues quote) or ``"2-D"`` (leaves of 4,096 elements or
+    more are ``(k, 64)`` weight matrices, a few elements fewer; the others 1-D, as biases and norms:
+    jitted optax is much faster on these, so both are measured). Keys sort in leaf order."""
     base = model_shapes(leaves)
     total = elements or sum(model_shapes())
     sizes = [max(1, round(n * total / sum(base))) for n in base]
     rng = np.random.default_rng(seed)
     params, grads = {}, {}
     for i, n in enumerate(sizes):
-        shape = (n // 64, 64) if n >= 4096 else (n,)
+        shape = (n // 64, 64) if layout == "2-D" and n >= 4096 else (n,)
         params[f"layer{i:04d}"] = rng.standard_normal(shape).astype(dtype)
         grads[f"layer{i:04d}"] = rng.standard_normal(shape).astype(dtype)
     return params, grads
@@ -102,7 +106,7 @@ def optax_tree_step(params: dict, grads: dict, donate: bool) -> Callable[[], Non
 
 
 def bench_api(
-    cases: list[tuple[str, int]],
+    cases: list[tuple[str, int, str]],
     elements: int,
     repeats: int,
     min_seconds: float,
@@ -114,7 +118,9 @@ def bench_api(
     backend against jitted optax (params and state donated, and not), torch's fused Adagrad over the same
     tensors and, at 200 leaves, the NumPy backend: one row per case, the median seconds per step.
 
-    Each implementation steps its own copy of the tree, interleaved; after a case the output pool of
+    Each implementation steps its own copy of the tree, interleaved (the NumPy backend's rows before
+    the others, alone: its ``apply_updates`` would share the Numba path's output pool; the Numba
+    backend runs its one-core/all-cores trials before it is timed); after a case the output pool of
     the Numba backend is cleared (:data:`adagrad_ref.fast.tree.POOL`), so that a case starts as a user's
     first steps do. The Numba rows' one core or all cores is chosen by its own measurement
     (:class:`adagrad_ref.fast.tree.Dispatch`); what it chose is recorded."""
@@ -125,24 +131,35 @@ def bench_api(
     rows = []
     total, quiet = len(cases) * repeats, not progress
     with tqdm(total=total, desc="optax-shaped API", unit="repeat", disable=quiet, file=sys.stderr) as bar:
-        for dtype, leaves in cases:
+        for dtype, leaves, layout in cases:
             gc.collect()
-            params, grads = model_tree(dtype, leaves, elements)
-            bar.set_postfix_str(f"{dtype} {leaves} leaves")
-            steps: dict[str, Callable[[], None]] = {"numba_api": api_step(params, grads, "numba")}
-            if leaves == 200:
-                steps["numpy_api"] = api_step(params, grads, "numpy")
+            params, grads = model_tree(dtype, leaves, elements, layout)
+            bar.set_postfix_str(f"{dtype} {leaves} leaves {layout}")
+            samples: dict[str, list[float]] = {}
+            if leaves == 200:  # alone: its params would share the output pool with the Numba backend's
+                numpy_step = {"numpy_api": api_step(params, grads, "numpy")}
+                samples.update(measure_interleaved(numpy_step, repeats, min_seconds))
+                del numpy_step
+                tree.POOL.clear()
+            numba_step = api_step(params, grads, "numba")
+            for _ in range(1 + tree.Dispatch.TRIALS):  # its one-core/all-cores trials, before the clock
+                numba_step()
+            steps: dict[str, Callable[[], None]] = {"numba_api": numba_step}
             if jax_ok:
                 steps["optax_jit"] = optax_tree_step(params, grads, donate=False)
                 steps["optax_donated"] = optax_tree_step(params, grads, donate=True)
             if torch_ok:
                 copies = [v.copy() for v in params.values()]
                 steps["torch_fused"] = torch_fused_step(copies, list(grads.values()))
-            samples = measure_interleaved(steps, repeats, min_seconds, tick=lambda: bar.update(1))
+            samples = {
+                **measure_interleaved(steps, repeats, min_seconds, tick=lambda: bar.update(1)),
+                **samples,
+            }
             rows.append(
                 {
                     "dtype": dtype,
                     "leaves": leaves,
+                    "layout": layout,
                     "elements": int(sum(v.size for v in params.values())),
                     "smallest": int(min(v.size for v in params.values())),
                     "largest": int(max(v.size for v in params.values())),
@@ -194,7 +211,7 @@ def api_lines(result: dict) -> list[str]:
             else f"{s[k] * 1e3:,.1f}" + ("" if k == "numba_api" else f" ({s[k] / s['numba_api']:.2f}×)")
             for k in impls
         ]
-        tree = f"{c['leaves']:,} leaves, {c['elements']:,} {c['dtype']}"
+        tree = f"{c['leaves']:,} leaves ({c.get('layout', '1-D')}), {c['elements']:,} {c['dtype']}"
         tree += f" ({c['smallest']:,} to {c['largest']:,})"
         lines.append(f"| {tree} | " + " | ".join(cells) + " |")
     return lines
@@ -205,7 +222,8 @@ def api_targets(result: dict) -> list[tuple[str, str, int, float, float]]:
     over jitted optax (>= :data:`API_TARGET`) and over donated optax (>= 1: ahead of it)."""
     rows = []
     for case in result.get("api") or []:
-        s, where = case["seconds"], f"{case['dtype']} {case['leaves']} leaves"
+        s = case["seconds"]
+        where = f"{case['dtype']} {case['leaves']} leaves {case.get('layout', '1-D')}"
         for peer, bound in (("optax_jit", API_TARGET), ("optax_donated", 1.0)):
             if peer in s:
                 target = f"optax-shaped API, Numba backend: speed-up over {API_NAMES[peer]} >= {bound}"
