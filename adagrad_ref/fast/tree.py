@@ -199,15 +199,21 @@ def _add_parallel(p_at, u_at, chunks, out):
 SERIAL_BELOW_BYTES = 256 * 1024
 
 
+#: All cores are chosen only if their median time is below this fraction of one core's: on a machine
+#: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
+MARGIN = 0.9
+
+
 class Dispatch:
     """One core or all, chosen by measuring, per call kind and buffer size, on this machine, now.
 
     The first call of a (kind, dtype, size) runs both (loading and warming each kernel: the same
     outputs written twice), the next :data:`TRIALS` calls alternate one core and all cores, timing
-    each; from then on the faster of the two medians
-    runs, and every :data:`REVISIT` calls the trials are run again (the machine's load changes: on 2
-    cores shared with another busy process, all cores can be twice as slow as one). Every element is
-    independent: the choice changes no bit. ``force(True/False)`` fixes it (``None``: measure again).
+    each; from then on the faster of the two medians runs (all cores only if faster by
+    :data:`MARGIN`), and every :data:`REVISIT` calls the trials are run again (the machine's load
+    changes: on 2 cores shared with another busy process, all cores can be twice as slow as one).
+    Every element is independent: the choice changes no bit. ``force(True/False)`` fixes it (``None``:
+    measure again).
     """
 
     TRIALS = 6
@@ -240,7 +246,7 @@ class Dispatch:
             return
         if phase == 0 or phase > 1 + self.TRIALS:
             one, all_ = sorted(seen[1]), sorted(seen[2])
-            faster_all = bool(all_) and bool(one) and all_[len(all_) // 2] < one[len(one) // 2]
+            faster_all = bool(all_) and bool(one) and all_[len(all_) // 2] < MARGIN * one[len(one) // 2]
             (parallel if faster_all else serial)()
             return
         use_all = phase % 2 == 1
@@ -263,7 +269,7 @@ class Dispatch:
         seen = self._seen.get(key)
         if not seen or not seen[1] or not seen[2]:
             return None
-        return sorted(seen[2])[len(seen[2]) // 2] < sorted(seen[1])[len(seen[1]) // 2]
+        return sorted(seen[2])[len(seen[2]) // 2] < MARGIN * sorted(seen[1])[len(seen[1]) // 2]
 
 
 #: How every call of this module picks one core or all.
