@@ -29,14 +29,16 @@ True
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.lowprec import is_low_precision
 
-__all__ = ["BACKENDS", "LeafUpdate", "leaf_update"]
+__all__ = ["BACKENDS", "LeafUpdate", "compiled_apply", "leaf_update", "tree_update"]
 
 #: ``(g, G, learning_rate, eps) -> (u, G_new)``, the step of one array.
 LeafUpdate = Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray]]
@@ -68,3 +70,32 @@ def leaf_update(backend: str | LeafUpdate, reference: LeafUpdate) -> LeafUpdate:
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise AdagradError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
     return BACKENDS[backend](reference)
+
+
+#: ``(g_leaves, sum_leaves, learning_rate, eps, leaf_update) -> (u_leaves, sum_leaves)``: a whole
+#: tree's update at once (checked leaves in; the leaves it does not take itself go to ``leaf_update``).
+TreeUpdate = Callable[[list, list, float, float, LeafUpdate], tuple[list, list]]
+
+
+def tree_update(backend: Any) -> TreeUpdate | None:
+    """The whole-tree update of ``backend``, or ``None`` (then its leaf update is mapped over the tree).
+
+    ``"numba"``: :func:`adagrad_ref.fast.tree.update_leaves`, one compiled call per dtype for the
+    whole tree into pooled output buffers (the same bits as the leaf update; see that module).
+    """
+    if isinstance(backend, str) and backend == "numba":
+        from adagrad_ref.fast.tree import update_leaves  # Numba loads on the first Numba step
+
+        return update_leaves
+    return None
+
+
+def compiled_apply() -> Callable[[list, list, Callable], list] | None:
+    """``apply_updates``'s compiled path, once a Numba step has loaded it (else ``None``: NumPy's).
+
+    :func:`adagrad_ref.fast.tree.apply_leaves`: ``w + u`` of every float32/float64 leaf in one
+    compiled call per dtype, the bits of NumPy's ``p + u``. ``import adagrad_ref`` loads no Numba, so
+    this path is taken only in a process where the Numba backend has run.
+    """
+    fast = sys.modules.get("adagrad_ref.fast.tree")
+    return None if fast is None else fast.apply_leaves

@@ -178,8 +178,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.quick:
         config = BenchConfig(
-            sizes=[10**3, 10**5, 10**6], dtypes=["float32"], repeats=3, min_seconds=0.005, startup=False
-        )
+            sizes=[10**3, 10**5, 10**6], dtypes=["float32"], repeats=3, min_seconds=0.005, startup=False,
+            api_cases=[("float32", 200, "1-D")], api_elements=2 * 10**6,
+        )  # fmt: skip
     else:
         config = BenchConfig()
     if args.sizes:

@@ -64,7 +64,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import optree
 
-from adagrad_ref import backends, lowprec, validation
+from adagrad_ref import backends, lowprec, trees, validation
 from adagrad_ref.backends import LeafUpdate
 from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.trees import NAMESPACE, map_pairs
@@ -177,7 +177,10 @@ class Adagrad:
       initial_accumulator_value: :math:`G_0`, >= 0 (optax's default 0.1).
       eps: ε, added inside the square root, >= 0 (optax's default 1e-7).
       backend: ``"numpy"`` (this file's :func:`update_leaf`), ``"numba"`` (the
-        compiled loop of :mod:`adagrad_ref.fast.kernels`, the same bits), or a
+        compiled loop of :mod:`adagrad_ref.fast.kernels`, the same bits: every
+        float32/float64 leaf of the tree in one compiled call per dtype, by
+        :mod:`adagrad_ref.fast.tree`; the output leaves of a dtype are views of one
+        pooled buffer, so a leaf kept keeps that buffer alive), or a
         leaf-update function ``(g, G, learning_rate, eps) -> (u, G)``: see
         :mod:`adagrad_ref.backends`.
       check_finite: if True, ``update`` refuses a gradient holding NaN or Inf,
@@ -230,6 +233,15 @@ class Adagrad:
         raises :class:`AdagradError` and the (immutable) ``state`` stays valid.
         """
         del params, extra_args  # as optax's scale_by_rss
+        whole_tree = backends.tree_update(self.backend)
+        if whole_tree is not None:  # "numba": every leaf in one compiled call per dtype (same bits)
+            g_leaves, sums, spec, _ = validation.check_update_leaves(
+                grads, state, AdagradState, check_finite=self.check_finite
+            )
+            eta = self.learning_rate_at(int(state.count))  # η_t
+            u_leaves, sums = whole_tree(g_leaves, sums, eta, self.eps, self.update_leaf)
+            sum_of_squares = trees.unflatten(spec, sums)
+            return trees.unflatten(spec, u_leaves), AdagradState(sum_of_squares, safe_increment(state.count))
         grads, sum_of_squares, _ = validation.check_update(
             grads, state, AdagradState, check_finite=self.check_finite
         )
@@ -304,7 +316,7 @@ def apply_updates(params: Any, updates: Any) -> Any:
     >>> apply_updates({"w": np.float32([1.0]), "b": None}, {"w": np.float32([-0.25]), "b": None})
     {'b': None, 'w': array([0.75], dtype=float32)}
     """
-    params, updates = validation.check_apply_updates(params, updates)  # the boundary
+    p_leaves, u_leaves, spec = validation.check_apply_updates_leaves(params, updates)  # the boundary
 
     def add(p: np.ndarray | None, u: np.ndarray | None) -> np.ndarray | None:
         if p is None:
@@ -314,4 +326,7 @@ def apply_updates(params: Any, updates: Any) -> Any:
         with np.errstate(all="ignore"):
             return np.asarray(p + u).astype(p.dtype, copy=False)  # w_{t+1} = w_t + u_t
 
-    return optree.tree_map(add, params, updates, none_is_leaf=True, namespace=NAMESPACE)
+    compiled = backends.compiled_apply()  # loaded by a Numba step: one compiled call per dtype, same bits
+    if compiled is not None:
+        return trees.unflatten(spec, compiled(p_leaves, u_leaves, add))
+    return trees.unflatten(spec, [add(p, u) for p, u in zip(p_leaves, u_leaves, strict=True)])

@@ -26,12 +26,14 @@ __all__ = [
     "as_leaf_array",
     "as_real_scalar",
     "check_apply_updates",
+    "check_apply_updates_leaves",
     "check_hyperparameter",
     "check_init",
     "check_leaf_dtype",
     "check_learning_rate",
     "check_schedule_value",
     "check_update",
+    "check_update_leaves",
     "in_dtype",
     "schedule_value",
 ]
@@ -253,6 +255,18 @@ def check_update(
 
     ``params`` is checked and returned only if ``needs_params`` (else ``None``).
     """
+    g_leaves, sums, spec, p_tree = check_update_leaves(
+        grads, state, state_type, params=params, needs_params=needs_params, check_finite=check_finite
+    )
+    return trees.unflatten(spec, g_leaves), trees.unflatten(spec, sums), p_tree
+
+
+def check_update_leaves(
+    grads: Any, state: Any, state_type: type, *, params: Any = None, needs_params: bool = False,
+    check_finite: bool = False,
+) -> tuple[list[np.ndarray], list[np.ndarray], trees.PyTreeSpec, Any]:  # fmt: skip
+    """:func:`check_update`'s checks, its result as leaves: ``(grads' leaves, sums' leaves, spec,
+    params)``, for a caller that maps over the leaves itself (one tree's checks, paid once)."""
     if isinstance(grads, state_type):
         raise AdagradError("update(grads, state): grads is an AdagradState; were grads and state swapped?")
     if not isinstance(state, state_type):
@@ -281,7 +295,7 @@ def check_update(
     if check_finite:
         _check_all_finite(g_paths, g_leaves)
     p_tree = _check_params(params, spec, g_leaves) if needs_params else None
-    return trees.unflatten(spec, g_leaves), trees.unflatten(spec, sums), p_tree
+    return g_leaves, sums, spec, p_tree
 
 
 def _check_params(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarray]) -> Any:
@@ -321,6 +335,15 @@ def check_apply_updates(params: Any, updates: Any) -> tuple[Any, Any]:
     the result is ``None``; so ``apply_updates(None, anything)`` is ``None``.
     Both trees come back with ``None`` there.
     """
+    ps, us, spec = check_apply_updates_leaves(params, updates)
+    return trees.unflatten(spec, ps), trees.unflatten(spec, us)
+
+
+def check_apply_updates_leaves(
+    params: Any, updates: Any
+) -> tuple[list[np.ndarray | None], list[np.ndarray | None], trees.PyTreeSpec]:
+    """:func:`check_apply_updates`'s checks, its result as ``(params' leaves, updates' leaves, spec)``
+    (``None`` as a leaf)."""
     paths, p_leaves, spec = trees.flatten(params, "params", none_is_leaf=True)
     u_leaves = trees.flatten_up_to(spec, updates, "updates")
     ps, us = [], []
@@ -337,4 +360,4 @@ def check_apply_updates(params: Any, updates: Any) -> tuple[Any, Any]:
             raise AdagradError(f"updates{paths[i]} has shape {u.shape}; expected {p.shape} as in params")
         ps.append(p)
         us.append(u)
-    return trees.unflatten(spec, ps), trees.unflatten(spec, us)
+    return ps, us, spec

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from adagrad_ref.tools import bench, roofs
+from adagrad_ref.tools import bench, bench_api, roofs
 from adagrad_ref.tools.bench import BenchConfig, run
 from adagrad_ref.tools.bench_report import (
     README_BEGIN,
@@ -37,7 +37,7 @@ TOOLS = ROOT / "adagrad_ref" / "tools"
 
 def _small(**kw) -> BenchConfig:
     base = dict(sizes=[1000, 20000], dtypes=["float32"], repeats=2, min_seconds=0.001)
-    off = {"many_leaves": False, "sparse": False, "startup": False, "low_precision": False}
+    off = {"many_leaves": False, "sparse": False, "startup": False, "low_precision": False, "api": False}
     return BenchConfig(**{**base, **off, **kw})
 
 
@@ -265,3 +265,43 @@ def test_low_precision_is_measured_against_its_own_traffic_roof():
     text = report(result)
     assert "**Low precision**" in text and "**Low precision**" in readme(result)  # docs/performance.md too
     assert re.search(r"^\| bfloat16 \| [0-9.]+ \([0-9.]+\) \| [0-9.]+ \([0-9.]+\) \|$", text, re.M), text
+
+
+def test_the_optax_shaped_api_is_measured_against_optax_and_torch_on_model_trees():
+    """The API case: the Numba backend, optax jitted and donated, torch fused (the NumPy backend at 200
+    leaves), one row per (dtype, leaves), its table in the report and its targets judged."""
+    cases = [("float32", 10, "1-D"), ("float64", 200, "2-D")]
+    result = run(_small(sizes=[1000], api=True, api_cases=cases, api_elements=20_000), progress=False)
+    rows = result["api"]
+    assert [(r["dtype"], r["leaves"], r["layout"]) for r in rows] == cases
+    assert set(rows[0]["seconds"]) == {"numba_api", "optax_jit", "optax_donated", "torch_fused"}
+    assert set(rows[1]["seconds"]) == {"numba_api", "numpy_api", "optax_jit", "optax_donated", "torch_fused"}
+    for r in rows:
+        assert all(len(v) == 2 for v in r["samples"].values()) and r["smallest"] <= r["largest"]
+        assert abs(r["elements"] - 20_000) < 64 * r["leaves"]  # 2-D leaves drop < 64 elements each
+    assert all(len(v.shape) == 1 for v in bench_api.model_tree("float32", 10, 20_000)[0].values())
+    text = readme(result)
+    assert (
+        "**The optax-shaped API**" in text
+        and "| 10 leaves (1-D), " in text
+        and "| 200 leaves (2-D), " in text
+    )
+    judged = {(t["target"], t["dtype"]) for t in result["targets"]}
+    assert (
+        "optax-shaped API, Numba backend: speed-up over optax jitted >= 1.5",
+        "float32 10 leaves 1-D",
+    ) in judged
+    assert (
+        "optax-shaped API, Numba backend: speed-up over optax jitted, donated >= 1.0",
+        "float64 200 leaves 2-D",
+    ) in judged
+
+
+def test_model_trees_are_seeded_and_shaped_like_a_model():
+    params, grads = bench_api.model_tree("float32", 200, layout="2-D")
+    again, _ = bench_api.model_tree("float32", 200, layout="2-D")
+    sizes = [v.size for v in params.values()]
+    assert len(sizes) == 200 and 17_000_000 < sum(sizes) <= sum(bench.model_shapes())
+    assert all(np.array_equal(params[k], again[k]) for k in params)
+    assert any(v.ndim == 2 for v in params.values()) and any(v.ndim == 1 for v in params.values())
+    assert all(g.shape == params[k].shape and g.dtype == np.float32 for k, g in grads.items())

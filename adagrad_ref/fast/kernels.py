@@ -86,7 +86,13 @@ from adagrad_ref.fast.refusals import (
 from adagrad_ref.lowprec import is_low_precision
 from adagrad_ref.validation import in_dtype
 
-__all__ = ["PARALLEL_MIN_BYTES", "adagrad_step_inplace", "sparse_step_inplace", "update_leaf"]
+__all__ = [
+    "PARALLEL_MIN_BYTES",
+    "adagrad_step_inplace",
+    "element_step",
+    "sparse_step_inplace",
+    "update_leaf",
+]
 
 #: From arrays of this many bytes on, :func:`adagrad_step_inplace` runs on all cores
 #: (32,768 float32 or 16,384 float64 elements). Measured on 2 cores with this design
@@ -104,6 +110,11 @@ def _adagrad_element(g, G, neg_lr, eps, one, zero):
     s = one / np.sqrt(G + eps) if G > zero else zero  # (G_t + ε)^(-1/2), 0 where G_t = 0
     u = neg_lr * (s * g)  # u_t = -η · g_t / √(G_t + ε)
     return u, G
+
+
+#: One element's step, ``(g, G, -η, ε, 1, 0) -> (u, G_new)`` in the arrays' dtype: the compiled loops
+#: of :mod:`adagrad_ref.fast.tree` call it, so that every Numba path has this one arithmetic.
+element_step = _adagrad_element
 
 
 @cached_njit()
@@ -281,6 +292,8 @@ def adagrad_step_inplace(
 def _all_low_precision(*arrays) -> bool:
     """All three arrays bfloat16, or all float16 (any other mixture is refused by the float path)."""
     first = arrays[0]
+    if not isinstance(first, np.ndarray) or first.dtype.itemsize != 2:  # float32/64: said at once
+        return False
     return all(isinstance(a, np.ndarray) for a in arrays) and (
         is_low_precision(first.dtype) and all(a.dtype == first.dtype for a in arrays)
     )

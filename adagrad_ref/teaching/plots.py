@@ -56,12 +56,46 @@ _STYLE = {
 }
 
 
+_API_STYLE = {
+    "numba_api": ("Numba backend", "tab:blue"),
+    "numpy_api": ("NumPy backend", "tab:gray"),
+    "optax_jit": ("optax jitted", "tab:green"),
+    "optax_donated": ("optax jitted, donated", "tab:olive"),
+    "torch_fused": ("torch Adagrad fused", "tab:red"),
+}
+
+
+def _plot_api(ax, cases: list[dict]) -> None:
+    """The optax-shaped API on model-shaped pytrees: ms per step, one group of bars per tree."""
+    impls = [k for k in _API_STYLE if any(k in c["seconds"] for c in cases)]
+    width = 0.8 / len(impls)
+    for j, impl in enumerate(impls):
+        xs = [i + j * width for i, c in enumerate(cases) if impl in c["seconds"]]
+        ms = [c["seconds"][impl] * 1e3 for c in cases if impl in c["seconds"]]
+        label, color = _API_STYLE[impl]
+        ax.bar(xs, ms, width, label=label, color=color)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))])
+    ax.set_xticklabels(
+        [f"{c['leaves']} leaves\n{c['elements'] / 1e6:.1f} M {c['dtype']}" for c in cases], fontsize=9
+    )
+    ax.set_ylabel("ms per step (update + apply_updates), lower is better")
+    ax.set_title("The optax-shaped API on a model's pytree")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=9)
+
+
 @styled
 def plot_benchmark(result: dict, path: str) -> None:
     """Time per element against size, log-log, one panel per dtype, the traffic roof and the limit drawn."""
     dtypes = [d for d in result["config"]["dtypes"] if any(r["dtype"] == d for r in result["dense"])]
-    fig, axes = plt.subplots(1, len(dtypes), figsize=(7 * len(dtypes), 6.5), squeeze=False, sharey=True)
-    for ax, dtype in zip(axes[0], dtypes, strict=True):
+    api = result.get("api") or []
+    panels = len(dtypes) + (1 if api else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 6.5), squeeze=False)
+    for ax in axes[0][1 : len(dtypes)]:
+        ax.sharey(axes[0][0])  # the dtypes' panels on one scale
+    if api:
+        _plot_api(axes[0][-1], api)
+    for ax, dtype in zip(axes[0][: len(dtypes)], dtypes, strict=True):
         for impl, style in _STYLE.items():
             rows = sorted(
                 (r["n"], r["seconds"] / r["n"])

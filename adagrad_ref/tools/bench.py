@@ -10,7 +10,10 @@ Nothing here computes Adagrad itself: each implementation is called, so the
 benchmark keeps no copy of the formula.
 
 Also measured: a model-shaped pytree of 200 leaves (per-leaf calls, the flat
-multi-tensor path, torch with the same 200 tensors, jitted optax), sparse rows
+multi-tensor path, torch with the same 200 tensors, jitted optax), the optax-shaped
+API (``update`` then ``apply_updates``) on model-shaped pytrees of 10 to 1,000 leaves,
+float32 and float64, against jitted optax (donated and not) and torch's fused Adagrad
+(:func:`bench_api`), sparse rows
 of an embedding table against the dense step, the start-up cost of the
 Numba kernels with an empty and a warm cache, and the bfloat16 and float16 in-place step against its
 own traffic roof (:func:`bench_low_precision`). The report and the tables of docs/performance.md
@@ -35,10 +38,12 @@ import numpy as np
 
 from adagrad_ref import Adagrad, adagrad_step_inplace, apply_updates, sparse_step_inplace
 from adagrad_ref.fast.flat import FlatAdagrad
+from adagrad_ref.tools.bench_api import bench_api, model_shapes
 from adagrad_ref.tools.bench_report import check_targets, limits
 from adagrad_ref.tools.roofs import EPS, G0, LR, arithmetic_roof, traffic_roof, traffic_roof_serial
+from adagrad_ref.tools.timing import measure_interleaved
 
-__all__ = ["PEERS", "BenchConfig", "missing_peers", "run"]
+__all__ = ["PEERS", "BenchConfig", "measure_interleaved", "missing_peers", "model_shapes", "run"]
 
 ARRAYS_MOVED = 5  # read p, g, G; write p, G
 
@@ -134,39 +139,6 @@ def implementations(torch_ok: bool, jax_ok: bool) -> dict[str, Callable[[Buffers
 # ---------------------------------------------------------------- timing
 
 
-def _calls_for(step: Callable[[], None], min_seconds: float) -> int:
-    """How many calls make one sample last at least ``min_seconds``."""
-    t = time.perf_counter()
-    step()
-    one = max(time.perf_counter() - t, 1e-7)
-    return max(1, int(min_seconds / one))
-
-
-def measure_interleaved(
-    steps: dict[str, Callable[[], None]],
-    repeats: int,
-    min_seconds: float,
-    tick: Callable[[], None] = lambda: None,
-) -> dict[str, list[float]]:
-    """Seconds per call of each step: every repeat times every implementation, in a rotating order."""
-    for step in steps.values():  # warm-up: compile, allocate, fault the pages in
-        step()
-        step()
-    calls = {name: _calls_for(step, min_seconds) for name, step in steps.items()}
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    names = list(steps)
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            k = calls[name]
-            step = steps[name]
-            t = time.perf_counter()
-            for _ in range(k):
-                step()
-            samples[name].append((time.perf_counter() - t) / k)
-        tick()
-    return samples
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -181,6 +153,20 @@ class BenchConfig:
     startup: bool = True
     low_precision: bool = True
     low_precision_sizes: list[int] = field(default_factory=lambda: [10**3, 10**5, 10**6, 10**7])
+    api: bool = True
+    #: The optax-shaped API's cases: (dtype, leaves, layout), each a model-shaped tree of api_elements
+    #: parameters (bench_api.model_tree).
+    api_cases: list[tuple[str, int, str]] = field(
+        default_factory=lambda: [
+            ("float32", 200, "1-D"),
+            ("float32", 200, "2-D"),
+            ("float64", 200, "1-D"),
+            ("float64", 200, "2-D"),
+            ("float32", 10, "1-D"),
+            ("float32", 1000, "2-D"),
+        ]
+    )
+    api_elements: int = 0  # 0: as many as the 200-leaf model of model_shapes() (17.8 M)
 
 
 #: Arrays of n elements each implementation keeps alive or allocates at its peak, measured with
@@ -341,6 +327,11 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
         result["many_leaves"] = bench_many_leaves(
             config.repeats, config.min_seconds, torch_ok, jax_ok, progress
         )
+    if config.api:
+        result["api"] = bench_api(
+            config.api_cases, config.api_elements, config.repeats, config.min_seconds,
+            torch_ok, jax_ok, progress,
+        )  # fmt: skip
     if config.sparse:
         result["sparse"] = bench_sparse(config.repeats, progress)
     if config.low_precision:
@@ -352,11 +343,6 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
     result["targets"] = check_targets(result)
     result["limits"] = limits(result)
     return result
-
-
-def model_shapes(leaves: int = 200, smallest: int = 10, largest: int = 10**6) -> list[int]:
-    """Leaf sizes of a model-shaped pytree: log-spaced from ``smallest`` to ``largest``."""
-    return [round(float(x)) for x in np.geomspace(smallest, largest, leaves)]
 
 
 def bench_many_leaves(repeats: int, min_seconds: float, torch_ok: bool, jax_ok: bool, progress: bool) -> dict:

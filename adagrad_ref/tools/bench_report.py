@@ -14,12 +14,14 @@ import json
 from typing import Any
 
 from adagrad_ref.atomic import write_text
+from adagrad_ref.tools.bench_api import api_lines, api_targets
 from adagrad_ref.tools.roofs import arithmetic_roof_seconds, fixed_cost_seconds
 
 __all__ = [
     "EFFICIENCY_TARGET",
     "README_BEGIN",
     "README_END",
+    "api_lines",
     "check_targets",
     "limits",
     "readme",
@@ -149,6 +151,8 @@ def check_targets(result: dict) -> list[dict]:
             s["torch_fused"] / s["numba_flat"],
             1.0,
         )
+    for target, where, n, measured, bound in api_targets(result):
+        add(target, where, n, measured, bound)
     sp = result.get("sparse")
     if sp:
         s = sp["seconds"]
@@ -377,7 +381,9 @@ def readme(result: dict) -> str:
     if gaps:
         lines += ["", *gaps]
     low = low_precision_lines(result)  # absent from results written before it was measured
+    api = api_lines(result)
     lines += [
+        *(["", *api] if api else []),
         "",
         *_others(result),
         *(["", *low] if low else []),

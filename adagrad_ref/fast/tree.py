@@ -1,0 +1,394 @@
+"""The optax-shaped API on the Numba backend: a whole pytree's update, and ``apply_updates``, in one call.
+
+``solver.update(grads, state)`` with ``backend="numba"`` and :func:`adagrad_ref.apply_updates` spend
+their time, on a model's pytree, in three places that have nothing to do with the arithmetic:
+one Python call per leaf (its checks, its dispatch), a fresh allocation per output leaf whose pages
+the kernel then faults in one by one (a fresh 70 MB array is ~17,000 first-touch page faults, often
+more time than the arithmetic), and a second NumPy pass in ``apply_updates``. This module removes
+the three:
+
+* **one compiled call per dtype** runs the update of every float32 (or float64) leaf of the tree,
+  reading each leaf where it lies (the kernel is handed the leaves' addresses) and writing the
+  updates and the new sums into **one flat output buffer each**; the leaves handed back are
+  views of those buffers shaped like the params; ``apply_updates`` likewise (``w + u`` of every
+  leaf in one call into one fresh buffer);
+* the output buffers come from a **pool** (:data:`POOL`): a buffer is handed out again only when
+  no array refers to it any more (``sys.getrefcount``: every view of it, whatever the user did
+  with it, holds a reference to the buffer), so its pages are already mapped and a step pays no
+  page faults; an output can never share memory with an array still alive;
+* the boundary checks run once per tree (:func:`adagrad_ref.validation.check_update_leaves`).
+
+Semantics unchanged: every output is a fresh array (no byte shared with any input, or any array
+alive before the call), the input state is not written, and the bits are those of the NumPy
+reference (:func:`adagrad_ref.fast.kernels._adagrad_element` is the element's arithmetic, as in
+the in-place core). Leaves the compiled path does not take (complex, bfloat16, float16, an update
+of another dtype than its param) go through the per-leaf path, as before.
+
+What to know (the design's cost, in return for no page faults): the leaves of one output tree are
+views of one buffer, so holding one leaf (``w = updates["w"]``) keeps the whole buffer alive and
+out of the pool (copy a leaf you keep for long: ``updates["w"].copy()``). The pool keeps at most
+:data:`BufferPool.PER_SIZE` buffers of each (dtype, size) for at most :data:`BufferPool.SIZES`
+sizes (a training loop needs about five); ``POOL.clear()`` gives back the memory of every buffer
+no array refers to.
+
+>>> import numpy as np
+>>> from adagrad_ref import adagrad, apply_updates
+>>> solver = adagrad(0.1, backend="numba")
+>>> params = {"w": np.ones((2, 2), np.float32), "b": np.zeros(2, np.float32)}
+>>> state = solver.init(params)
+>>> updates, state = solver.update({"w": np.ones((2, 2), np.float32), "b": np.ones(2, np.float32)}, state)
+>>> params = apply_updates(params, updates)
+>>> params["b"], params["b"].base is params["w"].base  # two views of one buffer
+(array([-0.09534626, -0.09534626], dtype=float32), True)
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numba import carray, njit, prange, types
+from numba.extending import intrinsic
+
+from adagrad_ref.fast.cache import cached_njit
+from adagrad_ref.fast.kernels import element_step
+from adagrad_ref.validation import in_dtype
+
+__all__ = ["DISPATCH", "POOL", "BufferPool", "Dispatch", "apply_leaves", "set_parallel", "update_leaves"]
+
+_KERNEL_TYPES = (np.float32, np.float64)
+#: Elements per piece of work on all cores (a leaf larger than this is split): 256 KiB of float32.
+_CHUNK = 65536
+
+
+class BufferPool:
+    """Flat output buffers, handed out again once no array refers to them (thread-safe).
+
+    ``take(dtype, n)`` returns a 1-D array of ``n`` elements of ``dtype`` that no live array shares
+    memory with: a pooled one whose only reference is the pool's own, or a new one.
+    """
+
+    #: Buffers kept per (dtype, size), and sizes kept (the least recently used size is dropped).
+    PER_SIZE = 6
+    SIZES = 8
+
+    def __init__(self) -> None:
+        self._buffers: collections.OrderedDict[tuple[str, int], list[np.ndarray]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, dtype: np.dtype, n: int) -> np.ndarray:
+        key = (np.dtype(dtype).str, int(n))
+        with self._lock:
+            kept = self._buffers.get(key)
+            if kept is None:
+                kept = self._buffers[key] = []
+                while len(self._buffers) > self.SIZES:
+                    self._buffers.popitem(last=False)
+            else:
+                self._buffers.move_to_end(key)
+            for i in range(len(kept)):
+                # 2: the list's reference and getrefcount's argument. Any view of the buffer (a leaf
+                # handed out, a view of that leaf, torch.from_numpy of it...) holds one more.
+                if sys.getrefcount(kept[i]) == 2:
+                    return kept[i]
+            buf = np.empty(int(n), dtype)
+            if len(kept) < self.PER_SIZE:
+                kept.append(buf)
+            return buf
+
+    def clear(self) -> None:
+        """Forget every pooled buffer (those still referred to stay alive with their arrays)."""
+        with self._lock:
+            self._buffers.clear()
+
+    def __len__(self) -> int:
+        """The number of buffers pooled, free or in use."""
+        with self._lock:
+            return sum(len(v) for v in self._buffers.values())
+
+
+#: The pool every output of this module comes from.
+POOL = BufferPool()
+
+
+# ---------------------------------------------------------------- kernels
+
+
+@intrinsic
+def _pointer_like(typingctx, address, like):
+    """The integer ``address`` as a pointer to elements of ``like``'s dtype."""
+    ptr = types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(ptr))
+
+    return ptr(address, like), codegen
+
+
+@njit(error_model="numpy")
+def _update_run(g, G, neg_lr, eps, u_out, G_out):
+    """One run of elements: a loop over arrays of its own (LLVM vectorises it, checking at run time
+    that the outputs do not overlap the inputs, as for the in-place core)."""
+    one = G_out.dtype.type(1)
+    zero = G_out.dtype.type(0)
+    for i in range(g.size):
+        u_out[i], G_out[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
+
+
+@njit(error_model="numpy")
+def _add_run(p, u, out):
+    for i in range(p.size):
+        out[i] = p[i] + u[i]  # w_{t+1} = w_t + u_t
+
+
+@cached_njit()
+def _update_serial(g_at, G_at, sizes, neg_lr, eps, u_out, G_out):
+    """Every leaf k (``sizes[k]`` elements at addresses ``g_at[k]``, ``G_at[k]``), in order, into the
+    flat outputs."""
+    start = 0
+    for k in range(sizes.size):
+        n = sizes[k]
+        g = carray(_pointer_like(g_at[k], u_out), n)
+        G = carray(_pointer_like(G_at[k], G_out), n)
+        _update_run(g, G, neg_lr, eps, u_out[start : start + n], G_out[start : start + n])
+        start += n
+
+
+@cached_njit(parallel=True)
+def _update_parallel(g_at, G_at, chunks, neg_lr, eps, u_out, G_out):
+    """:func:`_update_serial` over pieces ``(leaf's address index, first, last, output offset)`` on
+    all cores. Called from Python only (see :mod:`adagrad_ref.fast.kernels` on the cache)."""
+    for c in prange(chunks.shape[0]):
+        k, lo, hi, out = chunks[c, 0], chunks[c, 1], chunks[c, 2], chunks[c, 3]
+        g = carray(_pointer_like(g_at[k], u_out), hi)
+        G = carray(_pointer_like(G_at[k], G_out), hi)
+        _update_run(g[lo:hi], G[lo:hi], neg_lr, eps, u_out[out + lo : out + hi], G_out[out + lo : out + hi])
+
+
+@cached_njit()
+def _add_serial(p_at, u_at, sizes, out):
+    """``out`` = every leaf's ``p + u``, in order."""
+    start = 0
+    for k in range(sizes.size):
+        n = sizes[k]
+        p = carray(_pointer_like(p_at[k], out), n)
+        u = carray(_pointer_like(u_at[k], out), n)
+        _add_run(p, u, out[start : start + n])
+        start += n
+
+
+@cached_njit(parallel=True)
+def _add_parallel(p_at, u_at, chunks, out):
+    for c in prange(chunks.shape[0]):
+        k, lo, hi, at = chunks[c, 0], chunks[c, 1], chunks[c, 2], chunks[c, 3]
+        p = carray(_pointer_like(p_at[k], out), hi)
+        u = carray(_pointer_like(u_at[k], out), hi)
+        _add_run(p[lo:hi], u[lo:hi], out[at + lo : at + hi])
+
+
+# ---------------------------------------------------------------- the Python side
+
+#: Below this many bytes per output buffer the compiled call always runs on one core (the threads'
+#: start costs more than such a call's whole work); from it on, :class:`Dispatch` measures.
+SERIAL_BELOW_BYTES = 256 * 1024
+
+
+#: All cores are chosen only if their median time is below this fraction of one core's: on a machine
+#: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
+MARGIN = 0.9
+
+
+class Dispatch:
+    """One core or all, chosen by measuring, per call kind and buffer size, on this machine, now.
+
+    The first call of a (kind, dtype, size) runs both (loading and warming each kernel: the same
+    outputs written twice), the next :data:`TRIALS` calls alternate one core and all cores, timing
+    each; from then on the faster of the two medians runs (all cores only if faster by
+    :data:`MARGIN`), and every :data:`REVISIT` calls the trials are run again (the machine's load
+    changes: on 2 cores shared with another busy process, all cores can be twice as slow as one).
+    Every element is independent: the choice changes no bit. ``force(True/False)`` fixes it (``None``:
+    measure again).
+    """
+
+    TRIALS = 6
+    REVISIT = 500
+
+    def __init__(self) -> None:
+        self._forced: bool | None = None
+        self._seen: dict[tuple, list] = {}
+        self._lock = threading.Lock()
+
+    def force(self, parallel: bool | None) -> None:
+        self._forced = parallel
+        with self._lock:
+            self._seen.clear()
+
+    def run(self, key: tuple, nbytes: int, serial: Callable[[], None], parallel: Callable[[], None]) -> None:
+        if self._forced is not None or nbytes < SERIAL_BELOW_BYTES:
+            (parallel if self._forced else serial)()
+            return
+        with self._lock:
+            seen = self._seen.setdefault(key, [0, [], []])  # calls, one core's times, all cores'
+            calls = seen[0] = seen[0] + 1
+            if len(self._seen) > 64:
+                self._seen.pop(next(iter(self._seen)))
+        phase = calls % self.REVISIT
+        if phase == 1:  # (re)start: both kernels loaded and warmed by this call, which runs each once
+            seen[1], seen[2] = [], []  # (the same outputs written twice: every element is independent)
+            serial()
+            parallel()
+            return
+        if phase == 0 or phase > 1 + self.TRIALS:
+            one, all_ = sorted(seen[1]), sorted(seen[2])
+            faster_all = bool(all_) and bool(one) and all_[len(all_) // 2] < MARGIN * one[len(one) // 2]
+            (parallel if faster_all else serial)()
+            return
+        use_all = phase % 2 == 1
+        t = time.perf_counter()
+        (parallel if use_all else serial)()
+        seen[2 if use_all else 1].append(time.perf_counter() - t)
+
+    def choices(self) -> dict[str, bool]:
+        """What the measurements chose so far, as ``{"update float32 17789573 elements": True, ...}``."""
+        out = {}
+        for key in list(self._seen):
+            chosen = self.choice(key)
+            if chosen is not None:
+                kind, dtype, sizes = key
+                out[f"{kind} {np.dtype(dtype).name} {sum(sizes)} elements"] = chosen
+        return out
+
+    def choice(self, key: tuple) -> bool | None:
+        """What the measurements chose for ``key`` so far (``None``: not measured yet)."""
+        seen = self._seen.get(key)
+        if not seen or not seen[1] or not seen[2]:
+            return None
+        return sorted(seen[2])[len(seen[2]) // 2] < MARGIN * sorted(seen[1])[len(seen[1]) // 2]
+
+
+#: How every call of this module picks one core or all.
+DISPATCH = Dispatch()
+
+
+def set_parallel(parallel: bool | None) -> None:
+    """``True`` or ``False``: every later call on all cores or on one; ``None`` (the default): chosen by
+    measuring (:class:`Dispatch`). No bit changes."""
+    DISPATCH.force(parallel)
+
+
+def _chunks(sizes: tuple[int, ...]) -> np.ndarray:
+    rows = []
+    out = 0
+    for k, n in enumerate(sizes):
+        for lo in range(0, n, _CHUNK):
+            rows.append((k, lo, min(n, lo + _CHUNK), out))
+        out += n
+    return np.array(rows, np.int64).reshape(-1, 4)
+
+
+_chunk_cache: collections.OrderedDict[tuple[int, ...], np.ndarray] = collections.OrderedDict()
+
+
+def _chunks_cached(sizes: tuple[int, ...]) -> np.ndarray:
+    got = _chunk_cache.get(sizes)
+    if got is None:
+        got = _chunk_cache[sizes] = _chunks(sizes)
+        while len(_chunk_cache) > 16:
+            _chunk_cache.popitem(last=False)
+    return got
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)  # the same values, so the same bits
+
+
+def _addresses(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.fromiter((a.__array_interface__["data"][0] for a in arrays), np.intp, len(arrays))
+
+
+def _views(buf: np.ndarray, shapes: list[tuple[int, ...]], sizes: tuple[int, ...]) -> list[np.ndarray]:
+    out, start = [], 0
+    for shape, n in zip(shapes, sizes, strict=True):
+        out.append(buf[start : start + n].reshape(shape))
+        start += n
+    return out
+
+
+def update_leaves(
+    g_leaves: list[np.ndarray],
+    G_leaves: list[np.ndarray],
+    learning_rate: float,
+    eps: float,
+    leaf_update: Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray]],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(updates, sums)`` of checked leaves (one shape and dtype per pair): the float32 and float64
+    leaves in one compiled call per dtype, into pooled buffers; any other leaf by ``leaf_update``."""
+    u_out: list[Any] = [None] * len(g_leaves)
+    G_new: list[Any] = [None] * len(g_leaves)
+    groups: dict[type, list[int]] = {}
+    for i, G in enumerate(G_leaves):
+        if G.dtype.type in _KERNEL_TYPES:
+            groups.setdefault(G.dtype.type, []).append(i)
+        else:
+            u_out[i], G_new[i] = leaf_update(g_leaves[i], G, learning_rate, eps)
+    for scalar, index in groups.items():
+        dtype = np.dtype(scalar)
+        neg_lr = in_dtype("learning_rate", learning_rate, dtype, negate=True)
+        eps_ = in_dtype("eps", eps, dtype)
+        gs = [_contiguous(g_leaves[i]) for i in index]
+        Gs = [_contiguous(G_leaves[i]) for i in index]
+        sizes = tuple(g.size for g in gs)
+        total = sum(sizes)
+        u_buf, G_buf = POOL.take(dtype, total), POOL.take(dtype, total)
+        if u_buf is G_buf:  # pragma: no cover - the first is referred to by u_buf: never free
+            G_buf = np.empty(total, dtype)
+        g_at, G_at = _addresses(gs), _addresses(Gs)
+        DISPATCH.run(
+            ("update", dtype.str, sizes),
+            total * dtype.itemsize,
+            partial(_update_serial, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, u_buf, G_buf),
+            partial(_update_parallel, g_at, G_at, _chunks_cached(sizes), neg_lr, eps_, u_buf, G_buf),
+        )
+        shapes = [g.shape for g in gs]
+        for i, u, G in zip(index, _views(u_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
+            u_out[i], G_new[i] = u, G
+    return u_out, G_new
+
+
+def apply_leaves(
+    p_leaves: list[np.ndarray | None],
+    u_leaves: list[np.ndarray | None],
+    add: Callable[[np.ndarray | None, np.ndarray | None], np.ndarray | None],
+) -> list[np.ndarray | None]:
+    """``w + u`` of checked leaves (``None`` where params hold ``None``): leaves of one dtype, float32
+    or float64, in one compiled call per dtype into a pooled buffer; any other pair by ``add``."""
+    out: list[Any] = [None] * len(p_leaves)
+    groups: dict[type, list[int]] = {}
+    for i, (p, u) in enumerate(zip(p_leaves, u_leaves, strict=True)):
+        if p is not None and p.dtype.type in _KERNEL_TYPES and u.dtype == p.dtype:
+            groups.setdefault(p.dtype.type, []).append(i)
+        else:
+            out[i] = add(p, u)
+    for scalar, index in groups.items():
+        dtype = np.dtype(scalar)
+        ps = [_contiguous(p_leaves[i]) for i in index]  # type: ignore[arg-type]
+        us = [_contiguous(u_leaves[i]) for i in index]  # type: ignore[arg-type]
+        sizes = tuple(p.size for p in ps)
+        total = sum(sizes)
+        buf = POOL.take(dtype, total)
+        p_at, u_at = _addresses(ps), _addresses(us)
+        DISPATCH.run(
+            ("apply", dtype.str, sizes),
+            total * dtype.itemsize,
+            partial(_add_serial, p_at, u_at, np.array(sizes, np.intp), buf),
+            partial(_add_parallel, p_at, u_at, _chunks_cached(sizes), buf),
+        )
+        for i, w in zip(index, _views(buf, [p.shape for p in ps], sizes), strict=True):
+            out[i] = w
+    return out

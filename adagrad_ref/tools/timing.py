@@ -1,0 +1,42 @@
+"""The benchmark's clock: every implementation timed in turn, the same way (used by ``bench`` and
+``bench_api``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+__all__ = ["calls_for", "measure_interleaved"]
+
+
+def calls_for(step: Callable[[], None], min_seconds: float) -> int:
+    """How many calls make one sample last at least ``min_seconds``."""
+    t = time.perf_counter()
+    step()
+    one = max(time.perf_counter() - t, 1e-7)
+    return max(1, int(min_seconds / one))
+
+
+def measure_interleaved(
+    steps: dict[str, Callable[[], None]],
+    repeats: int,
+    min_seconds: float,
+    tick: Callable[[], None] = lambda: None,
+) -> dict[str, list[float]]:
+    """Seconds per call of each step: every repeat times every implementation, in a rotating order."""
+    for step in steps.values():  # warm-up: compile, allocate, fault the pages in
+        step()
+        step()
+    calls = {name: calls_for(step, min_seconds) for name, step in steps.items()}
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            k = calls[name]
+            step = steps[name]
+            t = time.perf_counter()
+            for _ in range(k):
+                step()
+            samples[name].append((time.perf_counter() - t) / k)
+        tick()
+    return samples
