@@ -150,3 +150,13 @@ def test_the_committed_picture_is_drawn_from_the_committed_json_and_marks_nan_ap
     ]
     apart = sum(1 for c in cells if c and c["cases"] and c["exact"] < c["cases"] and c["nonfinite"])
     assert apart >= 1 and picture.count(f'fill="{atlas.NONFINITE_FILL}"') == apart + 1  # + the legend
+
+
+def test_optax_first_differs_by_an_update_within_rsqrts_ulp():
+    """docs/atlas.md: real optax, eager and jitted, first leaves its own golden file by an update (XLA's
+    rsqrt, within 2 ULP of 1/sqrt), not by an accumulator; the larger worst distances of the row come
+    later along trajectories that are never reset."""
+    for name in ("optax (eager)", "optax (jit)"):
+        c = entry(COMMITTED, name)["conventions"]["optax"]
+        assert c["first"]["quantity"] == "u" and 0 < c["first"]["ulp"] <= 2, name
+        assert c["first"]["step"] > 1 and c["worst"]["u"] > 2  # grown along the run
