@@ -11,7 +11,8 @@ import pytest
 from conftest import ROOT
 from golden_mutants import low_precision_table
 
-from adagrad_ref import lowprec
+from adagrad_ref import conventions, lowprec
+from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden import low_precision as golden
 from adagrad_ref.teaching.lessons import low_precision as lesson
 
@@ -69,3 +70,22 @@ def test_the_stall_numbers():
     n = len(runs["bfloat16"])
     frozen = s["noisy steps where bfloat16 G did not change"]
     assert f"after {n:,} steps" in DOC and f"**{frozen:,}** of the {n - 1:,} steps after the first" in DOC
+
+
+@pytest.mark.parametrize("name", [*conventions.FACTORIES, *conventions.OTHER_FACTORIES])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_convention_but_optax_refuses_low_precision_in_one_line(name, fmt):
+    """The doc's list of refusing conventions is every convention but optax, each refusing in one line."""
+    factory = {**conventions.FACTORIES, **conventions.OTHER_FACTORIES}[name]
+    w = np.ones(3, FORMATS[fmt][0])
+    intro = DOC.split("## The rule")[0]
+    if name == "optax":
+        u, state = factory(0.1).update(w, factory(0.1).init(w), w)
+        assert u.dtype == w.dtype and state.sum_of_squares.dtype == w.dtype
+        assert "`conventions.optax`" not in intro
+        return
+    with pytest.raises(AdagradError) as e:
+        factory(0.1).init(w)
+    message = str(e.value)
+    assert "\n" not in message and f"is {fmt}; the {name} convention here takes float32 or float64" in message
+    assert f"`conventions.{name}`" in intro.replace("\n", " ")
