@@ -9,7 +9,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conftest import ROOT
-from golden_mutants import low_precision_table
+from golden_mutants import LOW_PRECISION_PORTS, low_precision_table
 
 from adagrad_ref import conventions, lowprec
 from adagrad_ref.errors import AdagradError
@@ -89,3 +89,15 @@ def test_every_convention_but_optax_refuses_low_precision_in_one_line(name, fmt)
     message = str(e.value)
     assert "\n" not in message and f"is {fmt}; the {name} convention here takes float32 or float64" in message
     assert f"`conventions.{name}`" in intro.replace("\n", " ")
+
+
+def test_the_no_flush_port_fails_exactly_the_stated_tests():
+    """A port that keeps bfloat16 subnormals fails exactly the two bfloat16 tests the doc names."""
+    port = dict(LOW_PRECISION_PORTS)["bfloat16 subnormals kept (no flush-to-zero)"]
+    failing = sorted(int(line.split()[1]) for line in golden.verify_port(port))
+    assert failing == [5, 8]
+    doc = json.loads(golden.FILE.read_text(encoding="utf-8"))
+    dtypes = {t["tcId"]: g["dtype"] for g in doc["testGroups"] for t in g["tests"]}
+    assert all(dtypes[t] == "bfloat16" for t in failing)
+    text = DOC.replace("\n", " ")
+    assert "fail exactly two tests, both bfloat16: **tcId 5** (edge gradients) and **tcId 8**" in text
