@@ -6,8 +6,10 @@ bfloat16; ``tests/test_low_precision_optax.py`` compares every bit):
 * every operation of :func:`adagrad_ref.reference.update_leaf` is computed in float32 on the
   operands converted exactly to float32, and its result rounded to the leaf's dtype
   (round to nearest, ties to even): ``g*g``, ``+ G``, ``+ eps``, ``* g``, ``* (-lr)``, ``w + u``.
-  float32 has more than twice the bits of either format plus two, so each of these is also the
-  correctly rounded operation of the format itself: double rounding cannot show.
+  float32 has at least 2p + 2 bits for a format of p bits (24 >= 2*11 + 2, an equality for
+  float16), so each of these is also the correctly rounded operation of the format itself: double
+  rounding cannot show (Figueroa 1995, "When is double rounding innocuous?"). Native low-precision
+  hardware gives the same bits only if it fuses nothing and flushes as the third point says.
 * the inverse square root is *one* operation, as optax's ``jax.lax.rsqrt``: ``1/sqrt`` computed in
   float32 and rounded once, not ``sqrt`` rounded and then ``1/`` rounded (that differs for 9,017 of
   the 65,536 bfloat16 inputs and 8,402 of the float16 ones: docs/low_precision.md). XLA's float32

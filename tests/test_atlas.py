@@ -135,3 +135,28 @@ def test_the_installed_libraries_agree_with_the_committed_atlas(family):
                 assert c["exact"] == c["cases"], (e["library"], conv, c["first"])
             for q, v in c["worst"].items():
                 assert v <= f["worst"][q], (e["library"], conv, q)
+
+
+def test_the_committed_picture_is_drawn_from_the_committed_json_and_marks_nan_apart():
+    """figures/atlas.svg is atlas.svg() of figures/atlas.json, byte for byte, and a cell where a NaN or an
+    Inf stands against another value has its own colour, whatever its worst finite ULP (the momentum-0
+    jax.example_libraries cell on tensorflow_v2: NaN against 1.0, worst finite w 0)."""
+    picture = atlas.svg(COMMITTED)
+    assert (ROOT / "figures" / "atlas.svg").read_text(encoding="utf-8") == picture
+    lib = entry(COMMITTED, "jax.example_libraries adagrad (momentum 0)")["conventions"]["tensorflow_v2"]
+    assert lib["nonfinite"] and lib["exact"] < lib["cases"] and max(lib["worst"].values()) == 0.0
+    cells = [
+        e["conventions"].get(c) for e in COMMITTED["libraries"] if e["available"] for c in atlas.CONVENTIONS
+    ]
+    apart = sum(1 for c in cells if c and c["cases"] and c["exact"] < c["cases"] and c["nonfinite"])
+    assert apart >= 1 and picture.count(f'fill="{atlas.NONFINITE_FILL}"') == apart + 1  # + the legend
+
+
+def test_optax_first_differs_by_an_update_within_rsqrts_ulp():
+    """docs/atlas.md: real optax, eager and jitted, first leaves its own golden file by an update (XLA's
+    rsqrt, within 2 ULP of 1/sqrt), not by an accumulator; the larger worst distances of the row come
+    later along trajectories that are never reset."""
+    for name in ("optax (eager)", "optax (jit)"):
+        c = entry(COMMITTED, name)["conventions"]["optax"]
+        assert c["first"]["quantity"] == "u" and 0 < c["first"]["ulp"] <= 2, name
+        assert c["first"]["step"] > 1 and c["worst"]["u"] > 2  # grown along the run

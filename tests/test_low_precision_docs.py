@@ -9,9 +9,10 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conftest import ROOT
-from golden_mutants import low_precision_table
+from golden_mutants import LOW_PRECISION_PORTS, low_precision_table
 
-from adagrad_ref import lowprec
+from adagrad_ref import conventions, lowprec
+from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden import low_precision as golden
 from adagrad_ref.teaching.lessons import low_precision as lesson
 
@@ -69,3 +70,34 @@ def test_the_stall_numbers():
     n = len(runs["bfloat16"])
     frozen = s["noisy steps where bfloat16 G did not change"]
     assert f"after {n:,} steps" in DOC and f"**{frozen:,}** of the {n - 1:,} steps after the first" in DOC
+
+
+@pytest.mark.parametrize("name", [*conventions.FACTORIES, *conventions.OTHER_FACTORIES])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_convention_but_optax_refuses_low_precision_in_one_line(name, fmt):
+    """The doc's list of refusing conventions is every convention but optax, each refusing in one line."""
+    factory = {**conventions.FACTORIES, **conventions.OTHER_FACTORIES}[name]
+    w = np.ones(3, FORMATS[fmt][0])
+    intro = DOC.split("## The rule")[0]
+    if name == "optax":
+        u, state = factory(0.1).update(w, factory(0.1).init(w), w)
+        assert u.dtype == w.dtype and state.sum_of_squares.dtype == w.dtype
+        assert "`conventions.optax`" not in intro
+        return
+    with pytest.raises(AdagradError) as e:
+        factory(0.1).init(w)
+    message = str(e.value)
+    assert "\n" not in message and f"is {fmt}; the {name} convention here takes float32 or float64" in message
+    assert f"`conventions.{name}`" in intro.replace("\n", " ")
+
+
+def test_the_no_flush_port_fails_exactly_the_stated_tests():
+    """A port that keeps bfloat16 subnormals fails exactly the two bfloat16 tests the doc names."""
+    port = dict(LOW_PRECISION_PORTS)["bfloat16 subnormals kept (no flush-to-zero)"]
+    failing = sorted(int(line.split()[1]) for line in golden.verify_port(port))
+    assert failing == [5, 8]
+    doc = json.loads(golden.FILE.read_text(encoding="utf-8"))
+    dtypes = {t["tcId"]: g["dtype"] for g in doc["testGroups"] for t in g["tests"]}
+    assert all(dtypes[t] == "bfloat16" for t in failing)
+    text = DOC.replace("\n", " ")
+    assert "fail exactly two tests, both bfloat16: **tcId 5** (edge gradients) and **tcId 8**" in text

@@ -324,6 +324,57 @@ def test_xla_cpu_compiles_bfloat16_with_a_float32_convert_around_every_operation
     assert "f32[" not in f16 and "f16[8]{0} rsqrt(" in f16 and "f16[8]{0} multiply(" in f16
 
 
+_DUMP_F16_STEP = """
+import jax, jax.numpy as jnp, optax
+opt = optax.adagrad(0.1)
+def step(w, g, st):
+    u, st = opt.update(g, st, w)
+    return optax.apply_updates(w, u), u, st
+w = jnp.ones(8, jnp.float16)
+jax.jit(step).lower(w, w, opt.init(w)).compile()
+"""
+
+
+def test_xla_cpu_float16_machine_code_fuses_no_multiply_add_on_this_cpu(tmp_path):
+    """The HLO test above reads XLA's program before LLVM, which cannot show an FMA contraction (XLA's CPU
+    backend allows it: float32 g*g + G is fused under jit, docs/numerics.md). So dump what LLVM made of
+    the jitted float16 step (XLA_FLAGS=--xla_dump_to, a child process) on this CPU: its optimised IR
+    computes on `half` with no fma/fmuladd intrinsic and no contract/fast flag, and every kernel of the
+    object code widens half to float32 and narrows it back with F16C (no native half arithmetic); FMA instructions occur
+    only in the rsqrt kernel (float32 arithmetic inside the one rsqrt operation), none in the kernels
+    that compute g*g + G and (-lr)*u + w. On a CPU with native float16 FMA (AVX512-FP16, ARM FP16)
+    LLVM may contract those two: not measured here (docs/low_precision.md)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    dump = tmp_path / "xla"
+    env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={dump}", JAX_PLATFORMS="cpu")
+    run = subprocess.run([sys.executable, "-c", _DUMP_F16_STEP], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    ir = [p for p in dump.iterdir() if "jit_step" in p.name and p.name.endswith("ir-with-opt.ll")]
+    objects = [p for p in dump.iterdir() if "jit_step" in p.name and p.name.endswith(".o")]
+    assert ir and objects
+    text = "\n".join(p.read_text() for p in ir)
+    assert "fmul half" in text and "fadd half" in text
+    assert "llvm.fma" not in text and "fmuladd" not in text
+    assert not any(
+        f in line for line in text.splitlines() if " half" in line for f in (" contract ", " fast ")
+    )
+    objdump = shutil.which("objdump")
+    assert objdump, "objdump (binutils) is needed to read the compiled step"
+    fused = {}
+    for p in objects:
+        asm = subprocess.run([objdump, "-d", str(p)], capture_output=True, text=True, check=True).stdout
+        assert "vcvtph2ps" in asm and "vcvtps2ph" in asm, p.name  # widened, computed, narrowed (F16C)
+        fused[p.name] = sum(
+            "vfmadd" in line or "vfmsub" in line or "vfnm" in line for line in asm.splitlines()
+        )
+    assert all(n == 0 for name, n in fused.items() if "rsqrt" not in name), fused
+    assert any("add" in name and "rsqrt" not in name for name in fused)  # the g*g + G kernel was read
+
+
 @pytest.mark.parametrize("low", [BF16, F16])
 def test_apply_updates_with_float64_and_complex_params_keeps_their_precision(low):
     """float64 or complex params plus low-precision updates (jax without x64 has no float64 to compare

@@ -58,3 +58,18 @@ def test_the_noisy_run_measures_the_figure_states():
     assert (
         s["noisy steps where bfloat16 G did not change"] == int(np.sum(np.diff(runs["bfloat16"]) == 0)) > 1000
     )
+
+
+def test_the_rate_stops_falling_for_g_one_and_falls_ever_more_slowly_for_noisy_g():
+    """docs/low_precision.md: with g = 1 the bfloat16 G is constant from its stall step on (η/√G stops
+    falling); with noisy g it still grows between steps 1000 and 3000, but by less than float32's G."""
+    runs = lesson.accumulator_runs()
+    s = lesson.stalls()
+    ones = runs["ones"]["bfloat16"]
+    step = s["bfloat16 stops at step"]
+    assert step < len(ones) and np.all(ones[step - 1 :] == ones[step - 1])
+    noisy = runs["normal"]
+    bf, f32 = noisy["bfloat16"], noisy["float32"]
+    assert bf[2999] > bf[999]  # still growing (η/√G still falls)
+    assert bf[2999] - bf[999] < f32[2999] - f32[999]  # by less than float32's accumulator
+    assert bf[2999] / bf[999] < f32[2999] / f32[999]

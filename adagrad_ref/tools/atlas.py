@@ -385,12 +385,18 @@ def markdown(atlas: dict) -> str:
     return "\n".join(lines)
 
 
+# A NaN or Inf where the file has another value: its own colour, since the worst ULP counts only
+# finite distances (a cell whose only differences are NaN against 1.0 has a worst ULP of 0).
+NONFINITE_FILL = "#9575cd"
+
+
 def svg(atlas: dict) -> str:
-    """A grid, library by convention file: green where every case run is exact, shades of orange to red
-    by log10 of the worst ULP, grey where nothing ran; the cell says exact/run."""
+    """A grid, library by convention file: green where every case run is exact, violet where a NaN or
+    an Inf stands against another value in some case, else shades of orange to red by log10 of the
+    worst finite ULP, grey where nothing ran; the cell says exact/run."""
     libs = [e for e in atlas["libraries"] if e["available"]]
     cw, ch, left, top = 110, 26, 330, 40
-    width, height = left + cw * len(CONVENTIONS) + 10, top + ch * len(libs) + 30
+    width, height = left + cw * len(CONVENTIONS) + 10, top + ch * len(libs) + 46
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         'font-family="sans-serif" font-size="12">',
@@ -409,6 +415,8 @@ def svg(atlas: dict) -> str:
                 fill, label = "#e6e6e6", "n/a"
             elif c["exact"] == c["cases"]:
                 fill, label = "#4caf50", f"{c['exact']}/{c['cases']}"
+            elif c["nonfinite"]:
+                fill, label = NONFINITE_FILL, f"{c['exact']}/{c['cases']}"
             else:
                 worst = max(c["worst"].values(), default=0.0)
                 level = 1.0 if not np.isfinite(worst) else min(1.0, np.log10(1 + worst) / 6)
@@ -421,8 +429,13 @@ def svg(atlas: dict) -> str:
             parts.append(f'<rect x="{x}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{fill}"/>')
             parts.append(f'<text x="{x + cw / 2}" y="{y + 17}" text-anchor="middle">{label}</text>')
     parts.append(
-        f'<text x="10" y="{height - 8}">cases exact / cases run; green: all exact; orange to red: '
-        "log10 of the worst ULP (G, u, w)</text>"
+        f'<text x="10" y="{height - 24}">cases exact / cases run; green: all exact; orange to red: '
+        "log10 of the worst finite ULP (G, u, w)</text>"
+    )
+    parts.append(
+        f'<rect x="10" y="{height - 19}" width="14" height="12" fill="{NONFINITE_FILL}"/>'
+        f'<text x="30" y="{height - 8}">violet: in some case a NaN or an Inf stands where the file has '
+        "another value (whatever the finite ULP)</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

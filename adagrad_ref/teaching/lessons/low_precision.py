@@ -6,7 +6,9 @@ the even neighbour of the tie), and half an ULP of ``G`` lies in ``(G·2^-(p+1),
 (``p = 8``) in ``(G/512, G/256]``. So a bfloat16 ``G`` certainly stops once ``g² < G/512`` and never
 while ``g² > G/256``. With ``g = 1`` a bfloat16 accumulator starting at 0.1 reaches
 256 and stays there (256 + 1 is a tie between 256 and 258: even is 256); float16 (``p = 11``) stops at
-2048, float32 only at 2**24. From then on the effective rate ``η/√G`` stops falling.
+2048, float32 only at 2**24. From then on the effective rate ``η/√G`` stops falling for ``g = 1``;
+for noisy ``g`` the bfloat16 ``G`` still grows, ever more slowly than float32's, so the rate falls
+ever more slowly.
 
 Everything here is computed with the reference (:func:`adagrad_ref.adagrad`), whose bfloat16 is
 optax's to the bit (``tests/test_low_precision_optax.py``).
@@ -110,7 +112,7 @@ def fig_bf16_accumulator(path: str | None = None):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="upper left")
         fig.suptitle(
-            "A bfloat16 accumulator stops growing once g² is below half an ULP of G (G/256 to G/128)"
+            "A bfloat16 accumulator stops growing once g² is below half an ULP of G, in (G/512, G/256]"
         )
         return plots.save(fig, path)
 
