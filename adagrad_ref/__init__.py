@@ -6,7 +6,7 @@
 * :mod:`adagrad_ref.fast`: the Numba core (``kernels``) and ``FlatAdagrad`` (``flat``);
 * :mod:`adagrad_ref.conventions`: PyTorch's, Keras's and TensorFlow's Adagrad;
 * :mod:`adagrad_ref.golden`: golden values for ports;
-* :mod:`adagrad_ref.checkpoint`: ``save_state`` / ``load_state``, atomic and checked;
+* :mod:`adagrad_ref.state.checkpoint`: ``save_state`` / ``load_state``, atomic and checked;
 * :mod:`adagrad_ref.example`, :mod:`adagrad_ref.cli`: the documented example, ``python -m adagrad_ref``.
 
 ``import adagrad_ref`` loads the reference alone: Numba on the first Numba step,
@@ -44,7 +44,7 @@ def __getattr__(name: str):
 
         return FlatAdagrad
     if name in ("save_state", "load_state"):
-        from adagrad_ref import checkpoint
+        from adagrad_ref.state import checkpoint
 
         return getattr(checkpoint, name)
     raise AttributeError(f"module 'adagrad_ref' has no attribute {name!r}")

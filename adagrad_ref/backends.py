@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics.lowprec import is_low_precision
 
 __all__ = ["BACKENDS", "LeafUpdate", "compiled_apply", "leaf_update", "tree_update"]
 

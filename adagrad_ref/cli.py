@@ -12,7 +12,7 @@ Commands:
 
 Bad input ends in one line on stderr, ``adagrad-ref: error: ...``, and exit
 status 2; never a traceback. Ctrl-C stops a command quietly with status 130 (a closed
-pipe, 141), and every file it writes is left whole (:mod:`adagrad_ref.atomic`).
+pipe, 141), and every file it writes is left whole (:mod:`adagrad_ref.state.atomic`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import sys
 
 import numpy as np
 
-from adagrad_ref.atomic import check_target, write_text
 from adagrad_ref.backends import BACKENDS
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.state.atomic import check_target, write_text
 
 __all__ = ["main"]
 

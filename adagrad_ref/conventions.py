@@ -61,7 +61,7 @@ import optree
 
 from adagrad_ref import validation
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.reference import (
     Adagrad,
     AdagradState,
@@ -155,7 +155,7 @@ def pytorch_leaf(
     weight_decay: float = 0.0, maximize: bool = False,
 ):  # fmt: skip
     """torch.optim.Adagrad's ``_single_tensor_adagrad``, ``clr`` being this step's decayed rate."""
-    from adagrad_ref.fma import fma  # torch's fused multiply-adds (loaded when a PyTorch step runs)
+    from adagrad_ref.numerics.fma import fma  # torch's fused multiply-adds (loaded when a PyTorch step runs)
 
     dtype = G.dtype.type
     with np.errstate(all="ignore"):
@@ -238,7 +238,7 @@ class Convention:
       needs_params: whether ``update`` needs ``params`` (PyTorch's weight decay).
       takes_complex: whether complex params are accepted (optax only).
       takes_low_precision: whether bfloat16 and float16 params are accepted (optax only: the
-        reference's per-operation rounding, :mod:`adagrad_ref.lowprec`).
+        reference's per-operation rounding, :mod:`adagrad_ref.numerics.lowprec`).
       g0_must_fit: whether a G₀ that overflows the params' dtype is refused at ``init``
         (torch's ``full_like`` raises; the others store Inf).
       refuse_overflow: whether η, ε and G₀ that overflow the params' dtype are refused, at ``init``

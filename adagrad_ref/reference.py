@@ -64,9 +64,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import optree
 
-from adagrad_ref import backends, lowprec, trees, validation
+from adagrad_ref import backends, trees, validation
 from adagrad_ref.backends import LeafUpdate
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics import lowprec
+from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.trees import NAMESPACE, map_pairs
 from adagrad_ref.validation import INT32_MAX
 
@@ -142,7 +143,7 @@ def abs_sq(g: np.ndarray) -> np.ndarray:
     and the CPU; this spells the fused form out so that they do not.
     """
     if np.iscomplexobj(g):
-        from adagrad_ref.fma import fma  # only complex leaves need it
+        from adagrad_ref.numerics.fma import fma  # only complex leaves need it
 
         return fma(g.real, g.real, g.imag * g.imag)
     return g * g
@@ -154,7 +155,7 @@ def rsqrt(x: np.ndarray) -> np.ndarray:
     For complex ``x`` (in Adagrad ``G + ε = r + 0i``: the imaginary part of ``G``
     starts at 0 and only 0 is ever added to it) jax returns ``1/√r - 0i`` where NumPy's
     ``1 / np.sqrt(x)`` gives ``1/√r + 0i`` (measured on CPU, eager and jitted:
-    ``tests/test_golden_complex.py``). That zero decides the sign of the zeros in
+    ``tests/golden/test_golden_complex.py``). That zero decides the sign of the zeros in
     ``u = s * g``, so a zero imaginary part is given the sign jax gives it.
 
     >>> rsqrt(np.complex64([4.0, np.inf]))

@@ -18,7 +18,7 @@ import numpy as np
 
 from adagrad_ref import trees
 from adagrad_ref.errors import AdagradError, short
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics.lowprec import is_low_precision
 
 __all__ = [
     "INT32_MAX",
@@ -210,7 +210,7 @@ def check_leaf_dtype(path: str, arr: np.ndarray) -> None:
     """Params must be float32, float64, complex64, complex128, bfloat16 or float16.
 
     bfloat16 and float16 are computed as optax computes them, each operation in
-    float32 rounded once to the leaf's dtype (:mod:`adagrad_ref.lowprec`).
+    float32 rounded once to the leaf's dtype (:mod:`adagrad_ref.numerics.lowprec`).
     """
     if arr.dtype.type in SUPPORTED_DTYPES or is_low_precision(arr.dtype):
         return

@@ -48,7 +48,7 @@
 # ## The defaults differ between frameworks
 #
 # "Adagrad" is one formula with different defaults. They are printed from `adagrad_ref.conventions`,
-# whose factories mirror each framework (`tests/test_lesson_a_real_model.py` checks these defaults
+# whose factories mirror each framework (`tests/teaching/test_lesson_a_real_model.py` checks these defaults
 # against the installed optax, PyTorch and Keras):
 
 # %%

@@ -19,11 +19,11 @@
 import numpy as np
 
 from adagrad_ref.example import run_documented_example
+from adagrad_ref.numerics.ulp import ulp_distance
 from adagrad_ref.teaching.lessons import diagonal_vs_full_matrix as lesson06
 from adagrad_ref.teaching.lessons import implicit_vs_explicit_decay as decay
 from adagrad_ref.teaching.lessons import learning_rate_decay, the_warning, why_adagrad
 from adagrad_ref.teaching.lessons import textbook_quadratic as textbook
-from adagrad_ref.ulp import ulp_distance
 
 # %% [markdown]
 # ## Notebook 1: another budget

@@ -25,8 +25,8 @@ import numpy as np
 
 from adagrad_ref import adagrad, apply_updates
 from adagrad_ref.example import documented_example, run_documented_example
+from adagrad_ref.numerics.ulp import ulp_distance
 from adagrad_ref.teaching.lessons import documented_example as lesson
-from adagrad_ref.ulp import ulp_distance
 
 # %% [markdown]
 # The documentation's printout, computed here (both backends, compared bit for bit):

@@ -6,19 +6,17 @@ cross-checks cover float64; this must happen before any JAX array exists.
 
 from __future__ import annotations
 
-import pathlib
-
 import jax
 import numpy as np
 import pytest
+from helpers.paths import ROOT
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_platforms", "cpu")
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The optax.adagrad documentation page this project mirrors, copied verbatim from the
 # project's seed (shared/seed/optax_adagrad_doc.txt) so that a clone has it wherever it lives.
-SEED_DOC = ROOT / "tests" / "data" / "optax_adagrad_doc.txt"
+SEED_DOC = ROOT / "tests" / "helpers" / "data" / "optax_adagrad_doc.txt"
 
 _skipped: list[str] = []
 

@@ -29,7 +29,7 @@ import optree
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fast.kernels import adagrad_step_inplace
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.reference import Adagrad, AdagradState, ScalarOrSchedule, safe_increment
 from adagrad_ref.trees import NAMESPACE, first_difference, flatten, unflatten
 from adagrad_ref.validation import as_leaf_array, check_init

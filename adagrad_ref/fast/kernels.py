@@ -83,7 +83,7 @@ from adagrad_ref.fast.refusals import (
     plain_views,
     retry,
 )
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.validation import in_dtype
 
 __all__ = [

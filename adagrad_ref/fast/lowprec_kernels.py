@@ -1,4 +1,4 @@
-"""The Numba core for bfloat16 and float16: the bits of :mod:`adagrad_ref.lowprec`, compiled.
+"""The Numba core for bfloat16 and float16: the bits of :mod:`adagrad_ref.numerics.lowprec`, compiled.
 
 Numba has no bfloat16 and no float16 arithmetic, so the arrays are read as their ``uint16`` bit
 patterns, widened exactly to float32 by integer operations, computed in float32 (no ``fastmath``:
@@ -12,7 +12,7 @@ done on the bits. Every conversion is branch-free (selects), so LLVM can vectori
   normals and subnormals alike); Inf and NaN get the float32 exponent 255.
 * float32 -> float16: normals add the rounding bias to the bits (as bfloat16); results below
   2**-14 are rounded by one float32 addition of 0.5, whose rounding is the float16 subnormal's.
-* bfloat16 flushes as optax does on CPU (:func:`adagrad_ref.lowprec.flushes`): an operand or a
+* bfloat16 flushes as optax does on CPU (:func:`adagrad_ref.numerics.lowprec.flushes`): an operand or a
   float32 result with a zero exponent field becomes a zero of its sign.
 
 The functions below state these conversions in Python (:data:`PLAIN_KERNELS` compiles them); the
@@ -20,7 +20,7 @@ kernels in use (:data:`KERNELS`) write the same operations as LLVM IR in 32-bit 
 types Python integer arithmetic in 64 bits and the loop then ran in 64-bit lanes (4.4 ns/element
 bfloat16, 7.0 float16 at n = 1e6); float16 uses LLVM's ``half`` conversions where the CPU has F16C
 (one instruction each way). Every rounded intermediate stays a float32 of the format's values, stored
-as bits only at the end. Same bits on every path (tests/test_low_precision_numba.py).
+as bits only at the end. Same bits on every path (tests/fast/test_low_precision_numba.py).
 
 >>> import numpy as np
 >>> u, G = update_leaf(np.float16([3.0, 0.0]), np.float16([0.1, 0.0]), 0.1, 1e-7)
@@ -37,8 +37,8 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
-from adagrad_ref import lowprec
 from adagrad_ref.errors import AdagradError
+from adagrad_ref.numerics import lowprec
 
 __all__ = ["KERNELS", "checked_step_inplace", "narrow", "update_leaf", "widen"]
 
@@ -256,7 +256,8 @@ def _kernels(to_float32, from_float32, rnd=None, store=None):
 
     @njit(inline="always")
     def element(g, G, neg_lr, eps):
-        """One element: the lines of :func:`adagrad_ref.lowprec.update_leaf`, each result rounded to the
+        """One element: the lines of :func:`adagrad_ref.numerics.lowprec.update_leaf`, each result rounded to
+        the
         format and kept as a float32; returns (u, G_t) as float32 values of the format."""
         gf = to_float32(g)
         gg = rnd(gf * gf)  # g²
@@ -335,7 +336,8 @@ def narrow(x: np.ndarray, dtype, kernels: dict | None = None) -> np.ndarray:
 
 
 def _hyper_bits(learning_rate: float, eps: float, dtype: np.dtype) -> tuple[np.uint16, np.uint16]:
-    """-η and ε in the leaf's dtype (through float32, as :func:`adagrad_ref.lowprec.scalar`), as bits."""
+    """-η and ε in the leaf's dtype (through float32, as :func:`adagrad_ref.numerics.lowprec.scalar`), as
+    bits."""
     neg_lr = lowprec.scalar(-learning_rate, dtype).view(_U16)[()]
     e = lowprec.scalar(eps, dtype).view(_U16)[()]
     return np.uint16(neg_lr), np.uint16(e)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from adagrad_ref.errors import AdagradError
-from adagrad_ref.lowprec import is_low_precision
+from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.validation import check_hyperparameter, check_learning_rate, in_dtype
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # native byte order

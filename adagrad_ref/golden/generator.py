@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from adagrad_ref import AdagradState, apply_updates
-from adagrad_ref.atomic import write_bytes, write_text
 from adagrad_ref.conventions import FACTORIES, ORDER_OF_OPERATIONS, OTHER_FACTORIES
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden.cases import Case, Group, build_groups
@@ -26,6 +25,7 @@ from adagrad_ref.golden.encoding import REAL, dumps, encode_array, encode_tree, 
 from adagrad_ref.golden.port import VARIANTS, run_port
 from adagrad_ref.golden.text import HEADER, NOTES, TOLERANCE_NOTES
 from adagrad_ref.golden.verifier import QUANTITIES, SCHEMA_VERSION, compare_docs, golden_dir
+from adagrad_ref.state.atomic import write_bytes, write_text
 
 __all__ = ["generate", "recorded_steps", "relaxed_bound", "write_all"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from adagrad_ref.fma import fma
 from adagrad_ref.golden.encoding import REAL, decode_array, decode_tree, encode_tree
+from adagrad_ref.numerics.fma import fma
 
 __all__ = ["DEFAULT", "VARIANTS", "Arithmetic", "run_port"]
 

@@ -1,6 +1,6 @@
 """Verifying a port's results file against a golden file.
 
-Distances are in ULP of the case's dtype (:mod:`adagrad_ref.ulp`), with two rules of the format:
+Distances are in ULP of the case's dtype (:mod:`adagrad_ref.numerics.ulp`), with two rules of the format:
 any NaN matches any NaN, and ``+0.0`` against ``-0.0`` is 1 ULP (distinct bit patterns: ``exact``
 compares every bit). Params are counted in ULP of ``max(|w_expected|, |u_expected|)`` of the step
 (``w + u`` cancels; ULP of a ``w`` near zero would mean nothing). Every quantity of every recorded
@@ -25,7 +25,7 @@ import numpy as np
 from adagrad_ref.conventions import FACTORIES, OTHER_FACTORIES
 from adagrad_ref.errors import AdagradError, refuse_json_constant
 from adagrad_ref.golden.encoding import DTYPES, QUANTITIES, decode_tree, encode_array
-from adagrad_ref.ulp import ulp_distance
+from adagrad_ref.numerics.ulp import ulp_distance
 
 __all__ = ["MAX_BYTES", "QUANTITIES", "SCHEMA_VERSION", "CaseResult", "Verdict", "compare_docs", "verify"]
 

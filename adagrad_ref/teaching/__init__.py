@@ -6,7 +6,7 @@
 * ``experiments.py`` (quadratics and runs), ``rare_features.py`` (the online problem),
   ``full_matrix.py`` (full-matrix Adagrad): the building blocks the lessons share.
 * ``claim_base.py``: a *claim* is a lesson's sentence with the numbers it states, computed, and the
-  predicate on them. The notebook prints the sentence; ``tests/test_claims.py`` asserts every claim
+  predicate on them. The notebook prints the sentence; ``tests/teaching/test_claims.py`` asserts every claim
   of every lesson module holds, so a lesson that stops being true fails a test by name.
 * ``plots.py``: the figures' shared style and ``python -m adagrad_ref figures``, which draws every
   figure of every lesson module.
@@ -20,9 +20,9 @@ Adding a lesson touches at most three files:
    :func:`adagrad_ref.teaching.claim_base.claim` returning ``(sentence, values, holds)``; its figures
    as functions listed in a module-level ``FIGURES = {"name.png": fig_function}``;
 3. ``tests/test_lesson_<stem>.py`` for anything beyond "every claim holds" (which
-   ``tests/test_claims.py`` already checks for every lesson module it finds).
+   ``tests/teaching/test_claims.py`` already checks for every lesson module it finds).
 
 Nothing registers a lesson by hand: ``adagrad_ref.teaching.lessons.modules()`` finds every module of
 the package, ``claims.CLAIMS`` gathers their claims and ``plots.FIGURES`` their figures, and
-``tests/test_notebooks.py`` finds every notebook by its file name.
+``tests/project/test_notebooks.py`` finds every notebook by its file name.
 """

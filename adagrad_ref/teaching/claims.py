@@ -2,7 +2,7 @@
 
 A claim is a function (in a lesson module, ``adagrad_ref.teaching.lessons.<stem>``) returning a
 :class:`Claim`: the sentence the teaching material states, the values it is measured on, and
-``holds``, the predicate on those values. The notebooks print the sentence; ``tests/test_claims.py``
+``holds``, the predicate on those values. The notebooks print the sentence; ``tests/teaching/test_claims.py``
 asserts that every claim holds: a lesson that stops being true fails a test.
 
 >>> c = CLAIMS["d2l_trace"]()

@@ -14,7 +14,7 @@ import functools
 import matplotlib.pyplot as plt
 import numpy as np
 
-from adagrad_ref.atomic import replace_file
+from adagrad_ref.state.atomic import replace_file
 
 # The figures' style, applied inside each figure function only (importing this module changes no
 # global matplotlib setting). The fixed SVG salt makes a redrawn SVG file identical.

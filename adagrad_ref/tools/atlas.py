@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from adagrad_ref.atomic import write_bytes, write_text
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden.encoding import QUANTITIES, REAL, decode_array, decode_tree
 from adagrad_ref.golden.verifier import CONVENTIONS, distance, golden_path, params_distance
+from adagrad_ref.state.atomic import write_bytes, write_text
 
 __all__ = ["LIBRARIES", "case_specs", "compare", "main", "markdown", "run_atlas"]
 

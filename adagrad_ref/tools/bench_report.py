@@ -4,7 +4,7 @@ The tables are the ones ``docs/performance.md`` shows.
 
 Everything here is computed from the benchmark's result (``figures/bench.json``);
 ``python -m adagrad_ref bench --tables`` prints :func:`readme` from that file, and
-``tests/test_bench.py`` checks that the block in ``docs/performance.md`` is exactly
+``tests/tools/test_bench.py`` checks that the block in ``docs/performance.md`` is exactly
 that text, so no number in it is typed by hand.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adagrad_ref.atomic import write_text
+from adagrad_ref.state.atomic import write_text
 from adagrad_ref.tools.bench_api import api_lines, api_targets
 from adagrad_ref.tools.roofs import arithmetic_roof_seconds, fixed_cost_seconds
 

@@ -21,7 +21,7 @@ import numpy as np
 import optree
 
 from adagrad_ref import adagrad, apply_updates
-from adagrad_ref.ulp import ulp_distance
+from adagrad_ref.numerics.ulp import ulp_distance
 
 __all__ = ["UPDATE_ULP", "measure", "param_tolerance_step", "random_tree"]
 

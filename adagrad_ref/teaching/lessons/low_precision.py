@@ -11,7 +11,7 @@ for noisy ``g`` the bfloat16 ``G`` still grows, ever more slowly than float32's,
 ever more slowly.
 
 Everything here is computed with the reference (:func:`adagrad_ref.adagrad`), whose bfloat16 is
-optax's to the bit (``tests/test_low_precision_optax.py``).
+optax's to the bit (``tests/numerics/test_low_precision_optax.py``).
 """
 
 from __future__ import annotations

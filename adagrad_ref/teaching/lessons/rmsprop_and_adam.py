@@ -10,7 +10,7 @@ defaults:
 * ``adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8)``: m and ν start at 0, both bias-corrected,
   ε outside the root.
 
-They are lessons, not optimizers of this package (``tests/test_lesson_rmsprop_and_adam.py`` checks
+They are lessons, not optimizers of this package (``tests/teaching/test_lesson_rmsprop_and_adam.py`` checks
 them against the real optax, in float32 and float64).
 
 The experiment: :math:`f(w) = \tfrac12\sum_i \lambda_i (w_i - w^*_i)^2` with curvatures

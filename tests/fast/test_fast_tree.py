@@ -1,0 +1,255 @@
+"""The Numba backend's whole-tree path (adagrad_ref/fast/tree.py): the reference's bits, fresh outputs.
+
+``solver.update`` with ``backend="numba"`` runs every float32/float64 leaf in one compiled call per
+dtype, writing into pooled flat buffers, and ``apply_updates`` does the same once that module is
+loaded. Checked here: the bits of the NumPy reference on the same trees (NaN, Inf, zeros, the
+``G = 0`` guard, mixed dtypes, odd layouts), on one core and on all cores; every output fresh
+(sharing no memory with an input or with any array alive before the call); the input state
+untouched; and a pooled buffer never handed out while any array still refers to it.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import ml_dtypes
+import numpy as np
+import pytest
+from conftest import random_floats
+
+from adagrad_ref import adagrad, apply_updates, backends
+from adagrad_ref.fast import tree
+from adagrad_ref.numerics.ulp import same_bits
+
+
+def _bits_equal(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind == "V":  # bfloat16: compare the raw bits
+        return np.array_equal(a.view(np.uint16), b.view(np.uint16))
+    return bool(same_bits(a, b))
+
+
+def _leaves(t) -> list:
+    import optree
+
+    return optree.tree_leaves(t, namespace="adagrad_ref")
+
+
+def _tree(rng, with_edges=True):
+    """Mixed leaves: float32 and float64 of several shapes (0-d, empty, 2-D, one large enough to be
+    split into pieces on all cores), a non-contiguous one, complex64 and bfloat16, and None."""
+    big = tree._CHUNK * 2 + 17
+    params = {
+        "a": random_floats(rng, 1000, np.float32, with_edges).reshape(10, 100),
+        "b": random_floats(rng, 1, np.float64, with_edges).reshape(()),
+        "c": np.zeros((0, 3), np.float32),
+        "d": random_floats(rng, big, np.float32, with_edges),
+        "e": [random_floats(rng, 333, np.float64, with_edges), None],
+        "f": (
+            random_floats(rng, 50, np.float32, False) + 1j * random_floats(rng, 50, np.float32, False)
+        ).astype(np.complex64),
+        "h": random_floats(rng, 40, np.float32, False).astype(ml_dtypes.bfloat16),
+    }
+    return params
+
+
+def _grads_like(rng, params, with_edges=True):
+    def one(p):
+        if p.dtype == np.complex64:
+            return (random_floats(rng, p.size, np.float32, False) * (1 + 1j)).astype(p.dtype).reshape(p.shape)
+        if p.dtype.kind == "V":
+            return random_floats(rng, p.size, np.float32, False).astype(p.dtype).reshape(p.shape)
+        g = random_floats(rng, p.size, p.dtype, with_edges).reshape(p.shape)
+        if g.size > 20:
+            g.reshape(-1)[:10] = 0  # with G = 0 below: the guard
+        return g
+
+    import optree
+
+    return optree.tree_map(one, params, namespace="adagrad_ref")
+
+
+@pytest.fixture(params=[None, False, True], ids=["measured", "one core", "all cores"])
+def parallel(request):
+    tree.set_parallel(request.param)
+    yield request.param
+    tree.set_parallel(None)
+
+
+def _numpy_apply(monkeypatch):
+    """apply_updates on NumPy's path (as in a process where no Numba step ran)."""
+
+    def run(p, u):
+        with monkeypatch.context() as m:
+            m.setattr(backends, "compiled_apply", lambda: None)
+            return apply_updates(p, u)
+
+    return run
+
+
+@pytest.mark.parametrize("iav, lr, eps", [(0.1, 0.01, 1e-7), (0.0, 1.0, 0.0), (0.0, 3.7, 1e-7)])
+def test_three_steps_give_the_numpy_reference_s_bits(rng, monkeypatch, parallel, iav, lr, eps):
+    params = _tree(rng)
+    ref, fast = adagrad(lr, iav, eps), adagrad(lr, iav, eps, backend="numba")
+    s_ref, s_fast = ref.init(params), fast.init(params)
+    p_ref = p_fast = params
+    numpy_apply = _numpy_apply(monkeypatch)
+    saw_nan = saw_guard = False
+    for _ in range(3):
+        grads = _grads_like(rng, params)
+        u_ref, s_ref = ref.update(grads, s_ref)
+        u_fast, s_fast = fast.update(grads, s_fast)
+        p_ref, p_fast = numpy_apply(p_ref, u_ref), apply_updates(p_fast, u_fast)
+        for what, a, b in (
+            ("updates", u_fast, u_ref),
+            ("sums", s_fast.sum_of_squares, s_ref.sum_of_squares),
+            ("params", p_fast, p_ref),
+        ):
+            la, lb = _leaves(a), _leaves(b)
+            assert len(la) == len(lb) == 7, what
+            for x, y in zip(la, lb, strict=True):
+                assert _bits_equal(x, y), what
+        saw_nan |= bool(np.isnan(u_ref["a"]).any())
+        saw_guard |= bool((u_ref["d"] == 0).any())
+        assert int(s_fast.count) == int(s_ref.count)
+    assert saw_nan and saw_guard  # the data reached the special cases
+    # None stays None, in the same places; dict keys come back sorted, as from the reference
+    assert u_fast["e"][1] is None and p_fast["e"][1] is None and list(u_fast) == list(u_ref)
+
+
+def test_the_compiled_leaves_are_views_of_one_buffer_per_dtype(rng):
+    params = _tree(rng, with_edges=False)
+    solver = adagrad(0.1, backend="numba")
+    updates, state = solver.update(_grads_like(rng, params, False), solver.init(params))
+    f32 = [updates["a"], updates["c"], updates["d"]]
+    assert all(u.base is f32[0].base and u.base is not None for u in f32)
+    assert updates["b"].base is updates["e"][0].base is not f32[0].base  # float64: its own buffer
+    assert state.sum_of_squares["a"].base is not f32[0].base  # the sums: a buffer of their own
+    assert f32[0].base.size == sum(u.size for u in f32)
+
+
+def _all_arrays(*trees_) -> list[np.ndarray]:
+    return [x for t in trees_ for x in _leaves(t) if isinstance(x, np.ndarray)]
+
+
+def test_outputs_are_fresh_and_the_input_state_is_untouched(rng, parallel):
+    params = _tree(rng, with_edges=False)
+    solver = adagrad(0.1, backend="numba")
+    state = solver.init(params)
+    for _ in range(4):  # steps that hand pooled buffers out again
+        grads = _grads_like(rng, params, False)
+        before = [x.copy() for x in _all_arrays(state.sum_of_squares, grads, params)]
+        updates, new_state = solver.update(grads, state)
+        new_params = apply_updates(params, updates)
+        inputs = _all_arrays(state.sum_of_squares, grads, params)
+        for x, saved in zip(inputs, before, strict=True):
+            assert _bits_equal(x, saved)  # nothing written into an input
+        for out in _all_arrays(updates, new_state.sum_of_squares, new_params):
+            assert not any(np.shares_memory(out, x) for x in inputs if x.size and out.size)
+        assert not any(
+            np.shares_memory(a, b) for a in _all_arrays(new_params) for b in _all_arrays(updates) if a.size
+        )
+        state, params = new_state, new_params
+
+
+def test_a_held_output_is_never_overwritten_by_later_steps(rng, parallel):
+    params = {"w": rng.standard_normal((64, 33)).astype(np.float32), "v": rng.standard_normal(700)}
+    solver = adagrad(0.1, backend="numba")
+    state = solver.init(params)
+    updates, state = solver.update(params, state)
+    held = updates["w"]  # one leaf kept: its whole buffer must stay out of the pool
+    held_view = updates["v"][3:9]  # a view of a view
+    saved, saved_view = held.copy(), held_view.copy()
+    held_sums = state.sum_of_squares["w"]
+    saved_sums = held_sums.copy()
+    del updates
+    gc.collect()
+    p = params
+    for _ in range(3 * tree.BufferPool.PER_SIZE):  # more steps than the pool keeps buffers
+        grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()}
+        u, state = solver.update(grads, state)
+        p = apply_updates(p, u)
+        for out in _all_arrays(u, state.sum_of_squares, p):
+            assert not np.shares_memory(out, held) and not np.shares_memory(out, held_view)
+            assert not np.shares_memory(out, held_sums)
+    assert _bits_equal(held, saved) and _bits_equal(held_view, saved_view)
+    assert _bits_equal(held_sums, saved_sums)
+
+
+def test_the_pool_reuses_freed_buffers_and_clear_forgets_them():
+    pool = tree.BufferPool()
+    a = pool.take(np.float32, 1000)
+    view = a[10:20]
+    del a
+    b = pool.take(np.float32, 1000)
+    assert not np.shares_memory(b, view)  # the first is still referred to through its view
+    address = b.__array_interface__["data"][0]
+    del b
+    c = pool.take(np.float32, 1000)
+    assert c.__array_interface__["data"][0] == address  # freed: handed out again (no page faults)
+    held = [c, *(pool.take(np.float32, 1000) for _ in range(tree.BufferPool.PER_SIZE + 3))]
+    assert len({x.__array_interface__["data"][0] for x in held}) == len(held)  # all distinct
+    assert len(pool) == tree.BufferPool.PER_SIZE
+    for n in range(tree.BufferPool.SIZES + 4):
+        pool.take(np.float64, 10 + n)
+    assert len(pool) <= tree.BufferPool.PER_SIZE * tree.BufferPool.SIZES
+    pool.clear()
+    assert len(pool) == 0 and held[0][:0].size == 0  # the held arrays live on
+
+
+def test_the_default_pool_can_be_cleared_between_steps(rng):
+    solver = adagrad(0.1, backend="numba")
+    params = {"w": rng.standard_normal(100).astype(np.float32)}
+    state = solver.init(params)
+    u1, state = solver.update(params, state)
+    tree.POOL.clear()
+    u2, state = solver.update(params, state)
+    assert not np.shares_memory(u1["w"], u2["w"]) and len(tree.POOL) >= 1
+
+
+def test_the_dispatch_measures_then_runs_the_faster():
+    dispatch = tree.Dispatch()
+    ran: list[str] = []
+
+    def slow() -> None:
+        ran.append("one")
+        time.sleep(0.02)
+
+    def fast() -> None:
+        ran.append("all")
+
+    key, nbytes = ("update", "<f4", (10**6,)), 4 * 10**6
+    for _ in range(1 + tree.Dispatch.TRIALS):  # the warm-up call (both run) and the trials
+        dispatch.run(key, nbytes, slow, fast)
+    assert ran[:2] == ["one", "all"]
+    assert ran.count("one") == ran.count("all") == 1 + tree.Dispatch.TRIALS // 2
+    assert dispatch.choice(key) is True
+    ran.clear()
+    for _ in range(5):
+        dispatch.run(key, nbytes, slow, fast)
+    assert ran == ["all"] * 5
+    ran.clear()
+    dispatch.run(("update", "<f4", (10,)), 40, slow, fast)  # too small to start threads for
+    assert ran == ["one"]
+    dispatch.force(True)
+    dispatch.run(("update", "<f4", (10,)), 40, slow, fast)
+    assert ran == ["one", "all"]
+
+
+def test_non_contiguous_and_big_endian_leaves_give_the_same_bits(rng):
+    base = rng.standard_normal((40, 30))
+    grads = {"t": base.T, "s": base[:, ::3].astype(">f8"), "f": base[::2].astype(np.float32)}
+    params = {k: np.ascontiguousarray(v, dtype=np.dtype(v.dtype).newbyteorder("=")) for k, v in grads.items()}
+    ref, fast = adagrad(0.3), adagrad(0.3, backend="numba")
+    u_ref, s_ref = ref.update(grads, ref.init(params))
+    u_fast, s_fast = fast.update(grads, fast.init(params))
+    for a, b in zip(
+        _leaves((u_fast, s_fast.sum_of_squares)), _leaves((u_ref, s_ref.sum_of_squares)), strict=True
+    ):
+        assert _bits_equal(a, b)
+    mixed = apply_updates({"x": np.ones(3, np.float32)}, {"x": np.full(3, 0.1)})  # float64 update
+    assert mixed["x"].dtype == np.float32
+    assert _bits_equal(mixed["x"], (np.ones(3, np.float32) + np.full(3, 0.1)).astype(np.float32))

@@ -1,0 +1,218 @@
+"""Bad input gets one line naming the offending argument or leaf, before anything changes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from adagrad_ref import AdagradError, adagrad, adagrad_step_inplace, apply_updates, conventions
+
+
+def raises_one_line(match: str):
+    class _Ctx:
+        def __enter__(self):
+            self.ctx = pytest.raises(AdagradError, match=match)
+            self.info = self.ctx.__enter__()
+            return self.info
+
+        def __exit__(self, *exc):
+            handled = self.ctx.__exit__(*exc)
+            assert "\n" not in str(self.info.value)
+            return handled
+
+    return _Ctx()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"eps": -1e-7}, r"^eps must be finite and >= 0, got -1e-07$"),
+        ({"eps": float("nan")}, r"^eps must be finite and >= 0, got nan$"),
+        ({"eps": float("inf")}, r"^eps must be finite"),
+        ({"initial_accumulator_value": -0.1}, r"^initial_accumulator_value must be finite and >= 0"),
+        ({"initial_accumulator_value": float("nan")}, r"^initial_accumulator_value must be finite"),
+        ({"learning_rate": float("nan")}, r"^learning_rate must be finite, got nan$"),
+        ({"learning_rate": "0.1"}, r"^learning_rate must be a real number, got str"),
+        ({"eps": np.ones(2)}, r"^eps must be a real scalar"),
+        ({"backend": "cuda"}, r"^backend must be one of \('numpy', 'numba'\), got 'cuda'$"),
+    ],
+)
+def test_bad_hyperparameters(kwargs, match):
+    args = {"learning_rate": 0.1, **kwargs}
+    with raises_one_line(match):
+        adagrad(**args)
+
+
+@pytest.mark.parametrize(
+    "leaf, match",
+    [
+        (np.arange(3), r"^params\['layer1'\]\['w'\] has dtype int64; expected float32 or float64"),
+        (np.array([True]), r"^params\['layer1'\]\['w'\] has dtype bool"),
+        (np.array([object()]), r"^params\['layer1'\]\['w'\] has dtype object"),
+        (1.5, r"^params\['layer1'\]\['w'\] is a Python float; pass np.asarray"),
+        ({1, 2}, r"^params\['layer1'\]\['w'\] is a set; expected an array"),
+    ],
+)
+def test_bad_params(leaf, match):
+    with raises_one_line(match):
+        adagrad(0.1).init({"layer1": {"w": leaf}})
+
+
+def test_float16_params_taken_by_adagrad_refused_by_pytorch_convention():
+    """float16 is computed as optax computes it (tests/numerics/test_low_precision_optax.py); the PyTorch
+    convention here takes float32/float64 and says so in one line."""
+    state = adagrad(0.1).init({"layer1": {"w": np.zeros(2, np.float16)}})
+    assert state.sum_of_squares["layer1"]["w"].dtype == np.float16
+    with raises_one_line(r"^params\['layer1'\]\['w'\] is float16; the pytorch convention here takes float32"):
+        conventions.pytorch(0.1).init({"layer1": {"w": np.zeros(2, np.float16)}})
+
+
+@pytest.fixture
+def setup():
+    opt = adagrad(0.1)
+    params = {"a": np.zeros(3, np.float32), "b": [np.zeros((2, 2), np.float32)]}
+    return opt, opt.init(params)
+
+
+@pytest.mark.parametrize(
+    "grads, match",
+    [
+        (
+            {"a": np.zeros(3, np.float32)},
+            r"^grads does not match .*: grads: expected a dict with keys \['a', 'b'\]",
+        ),
+        (
+            {"a": np.zeros(3, np.float32), "b": np.zeros((2, 2), np.float32)},
+            r"grads\['b'\]: expected a list of length 1, got an array",
+        ),
+        (
+            {"a": np.zeros(4, np.float32), "b": [np.zeros((2, 2), np.float32)]},
+            r"^grads\['a'\] has shape \(4,\); expected \(3,\)",
+        ),
+        (
+            {"a": np.zeros(3, np.float64), "b": [np.zeros((2, 2), np.float32)]},
+            r"^grads\['a'\] has dtype float64; expected float32",
+        ),
+        ({"a": np.zeros(3, np.float32), "b": [None]}, r"grads\['b'\]\[0\]: expected an array, got None"),
+    ],
+)
+def test_grads_that_do_not_match_the_state(setup, grads, match):
+    opt, state = setup
+    before = [x.copy() for x in (state.sum_of_squares["a"], state.sum_of_squares["b"][0])]
+    with raises_one_line(match):
+        opt.update(grads, state)
+    assert np.array_equal(state.sum_of_squares["a"], before[0])
+
+
+def test_swapped_grads_and_state(setup):
+    opt, state = setup
+    with raises_one_line(r"grads is an AdagradState; were grads and state swapped\?"):
+        opt.update(state, {"a": np.zeros(3, np.float32)})
+
+
+def test_state_that_is_not_a_state(setup):
+    opt, _ = setup
+    with raises_one_line(r"state must be the AdagradState returned by init/update, got dict"):
+        opt.update({"a": np.zeros(3, np.float32)}, {"a": np.zeros(3, np.float32)})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "x"])
+def test_schedule_returning_a_bad_value_raises_at_that_step(bad):
+    opt = adagrad(lambda c: 0.1 if c < 2 else bad)
+    state = opt.init(np.zeros(2))
+    for _ in range(2):
+        _, state = opt.update(np.ones(2), state)
+    with raises_one_line(r"^schedule: learning_rate\(2\)"):
+        opt.update(np.ones(2), state)
+    assert int(state.count) == 2
+
+
+def test_apply_updates_mismatch():
+    with raises_one_line(r"^updates\['w'\] has shape \(2,\); expected \(3,\) as in params$"):
+        apply_updates({"w": np.zeros(3)}, {"w": np.zeros(2)})
+
+
+def _inplace_args(n=4, dtype=np.float32):
+    return np.zeros(n, dtype), np.ones(n, dtype), np.full(n, 0.1, dtype)
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (
+            lambda p, g, G: (p, g.astype(np.float64), G),
+            r"^grads has dtype float64; expected float32 as params$",
+        ),
+        (lambda p, g, G: (p, g[:2], G), r"^grads has shape \(2,\); expected \(4,\) as params$"),
+        (
+            lambda p, g, G: (p, g, np.full((4, 2), 0.1, np.float32)[:, 0]),
+            r"^sum_of_squares is not C-contiguous",
+        ),
+        (lambda p, g, G: (p, p, G), r"^params and grads share memory"),
+        (lambda p, g, G: (p, g, g), r"^grads and sum_of_squares share memory"),
+        (
+            lambda p, g, G: (p.astype(np.complex64), g, G),
+            r"^params has dtype complex64; the Numba kernel takes",
+        ),
+        (lambda p, g, G: (list(p), g, G), r"^params must be a numpy.ndarray, got list$"),
+    ],
+)
+def test_inplace_kernel_refuses(mutate, match):
+    p, g, G = mutate(*_inplace_args())
+    with raises_one_line(match):
+        adagrad_step_inplace(p, g, G, 0.1, 1e-7)
+
+
+def test_inplace_kernel_refuses_read_only_and_leaves_nothing_changed():
+    p, g, G = _inplace_args()
+    p.setflags(write=False)
+    with raises_one_line(r"^params is read-only; the in-place step writes to it$"):
+        adagrad_step_inplace(p, g, G, 0.1, 1e-7)
+    assert np.all(G == np.float32(0.1)) and np.all(p == 0)
+
+
+def test_cli_bad_arguments_exit_2_without_traceback():
+    out = subprocess.run(
+        [sys.executable, "-m", "adagrad_ref", "example", "--backend", "gpu"], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "invalid choice: 'gpu'" in out.stderr
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_names_leaf_and_index_and_leaves_state(backend, bad):
+    opt = adagrad(0.1, backend=backend, check_finite=True)
+    params = {"layer1": {"w": np.zeros((2, 3), np.float32)}, "b": np.zeros(2, np.float32)}
+    state = opt.init(params)
+    g = {"layer1": {"w": np.ones((2, 3), np.float32)}, "b": np.ones(2, np.float32)}
+    g["layer1"]["w"][1, 2] = bad
+    shown = {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(bad)]  # as documented: `nan`
+    with raises_one_line(
+        rf"^grads\['layer1'\]\['w'\] has a non-finite value {shown} at index \(1, 2\) \(check_finite=True\)$"
+    ):
+        opt.update(g, state)
+    assert int(state.count) == 0 and np.all(state.sum_of_squares["layer1"]["w"] == np.float32(0.1))
+    # Off by default: the same gradient propagates, as in optax.
+    u, _ = adagrad(0.1, backend=backend).update(g, state)
+    assert np.isnan(u["layer1"]["w"][1, 2])
+
+
+@pytest.mark.parametrize(
+    "lr, eps, match",
+    [
+        (float("nan"), 1e-7, r"^learning_rate must be finite, got nan$"),
+        (0.1, -1.0, r"^eps must be finite and >= 0, got -1.0$"),
+        (0.1, float("inf"), r"^eps must be finite and >= 0, got inf$"),
+        ("0.1", 1e-7, r"^learning_rate must be a real number, got str"),
+        (lambda c: 0.1, 1e-7, r"^learning_rate must be this step's number"),
+        (True, 1e-7, r"^learning_rate must be a real number, got bool"),
+    ],
+)
+def test_inplace_kernel_refuses_bad_hyperparameters(lr, eps, match):
+    p, g, G = _inplace_args()
+    with raises_one_line(match):
+        adagrad_step_inplace(p, g, G, lr, eps)
+    assert np.all(p == 0) and np.all(G == np.float32(0.1))
