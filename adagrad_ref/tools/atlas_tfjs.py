@@ -1,7 +1,7 @@
 """TensorFlow.js in the atlas: the flat golden cases sent to ``tools/atlas_js/run.js`` under node.
 
-The packages are pinned in ``tools/atlas_js/package-lock.json`` (``npm ci`` there; ``.ci/run`` does
-it). Every float32 crosses the pipe as its bit pattern, both ways.
+The packages are pinned in ``tools/atlas_js/package-lock.json`` (``npm ci`` there; the atlas
+tests run it when the packages are missing). Every float32 crosses the pipe as its bit pattern, both ways.
 """
 
 from __future__ import annotations

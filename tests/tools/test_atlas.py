@@ -1,6 +1,7 @@
 """The atlas of real Adagrads (python -m adagrad_ref atlas): TensorFlow.js and ONNX on their golden files,
 their mutants, the command itself, and the committed figures/atlas.json against the libraries installed
-here. TensorFlow.js runs under node from tools/atlas_js (`npm ci` there; .ci/run does it)."""
+here. TensorFlow.js runs under node from tools/atlas_js: its packages, pinned by the lock file, are
+installed there by `npm ci` before the first test when they are missing (the test install's own step)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ from adagrad_ref.tools import atlas
 from adagrad_ref.tools.atlas_drivers import FAMILIES
 
 COMMITTED = json.loads((ROOT / "figures" / "atlas.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def node_packages():
+    """TensorFlow.js as tools/atlas_js/package-lock.json pins it: `npm ci` when it is not installed."""
+    js = ROOT / "tools" / "atlas_js"
+    if not (js / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
+        run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=js, capture_output=True, text=True)
+        assert run.returncode == 0, f"npm ci in {js} failed:\n{run.stderr[-2000:]}"
 
 
 def entry(result: dict, name: str) -> dict:
