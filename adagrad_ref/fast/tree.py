@@ -514,7 +514,8 @@ def _addresses(arrays: list[np.ndarray]) -> np.ndarray:
 def _views(buf: np.ndarray, shapes: list[tuple[int, ...]], sizes: tuple[int, ...]) -> list[np.ndarray]:
     out, start = [], 0
     for shape, n in zip(shapes, sizes, strict=True):
-        out.append(buf[start : start + n].reshape(shape))
+        view = buf[start : start + n]
+        out.append(view if len(shape) == 1 else view.reshape(shape))  # a 1-D leaf: the slice is its shape
         start += n
     return out
 
