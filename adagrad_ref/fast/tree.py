@@ -489,7 +489,8 @@ _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 def _address_fast(a: np.ndarray) -> int:
     """``a``'s data address, half the time of ``__array_interface__`` (which builds a dict per call):
     a step asks it of every leaf of four trees."""
-    return _ArrayInterface.from_address(_capsule_pointer(a.__array_struct__, None)).data or 0
+    capsule = a.__array_struct__  # alive until the address is read: it owns the struct read
+    return _ArrayInterface.from_address(_capsule_pointer(capsule, None)).data or 0
 
 
 def _address_slow(a: np.ndarray) -> int:
