@@ -90,8 +90,16 @@ def _numpy_apply(monkeypatch):
     return run
 
 
+@pytest.fixture(params=[0, 1 << 62], ids=["streamed stores", "plain stores"])
+def stream_from(request, monkeypatch):
+    """Every call of the compiled path with streaming (non-temporal) stores, or none: both the
+    reference's bits (the trees here are below tree.STREAM_FROM_BYTES, so 0 forces the streamed path)."""
+    monkeypatch.setattr(tree, "STREAM_FROM_BYTES", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("iav, lr, eps", [(0.1, 0.01, 1e-7), (0.0, 1.0, 0.0), (0.0, 3.7, 1e-7)])
-def test_three_steps_give_the_numpy_reference_s_bits(rng, monkeypatch, parallel, iav, lr, eps):
+def test_three_steps_give_the_numpy_reference_s_bits(rng, monkeypatch, parallel, stream_from, iav, lr, eps):
     params = _tree(rng)
     ref, fast = adagrad(lr, iav, eps), adagrad(lr, iav, eps, backend="numba")
     s_ref, s_fast = ref.init(params), fast.init(params)
