@@ -17,11 +17,13 @@ pipe, 141), and every file it writes is left whole (:mod:`adagrad_ref.state.atom
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import os
 import stat
 import sys
+import threading
 
 import numpy as np
 
@@ -323,11 +325,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _ctrl_c_never_swallowed():
+    """A Ctrl-C that lands in a finalizer (a weakref callback, a ``__del__``) is printed as
+    'Exception ignored' and lost, and the command runs on to its end. Here it is raised again a few
+    milliseconds later, from a timer thread as a new Ctrl-C (``_thread.interrupt_main``), once the
+    finalizer is over (raised at once, it would land in this hook and be lost again), so the command
+    stops (status 130) and prints nothing."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(0.005, _thread.interrupt_main).start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        status = args.run(args)
+        with _ctrl_c_never_swallowed():
+            status = args.run(args)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
         return status
     except BrokenPipeError:
