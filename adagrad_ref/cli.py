@@ -292,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     figs = sub.add_parser("figures", help="draw every figure into a folder, one progress line each")
     figs.add_argument("--out", default="figures", metavar="DIR", help="the folder (default: figures)")
     figs.set_defaults(run=_cmd_figures)
-    golden = sub.add_parser("golden", help="write the golden test vectors and schema.json into a folder")
+    golden = sub.add_parser(
+        "golden", help="write the golden test vectors and their two schemas into a folder"
+    )
     golden.add_argument("--out", required=True, metavar="DIR", help="the folder (created if missing)")
     golden.add_argument(
         "--full",
