@@ -303,8 +303,9 @@ class Convention:
         for i, p in enumerate(leaves):
             if is_low_precision(p.dtype):
                 raise AdagradError(
-                    f"{name}{paths[i]} is {p.dtype}; the {self.convention} convention here takes float32 or "
-                    "float64 (bfloat16 and float16: adagrad_ref.adagrad, optax's rounding)"
+                    f"{name}{paths[i]} is {p.dtype}; the {self.convention} convention here takes "
+                    f"{' or '.join(self.dtypes or ('float32', 'float64'))} (bfloat16 and float16: "
+                    "adagrad_ref.adagrad, optax's rounding)"
                 )
 
     def _refuse_other_dtypes(self, tree: Any, name: str) -> None:

@@ -65,7 +65,10 @@ def dtype_problem(name: str, a: np.ndarray) -> str | None:
             f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64 (the dense in-place "
             "step also bfloat16 or float16, when params, grads and sum_of_squares all have that dtype)"
         )
-    return f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64"
+    return (
+        f"{name} has dtype {a.dtype}; the Numba kernel takes float32 or float64 (the dense in-place step "
+        "also bfloat16 or float16)"
+    )
 
 
 def explain_arrays(named: tuple, same_shape: bool, low_precision: bool = False) -> None:

@@ -183,7 +183,8 @@ def _run_family(family: str, jobs: list[tuple[str, dict]], timeout: float) -> tu
         return None, f"timed out after {timeout:.0f} s"
     if proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
-        return None, lines[-1][:200]
+        hint = " (the test install has it: pip install -r requirements-dev.txt)"
+        return None, lines[-1][:200] + (hint if "ModuleNotFoundError" in lines[-1] else "")
     out = pickle.loads(proc.stdout)
     return out["results"], out["version"]
 
@@ -222,7 +223,7 @@ def _run_foreign(family: str, jobs: list[tuple[str, dict]], timeout: float) -> t
         return None, f"{python}: {e.strerror or e}"
     if proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
-        return None, lines[-1][:200]
+        return None, f"{lines[-1][:200]} (set ${FOREIGN[family]} to a Python that has it: docs/atlas.md)"
     out = json.loads(proc.stdout)
     results: list = []
     for (_, s), r in zip(jobs, out["results"], strict=True):
@@ -286,8 +287,10 @@ def run_atlas(
     for family in dict.fromkeys(lb.family for lb in libs):
         members = [lb for lb in libs if lb.family == family]
         jobs = [(lb.variant, _inputs_only(s)) for lb in members for s in specs if expressible(lb, s)]
-        print(f"atlas: {family}: {len(jobs)} runs", file=sys.stderr, flush=True)
+        print(f"atlas: {family}: {len(jobs)} cases", file=sys.stderr, flush=True)
         results, note = _run_family(family, jobs, timeout)
+        if results is None:
+            print(f"atlas: {family}: not run: {note}", file=sys.stderr, flush=True)
         k = 0
         for lb in members:
             mine = [s for s in specs if expressible(lb, s)]
@@ -460,8 +463,23 @@ def update_docs(atlas: dict, path: str) -> None:
 
 
 def main(quick: bool, only: str | None, update: bool, out_dir: str | None = None) -> int:
-    """The CLI command: run, write figures/atlas.json and figures/atlas.svg, print the table."""
+    """The CLI command: run, write figures/atlas.json and figures/atlas.svg, print the table.
+
+    A partial run (``--quick`` or ``--only``) does not replace the committed full atlas in figures/:
+    it writes only where ``--out`` says. A run in which no library ran writes nothing: AdagradError."""
+    if update and (quick or only):
+        raise AdagradError("--update-docs needs the full atlas (no --quick, no --only)")
     atlas = run_atlas(quick=quick, only=only)
+    if not any(e.get("available") for e in atlas["libraries"]):
+        raise AdagradError(
+            "no library ran (each is named above with why; optax, torch, Keras, TensorFlow and onnx come "
+            "with pip install -r requirements-dev.txt, the others need a Python of their own: docs/atlas.md)"
+        )
+    if out_dir is None and (quick or only):
+        print(markdown(atlas))
+        print("atlas: a partial run (--quick, --only) leaves figures/ as it is; --out DIR writes it",
+              file=sys.stderr)  # fmt: skip
+        return 0
     figures = out_dir or os.path.join(ROOT, "figures")
     os.makedirs(figures, exist_ok=True)
     write_bytes(
@@ -470,7 +488,5 @@ def main(quick: bool, only: str | None, update: bool, out_dir: str | None = None
     write_text(os.path.join(figures, "atlas.svg"), svg(atlas), "cannot write the picture")
     print(markdown(atlas))
     if update:
-        if quick or only:
-            raise AdagradError("--update-docs needs the full atlas (no --quick, no --only)")
         update_docs(atlas, os.path.join(ROOT, "docs", "atlas.md"))
     return 0

@@ -87,8 +87,11 @@ def limits(result: dict) -> list[dict]:
                 # the explanation of a gap, measured: the step's time less the fixed cost of a call
                 # (dispatch, checks, threads' start), against the roofs less it too (the traffic roof is
                 # a call dispatched like the step; taking the public call's larger cost out of it is
-                # conservative), the arithmetic roof holding none
-                "efficiency_without_fixed": max(traffic - fixed, arithmetic) / max(t - fixed, 1e-12),
+                # conservative), the arithmetic roof holding none; None where the fitted fixed cost is
+                # not below the step's time (a fit spoiled by a noisy run: nothing to take out)
+                "efficiency_without_fixed": (
+                    max(traffic - fixed, arithmetic) / (t - fixed) if t > fixed else None
+                ),
             }
         )
     return rows
@@ -204,7 +207,8 @@ def _limit_rows(result: dict, dtype: str, ns: list[int]) -> list[str]:
         return f"**{r['efficiency']:.2f}**"
 
     def plain(r: dict) -> str:
-        return f"{r['efficiency_without_fixed']:.2f}"
+        e = r["efficiency_without_fixed"]
+        return "—" if e is None else f"{e:.2f}"
 
     sec = _dense_seconds(result)
     traffic = [sec.get((dtype, n, "roofline")) for n in ns]
@@ -307,8 +311,8 @@ def _gaps(result: dict) -> list[str]:
         return [
             f"From n = 1e4 on, the efficiency is at least {EFFICIENCY_TARGET} at every size, in every dtype."
         ]
-    explained = [r for r in missed if r["efficiency_without_fixed"] >= EFFICIENCY_TARGET]
-    unexplained = [r for r in missed if r["efficiency_without_fixed"] < EFFICIENCY_TARGET]
+    explained = [r for r in missed if (r["efficiency_without_fixed"] or 0.0) >= EFFICIENCY_TARGET]
+    unexplained = [r for r in missed if (r["efficiency_without_fixed"] or 0.0) < EFFICIENCY_TARGET]
     text = f"Below {EFFICIENCY_TARGET} from n = 1e4 on: {_where(missed)}."
     if explained:
         text += (
@@ -317,7 +321,10 @@ def _gaps(result: dict) -> list[str]:
             f"step's time is within {EFFICIENCY_TARGET} of the limit."
         )
     if unexplained:
-        rest = ", ".join(f"{r['efficiency_without_fixed']:.2f}" for r in unexplained)
+        rest = ", ".join(
+            "—" if r["efficiency_without_fixed"] is None else f"{r['efficiency_without_fixed']:.2f}"
+            for r in unexplained
+        )
         text += f" At {_where(unexplained)} the fixed cost does not explain it: without it, {rest}."
     return [text]
 

@@ -6,6 +6,7 @@ installed there by `npm ci` before the first test when they are missing (the tes
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -170,3 +171,22 @@ def test_optax_first_differs_by_an_update_within_rsqrts_ulp():
         c = entry(COMMITTED, name)["conventions"]["optax"]
         assert c["first"]["quantity"] == "u" and 0 < c["first"]["ulp"] <= 2, name
         assert c["first"]["step"] > 1 and c["worst"]["u"] > 2  # grown along the run
+
+
+def test_a_partial_run_leaves_the_committed_atlas_and_a_run_of_nothing_is_refused():
+    """`--quick`/`--only` without `--out` prints the table and writes nothing into figures/ (the committed
+    full atlas stays); a run in which no library ran (MindSpore here: no interpreter named for it) writes
+    nothing and exits 2 with one line saying why and what to install."""
+    before = {n: (ROOT / "figures" / n).read_bytes() for n in ("atlas.json", "atlas.svg")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADAGRAD_REF_ATLAS_PYTHON_")}
+    part = subprocess.run([sys.executable, "-m", "adagrad_ref", "atlas", "--quick", "--only", "onnx"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)  # fmt: skip
+    assert part.returncode == 0, part.stderr
+    assert "| ONNX reference (onnx.reference) |" in part.stdout
+    assert part.stderr.splitlines()[-1].startswith("atlas: a partial run (--quick, --only) leaves figures/")
+    none = subprocess.run([sys.executable, "-m", "adagrad_ref", "atlas", "--only", "mindspore"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)  # fmt: skip
+    assert none.returncode == 2 and none.stdout == ""
+    assert "not run:" in none.stderr and "ADAGRAD_REF_ATLAS_PYTHON_MINDSPORE" in none.stderr
+    assert "no library ran" in none.stderr.splitlines()[-1] and "Traceback" not in none.stderr
+    assert {n: (ROOT / "figures" / n).read_bytes() for n in before} == before

@@ -106,6 +106,11 @@ def test_targets_and_the_limit_are_judged_from_the_ratios():
     assert lim[10**4]["fixed_s"] == 0.2 and lim[10**4]["efficiency_without_fixed"] == pytest.approx(1.0)
     # at 1e6 (all cores): max(traffic 1 - 0.9, arithmetic 0.5) / (1.02 - 0.9)
     assert lim[10**6]["efficiency_without_fixed"] == pytest.approx(0.5 / 0.12)
+    # A fit whose fixed cost is not below the step's time (a noisy run) explains nothing: "—", not a number
+    result["arithmetic_roof"]["float32"].update(parallel_per_call_s=1.5)
+    lim = {r["n"]: r for r in limits(result)}
+    assert lim[10**6]["efficiency_without_fixed"] is None
+    result["arithmetic_roof"]["float32"].update(parallel_per_call_s=0.9)
     result["machine"] = {"cpu": "x", "cores": 2, "numpy": "2", "numba": "0"}
     result["config"] = {"dtypes": ["float32"], "repeats": 1}
     assert "At float32 1e4 (0.83) the fixed cost of one call" in readme(result)
