@@ -338,7 +338,9 @@ def _ctrl_c_never_swallowed():
 
     def hook(unraisable) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            threading.Timer(0.005, _thread.interrupt_main).start()
+            timer = threading.Timer(0.005, _thread.interrupt_main)
+            timer.daemon = True  # never holds the interpreter's exit
+            timer.start()
         else:
             previous(unraisable)
 
