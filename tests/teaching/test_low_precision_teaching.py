@@ -73,3 +73,8 @@ def test_the_rate_stops_falling_for_g_one_and_falls_ever_more_slowly_for_noisy_g
     assert bf[2999] > bf[999]  # still growing (η/√G still falls)
     assert bf[2999] - bf[999] < f32[2999] - f32[999]  # by less than float32's accumulator
     assert bf[2999] / bf[999] < f32[2999] / f32[999]
+    # Over the whole run: the bfloat16 G grows in every 500-step window, and falls ever further behind
+    # float32's (their ratio decreases at every 250-step checkpoint from step 100 to the end).
+    assert np.all(np.diff(bf[::500]) > 0) and len(bf) >= 3000
+    ratio = bf[99::250] / f32[99::250]
+    assert len(ratio) >= 12 and np.all(np.diff(ratio) < 0), ratio
