@@ -25,6 +25,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,7 +171,8 @@ def _run_family(family: str, jobs: list[tuple[str, dict]], timeout: float) -> tu
     if family == "tfjs":
         from adagrad_ref.tools import atlas_tfjs
 
-        return atlas_tfjs.run(JS_DIR, jobs, timeout)
+        raw, note = atlas_tfjs.run(JS_DIR, jobs, timeout)
+        return (None if raw is None else _steps(jobs, raw, atlas_tfjs.floats)), note
     if family in FOREIGN:
         return _run_foreign(family, jobs, timeout)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
@@ -225,16 +227,22 @@ def _run_foreign(family: str, jobs: list[tuple[str, dict]], timeout: float) -> t
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
         return None, f"{lines[-1][:200]} (set ${FOREIGN[family]} to a Python that has it: docs/atlas.md)"
     out = json.loads(proc.stdout)
+    return _steps(jobs, out["results"], _from_bits), out["version"]
+
+
+def _steps(jobs: list[tuple[str, dict]], raw: list, decode: Callable[[Any], np.ndarray]) -> list:
+    """A JSON child's results (node's or another interpreter's), per job: its error text, or its
+    recorded steps ``{step: [G, w]}`` decoded into per-step ``sum_of_squares``/``params``."""
     results: list = []
-    for (_, s), r in zip(jobs, out["results"], strict=True):
+    for (_, s), r in zip(jobs, raw, strict=True):
         if isinstance(r, str):
             results.append(r)
             continue
         steps: list = [{} for _ in range(s["steps"])]
         for step, (G, w) in r.items():
-            steps[int(step) - 1] = {"sum_of_squares": _from_bits(G), "updates": None, "params": _from_bits(w)}
+            steps[int(step) - 1] = {"sum_of_squares": decode(G), "updates": None, "params": decode(w)}
         results.append(steps)
-    return results, out["version"]
+    return results
 
 
 def compare(spec: dict, got: list[dict]) -> dict:

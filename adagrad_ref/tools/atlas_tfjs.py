@@ -20,12 +20,13 @@ def _bits(a: np.ndarray) -> list[int]:
     return np.ascontiguousarray(a, np.float32).view(np.uint32).tolist()
 
 
-def _floats(bits: list[int]) -> np.ndarray:
+def floats(bits: list[int]) -> np.ndarray:
     return np.array(bits, np.uint32).view(np.float32)
 
 
 def run(js_dir: str, jobs: list[tuple[str, dict]], timeout: float) -> tuple[list | None, str]:
-    """(per job its steps, or an error text; the version) or (None, why TensorFlow.js did not run)."""
+    """(per job ``{step: [G bits, w bits]}`` or an error text, as run.js wrote them; the version), or
+    (None, why TensorFlow.js did not run). :func:`floats` decodes the bits."""
     node = shutil.which("node")
     if node is None:
         return None, "node is not installed"
@@ -50,13 +51,4 @@ def run(js_dir: str, jobs: list[tuple[str, dict]], timeout: float) -> tuple[list
     if proc.returncode != 0:
         return None, (proc.stderr.decode(errors="replace").strip().splitlines() or ["node failed"])[-1][:200]
     out = json.loads(proc.stdout)
-    results: list = []
-    for (_, s), r in zip(jobs, out["results"], strict=True):
-        if isinstance(r, str):
-            results.append(r)
-            continue
-        steps: list = [{} for _ in range(s["steps"])]
-        for step, (G, w) in r.items():
-            steps[int(step) - 1] = {"sum_of_squares": _floats(G), "updates": None, "params": _floats(w)}
-        results.append(steps)
-    return results, out["version"]
+    return out["results"], out["version"]
