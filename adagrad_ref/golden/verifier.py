@@ -332,8 +332,8 @@ def _compare_case(gtest: dict, rtest: Any, dtype: str, level: str, golden: str, 
     return CaseResult(tc, str(gtest.get("comment", "")), errors, passed, first)
 
 
-def compare_docs(res: dict, gold: dict, level: str, results_path: str = "results", golden: str = "golden"):
-    """One CaseResult per golden case (every distance computed, whatever the tolerance)."""
+def _paired_tests(res: dict, gold: dict, results_path: str, golden: str) -> tuple[dict, dict]:
+    """Both files' tests by tcId; every golden case must be in the results (AdagradError naming the first)."""
     gold_tests = _index_tests(gold, golden)
     res_tests = _index_tests(res, results_path)
     missing = sorted(set(gold_tests) - set(res_tests))
@@ -341,6 +341,12 @@ def compare_docs(res: dict, gold: dict, level: str, results_path: str = "results
         raise AdagradError(
             f"{results_path}: case tcId {missing[0]} is missing ({len(missing)} of {len(gold_tests)})"
         )
+    return gold_tests, res_tests
+
+
+def compare_docs(res: dict, gold: dict, level: str, results_path: str = "results", golden: str = "golden"):
+    """One CaseResult per golden case (every distance computed, whatever the tolerance)."""
+    gold_tests, res_tests = _paired_tests(res, gold, results_path, golden)
     out = []
     for tc, (group, test) in sorted(gold_tests.items()):
         try:
@@ -465,13 +471,7 @@ def compare_low_precision(
     differ (the tolerance is 0: this file has one level, exact). Malformed input: one AdagradError line."""
     from adagrad_ref.golden import low_precision as lp
 
-    gold_tests = _index_tests(gold, golden)
-    res_tests = _index_tests(res, results_path)
-    missing = sorted(set(gold_tests) - set(res_tests))
-    if missing:
-        raise AdagradError(
-            f"{results_path}: case tcId {missing[0]} is missing ({len(missing)} of {len(gold_tests)})"
-        )
+    gold_tests, res_tests = _paired_tests(res, gold, results_path, golden)
     out = []
     for tc, (group, gtest) in sorted(gold_tests.items()):
         dt = lp.dtype_named(group.get("dtype"))
