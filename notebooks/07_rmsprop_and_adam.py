@@ -54,8 +54,7 @@ from adagrad_ref.teaching.lessons import rmsprop_and_adam as lesson
 # We call **rate** what multiplies the gradient in the step: $\eta/\sqrt{G_t+\epsilon}$ for Adagrad,
 # $\eta/\sqrt{\nu_t+\epsilon}$ for RMSProp, $\eta/(\sqrt{\hat\nu_t}+\epsilon)$ for Adam (applied to the
 # momentum $\hat m_t$ rather than to $g_t$). The test `tests/teaching/test_lesson_rmsprop_and_adam.py` runs
-# these
-# lines against the real `optax.rmsprop` and `optax.adam`. The first step already shows a difference:
+# these lines against the real `optax.rmsprop` and `optax.adam`. The first step already shows a difference:
 
 # %%
 g1 = np.array([2.0, -0.5])
