@@ -35,6 +35,7 @@ from adagrad_ref.errors import AdagradError
 from adagrad_ref.golden.encoding import QUANTITIES, REAL, decode_array, decode_tree
 from adagrad_ref.golden.verifier import CONVENTIONS, distance, golden_path, params_distance
 from adagrad_ref.state.atomic import write_bytes, write_text
+from adagrad_ref.tools.timing import cpu_name
 
 __all__ = ["LIBRARIES", "case_specs", "compare", "main", "markdown", "run_atlas"]
 
@@ -291,7 +292,7 @@ def run_atlas(
         raise AdagradError(
             f"--only {only!r} names no library; the libraries: {[lb.family for lb in LIBRARIES]}"
         )
-    out: dict[str, Any] = {"quick": quick, "libraries": []}
+    out: dict[str, Any] = {"quick": quick, "machine": cpu_name(), "libraries": []}
     for family in dict.fromkeys(lb.family for lb in libs):
         members = [lb for lb in libs if lb.family == family]
         jobs = [(lb.variant, _inputs_only(s)) for lb in members for s in specs if expressible(lb, s)]

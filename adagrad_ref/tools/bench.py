@@ -41,7 +41,7 @@ from adagrad_ref.fast.flat import FlatAdagrad
 from adagrad_ref.tools.bench_api import bench_api, model_shapes
 from adagrad_ref.tools.bench_report import check_targets, limits
 from adagrad_ref.tools.roofs import EPS, G0, LR, arithmetic_roof, traffic_roof, traffic_roof_serial
-from adagrad_ref.tools.timing import measure_interleaved
+from adagrad_ref.tools.timing import cpu_name, measure_interleaved
 
 __all__ = ["PEERS", "BenchConfig", "measure_interleaved", "missing_peers", "model_shapes", "run"]
 
@@ -222,7 +222,7 @@ def machine_info(missing: dict[str, str] | None = None) -> dict:
     info = {
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "numpy": np.__version__,
         "numba": numba.__version__,
@@ -240,17 +240,6 @@ def machine_info(missing: dict[str, str] | None = None) -> dict:
         info["jax"] = jax.__version__
         info["optax"] = optax.__version__
     return info
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run(config: BenchConfig, progress: bool = True) -> dict:

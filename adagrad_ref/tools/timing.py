@@ -1,12 +1,13 @@
 """The benchmark's clock: every implementation timed in turn, the same way (used by ``bench`` and
-``bench_api``)."""
+``bench_api``); and the name of the CPU it ran on (``bench`` and ``atlas`` record it)."""
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable
 
-__all__ = ["calls_for", "measure_interleaved"]
+__all__ = ["calls_for", "cpu_name", "measure_interleaved"]
 
 
 def calls_for(step: Callable[[], None], min_seconds: float) -> int:
@@ -40,3 +41,15 @@ def measure_interleaved(
             samples[name].append((time.perf_counter() - t) / k)
         tick()
     return samples
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; elsewhere ``platform.processor()``, or ``"unknown"``)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

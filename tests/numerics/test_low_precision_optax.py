@@ -18,6 +18,7 @@ Any NaN matches any NaN (as in the float32 tests); every other bit, the sign of 
 
 from __future__ import annotations
 
+import functools
 import jax
 import jax.numpy as jnp
 import ml_dtypes
@@ -149,8 +150,66 @@ def run_cases(dt: np.dtype):
     )
 
 
+def fused_update_leaf(g, sum_of_squares, learning_rate, eps):
+    """:func:`adagrad_ref.numerics.lowprec.update_leaf` (float16) with its ``G`` line as one fused
+    multiply-add, ``G_t = RN(g·g + G_{t-1})``, rounded once: what jitted optax computes on a CPU with
+    native float16 FMA (AVX512-FP16: LLVM contracts ``g*g + G`` into ``vfmadd213ph``). The product of two
+    float16 values is exact in float64, and their float64 sum rounded on to float16 is rounded as once
+    (53 >= 2·11 + 2). The other lines are the rule's: each in float32, rounded once."""
+    dt = sum_of_squares.dtype
+
+    def f(a):
+        return np.asarray(a).astype(np.float32)
+
+    def r(x):
+        return np.asarray(x, np.float32).astype(dt)
+
+    with np.errstate(all="ignore"):
+        G = (g.astype(np.float64) * g.astype(np.float64) + sum_of_squares.astype(np.float64)).astype(dt)
+        inv = lowprec.rsqrt(r(f(G) + f(lowprec.scalar(eps, dt))))
+        s = np.where(f(G) > 0, inv, np.zeros((), dt))
+        u = r(f(s) * f(g))
+        u = r(f(lowprec.scalar(-learning_rate, dt)) * f(u))
+    return np.asarray(u), np.asarray(G)
+
+
+def _fused_model(g: np.ndarray, G: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return (g.astype(np.float64) * g.astype(np.float64) + G.astype(np.float64)).astype(F16)
+
+
+@functools.cache
+def xla_fuses_float16_multiply_add() -> bool:
+    """Does jitted ``g*g + G`` in float16 round once (an FMA) on this CPU, or twice? Read from the numbers:
+    2**16 random pairs on which the two readings differ in many places, and jit must give one of them
+    bit for bit (AMD EPYC Zen 4, F16C only: twice; Intel Xeon with AVX512-FP16: once)."""
+    rng = np.random.default_rng(11)
+    g = magnitudes(rng, 2**16, F16, -3, 2)
+    G = magnitudes(rng, 2**16, F16, -3, 3)
+    with np.errstate(all="ignore"):
+        twice = (g.astype(np.float32) * g.astype(np.float32)).astype(F16)
+        twice = (twice.astype(np.float32) + G.astype(np.float32)).astype(F16)
+    once = _fused_model(g, G)
+    assert mismatches(once, twice) > 1000  # the sample tells the two apart
+    jitted = np.asarray(jax.jit(lambda g, G: g * g + G)(g, G))
+    if mismatches(jitted, once) == 0:
+        return True
+    assert mismatches(jitted, twice) == 0, "jitted float16 g*g + G is neither one rounding nor two"
+    return False
+
+
 def compare_run(dt, kwargs, params, grads, jit, ref_kwargs=None) -> dict:
-    """Run optax and the reference side by side (closed: each from its own state); count mismatches."""
+    """Run optax and the reference side by side (closed: each from its own state); count mismatches.
+    Jitted float16 on a CPU whose XLA fuses ``g*g + G`` (see :func:`xla_fuses_float16_multiply_add`)
+    is compared with :func:`fused_update_leaf` in place of the rule's update."""
+    if jit and dt == F16 and xla_fuses_float16_multiply_add():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(lowprec, "update_leaf", fused_update_leaf)
+            return _compare_run(dt, kwargs, params, grads, jit, ref_kwargs)
+    return _compare_run(dt, kwargs, params, grads, jit, ref_kwargs)
+
+
+def _compare_run(dt, kwargs, params, grads, jit, ref_kwargs=None) -> dict:
     opt = optax.adagrad(**kwargs)
     ours = adagrad(**(ref_kwargs or kwargs))
     update = jax.jit(opt.update) if jit else opt.update
@@ -253,8 +312,20 @@ def test_jitted_float16_gap_is_the_hyperparameter_rounding(key):
     as_jit = dict(kwargs, **{key: float(np.float16(v))})  # jit's value, exact in float16
     count = compare_run(F16, kwargs, params, grads, jit=True, ref_kwargs=as_jit)
     assert {k: v for k, v in count.items() if k != "n"} == {"G0": 0, "G": 0, "u": 0, "w": 0}, count
-    eager = compare_run(F16, kwargs, params, grads, jit=False)
+    # eager (float64 enabled, as in this suite): the weak float64 scalar is converted by XLA at run time,
+    # through float32 on a CPU without native float16 (AMD EPYC Zen 4), directly with vcvtsd2sh on one
+    # with AVX512-FP16 (Intel Xeon); the reference given the value that route gives matches bit for bit
+    eager = compare_run(F16, kwargs, params, grads, jit=False, ref_kwargs=as_jit if _eager_direct(v) else None)
     assert {k: v for k, v in eager.items() if k != "n"} == {"G0": 0, "G": 0, "u": 0, "w": 0}, eager
+
+
+def _eager_direct(v: float) -> bool:
+    """Does eager jax (float64 enabled) round the Python float ``v`` to float16 directly (True), or through
+    float32 (False)? ``v`` is one where the two differ; any other result fails."""
+    got = np.asarray(jnp.ones(1, F16) * v)[0]
+    direct, via32 = np.float16(v), np.float16(np.float32(v))
+    assert direct != via32 and got in (direct, via32), (got, direct, via32)
+    return bool(got == direct)
 
 
 # ---------------------------------------------------------------- apply_updates, mixed precision
@@ -336,16 +407,31 @@ jax.jit(step).lower(w, w, opt.init(w)).compile()
 """
 
 
-def test_xla_cpu_float16_machine_code_fuses_no_multiply_add_on_this_cpu(tmp_path):
+def _cpu_has_native_float16() -> bool:
+    """x86 with AVX512-FP16 (native float16 arithmetic, FMA included), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512_fp16" in line for line in f)
+    except OSError:
+        return False
+
+
+def test_xla_cpu_float16_machine_code_fuses_multiply_add_only_on_native_float16(tmp_path):
     """The HLO test above reads XLA's program before LLVM, which cannot show an FMA contraction (XLA's CPU
     backend allows it: float32 g*g + G is fused under jit, docs/numerics.md). So dump what LLVM made of
-    the jitted float16 step (XLA_FLAGS=--xla_dump_to, a child process) on this CPU: its optimised IR
-    computes on `half` with no fma/fmuladd intrinsic and no contract/fast flag, and every kernel of the
-    object code widens half to float32 and narrows it back with F16C (no native half arithmetic); FMA instructions occur
-    only in the rsqrt kernel (float32 arithmetic inside the one rsqrt operation), none in the kernels
-    that compute g*g + G and (-lr)*u + w. On a CPU with native float16 FMA (AVX512-FP16, ARM FP16)
-    LLVM may contract those two: not measured here (docs/low_precision.md)."""
+    the jitted float16 step (XLA_FLAGS=--xla_dump_to, a child process) on this CPU. Its optimised IR
+    computes on `half` with no fma/fmuladd intrinsic and no contract/fast flag on any CPU; the object
+    code depends on the CPU:
+
+    * without native float16 (AMD EPYC Zen 4: F16C only) every kernel widens half to float32 and
+      narrows it back (vcvtph2ps, vcvtps2ph) around each operation, and FMA instructions occur only in
+      the rsqrt kernel (float32 arithmetic inside the one rsqrt), none in those computing g*g + G and
+      (-lr)*u + w: jitted float16 is the rule, two roundings for g*g + G;
+    * with AVX512-FP16 (Intel Xeon, Sapphire Rapids and later) the back end contracts g*g + G into a
+      float16 FMA (vfmadd...ph/sh): one rounding, as :func:`xla_fuses_float16_multiply_add` reads from
+      the numbers and :func:`fused_update_leaf` reproduces bit for bit."""
     import os
+    import re
     import shutil
     import subprocess
     import sys
@@ -365,15 +451,22 @@ def test_xla_cpu_float16_machine_code_fuses_no_multiply_add_on_this_cpu(tmp_path
     )
     objdump = shutil.which("objdump")
     assert objdump, "objdump (binutils) is needed to read the compiled step"
-    fused = {}
-    for p in objects:
-        asm = subprocess.run([objdump, "-d", str(p)], capture_output=True, text=True, check=True).stdout
-        assert "vcvtph2ps" in asm and "vcvtps2ph" in asm, p.name  # widened, computed, narrowed (F16C)
-        fused[p.name] = sum(
-            "vfmadd" in line or "vfmsub" in line or "vfnm" in line for line in asm.splitlines()
-        )
-    assert all(n == 0 for name, n in fused.items() if "rsqrt" not in name), fused
-    assert any("add" in name and "rsqrt" not in name for name in fused)  # the g*g + G kernel was read
+    asm = {
+        p.name: subprocess.run([objdump, "-d", str(p)], capture_output=True, text=True, check=True).stdout
+        for p in objects
+    }
+    arithmetic = {name: a for name, a in asm.items() if "rsqrt" not in name and re.search(r"\bv(mul|fn?m)", a)}
+    assert any("add" in name for name in arithmetic)  # the g*g + G kernel was read
+    float16_fma = {name: bool(re.search(r"\bvfn?m(add|sub)\w*(ph|sh)\b", a)) for name, a in arithmetic.items()}
+    float32_fma = {name: bool(re.search(r"\bvfn?m(add|sub)\w*(ps|ss)\b", a)) for name, a in arithmetic.items()}
+    assert not any(float32_fma.values()), float32_fma  # never a float32 FMA outside rsqrt
+    if _cpu_has_native_float16():
+        assert any(float16_fma.values()), float16_fma
+        assert xla_fuses_float16_multiply_add()
+    else:
+        assert all("vcvtph2ps" in a and "vcvtps2ph" in a for a in asm.values())  # widened, narrowed (F16C)
+        assert not any(float16_fma.values()), float16_fma
+        assert not xla_fuses_float16_multiply_add()
 
 
 @pytest.mark.parametrize("low", [BF16, F16])

@@ -133,9 +133,13 @@ def test_the_command_runs_quick_and_writes_valid_json(tmp_path):
 @pytest.mark.parametrize("family", ["optax", "torch", "onnx", "tfjs", "jax-example"])
 def test_the_installed_libraries_agree_with_the_committed_atlas(family):
     """Rerun the quick cases of the fast families here: every convention the committed atlas calls
-    exact is exact again, and no distance exceeds the committed one. (Keras and TensorFlow, slower to
+    exact is exact again, and, on the CPU the atlas was measured on, no distance exceeds the committed one. (Keras and TensorFlow, slower to
     start, are measured by the command itself.)"""
     quick = atlas.run_atlas(quick=True, only_families=(family,))
+    # The distances of an inexact library are facts of the CPU they were measured on: XLA's rsqrt and its
+    # fusions differ between CPUs (optax eager on onnx.json: w 4 ULP on the committed AMD EPYC, 4,095 on an
+    # Intel Xeon with AVX-512, docs/atlas.md). Exactness is not: it is checked on every CPU.
+    same_cpu = quick["machine"] == COMMITTED["machine"]
     for e in quick["libraries"]:
         assert e["available"], e.get("reason")
         full = entry(COMMITTED, e["library"])
@@ -145,7 +149,7 @@ def test_the_installed_libraries_agree_with_the_committed_atlas(family):
             if f["exact"] == f["cases"]:
                 assert c["exact"] == c["cases"], (e["library"], conv, c["first"])
             for q, v in c["worst"].items():
-                assert v <= f["worst"][q], (e["library"], conv, q)
+                assert v <= f["worst"][q] or not same_cpu, (e["library"], conv, q)
 
 
 def test_the_committed_picture_is_drawn_from_the_committed_json_and_marks_nan_apart():
