@@ -19,6 +19,7 @@ Any NaN matches any NaN (as in the float32 tests); every other bit, the sign of 
 from __future__ import annotations
 
 import functools
+
 import jax
 import jax.numpy as jnp
 import ml_dtypes
@@ -315,7 +316,9 @@ def test_jitted_float16_gap_is_the_hyperparameter_rounding(key):
     # eager (float64 enabled, as in this suite): the weak float64 scalar is converted by XLA at run time,
     # through float32 on a CPU without native float16 (AMD EPYC Zen 4), directly with vcvtsd2sh on one
     # with AVX512-FP16 (Intel Xeon); the reference given the value that route gives matches bit for bit
-    eager = compare_run(F16, kwargs, params, grads, jit=False, ref_kwargs=as_jit if _eager_direct(v) else None)
+    eager = compare_run(
+        F16, kwargs, params, grads, jit=False, ref_kwargs=as_jit if _eager_direct(v) else None
+    )
     assert {k: v for k, v in eager.items() if k != "n"} == {"G0": 0, "G": 0, "u": 0, "w": 0}, eager
 
 
@@ -455,10 +458,16 @@ def test_xla_cpu_float16_machine_code_fuses_multiply_add_only_on_native_float16(
         p.name: subprocess.run([objdump, "-d", str(p)], capture_output=True, text=True, check=True).stdout
         for p in objects
     }
-    arithmetic = {name: a for name, a in asm.items() if "rsqrt" not in name and re.search(r"\bv(mul|fn?m)", a)}
+    arithmetic = {
+        name: a for name, a in asm.items() if "rsqrt" not in name and re.search(r"\bv(mul|fn?m)", a)
+    }
     assert any("add" in name for name in arithmetic)  # the g*g + G kernel was read
-    float16_fma = {name: bool(re.search(r"\bvfn?m(add|sub)\w*(ph|sh)\b", a)) for name, a in arithmetic.items()}
-    float32_fma = {name: bool(re.search(r"\bvfn?m(add|sub)\w*(ps|ss)\b", a)) for name, a in arithmetic.items()}
+    float16_fma = {
+        name: bool(re.search(r"\bvfn?m(add|sub)\w*(ph|sh)\b", a)) for name, a in arithmetic.items()
+    }
+    float32_fma = {
+        name: bool(re.search(r"\bvfn?m(add|sub)\w*(ps|ss)\b", a)) for name, a in arithmetic.items()
+    }
     assert not any(float32_fma.values()), float32_fma  # never a float32 FMA outside rsqrt
     if _cpu_has_native_float16():
         assert any(float16_fma.values()), float16_fma
