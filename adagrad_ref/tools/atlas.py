@@ -4,12 +4,11 @@
 process of its own (:mod:`adagrad_ref.tools.atlas_drivers`; TensorFlow.js under node,
 ``tools/atlas_js``), on every case of every golden file whose hyperparameters it can express, and
 returns its accumulator G and params w (and its update u where the library returns one) at every
-recorded step. Each is compared with the file's expected values: per library and convention, the
-cases run, the cases exact (every bit of G, u and w; any NaN matches any NaN), the largest ULP
-distance per quantity (params, as the verifier counts them, in ULP of the larger of the expected param and
-update) and the first difference. A library *matches* a convention when every case it could run is exact.
-Results (and the CPU's name) go to ``figures/atlas.json`` and a picture ``figures/atlas.svg``;
-``--update-docs`` writes the table into ``docs/atlas.md`` between its markers.
+recorded step. Each is compared with the file's expected values: per library and convention, the cases
+run, the cases exact (every bit of G, u and w; any NaN matches any NaN), the largest ULP distance per
+quantity (params, as the verifier counts them, in ULP of the larger of the expected param and update) and
+the first difference; a library *matches* a convention when every case it could run is exact. Results and
+the CPU's name go to ``figures/atlas.json``, a picture to ``figures/atlas.svg``, the table to its doc page.
 
 Cases a library cannot express are not run (``n/a``): a learning-rate schedule (only optax takes
 the files' schedules), PyTorch's ``lr_decay``/``weight_decay``/``maximize`` (torch only), ONNX's
