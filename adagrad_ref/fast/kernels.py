@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 from numba import njit, prange, types
@@ -67,6 +68,7 @@ from numba.extending import overload
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fast.cache import cached_njit
+from adagrad_ref.fast.dispatch import ALL, ONE, TIME_ALL, Dispatch
 from adagrad_ref.fast.refusals import (
     CONVERTIBLE,
     FOREIGN_TYPES,
@@ -87,6 +89,7 @@ from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.validation import in_dtype
 
 __all__ = [
+    "DISPATCH",
     "PARALLEL_MIN_BYTES",
     "adagrad_step_inplace",
     "element_step",
@@ -94,14 +97,16 @@ __all__ = [
     "update_leaf",
 ]
 
-#: From arrays of this many bytes on, :func:`adagrad_step_inplace` runs on all cores
-#: (32,768 float32 or 16,384 float64 elements). Measured on 2 cores with this design
-#: (the parallel kernel is a second call, made from Python), best of 7 x 200 calls:
-#: one core 10.2 us, all cores 10.5 us at 128 KiB float32; 11.2 against 10.6 us at
-#: 96 KiB float64; below that one core wins (7.7 against 8.8 us at 64 KiB float64),
-#: above it all cores (29.3 against 41.5 us at 512 KiB float32). Each element is
-#: independent, so this changes no bit of the result.
-PARALLEL_MIN_BYTES = 128 * 1024
+#: From arrays of this many bytes on, :func:`adagrad_step_inplace` (``parallel=None``) chooses one core
+#: or all by measuring (:data:`DISPATCH`); below, one core. Below it a step is shorter than the fixed
+#: cost of a call on all cores, measured on both machines of this project: the threads' start and join
+#: ~2.3 us on an Intel Xeon (a no-math loop of 1,000 elements: 0.36 us on one core, 2.28 on two), ~4 us
+#: on an AMD EPYC, while one core steps 16 KiB in ~1.4 us (float32) to ~2.6 us (float64).
+PARALLEL_MIN_BYTES = 16 * 1024
+
+#: How :func:`adagrad_step_inplace` picks one core or all, per dtype and power-of-two size: the first
+#: calls of each alternate the two, timed, then the faster runs (measured again every 500 calls).
+DISPATCH = Dispatch(PARALLEL_MIN_BYTES)
 
 
 @njit(error_model="numpy", inline="always")
@@ -137,11 +142,17 @@ def _step_kernel(p, g, G, neg_lr, eps):
 
 
 @cached_njit(parallel=True)
-def _step_kernel_parallel(p, g, G, neg_lr, eps):
-    """:func:`_step_kernel` with the loop split across threads. Called from Python only (see above)."""
+def _step_kernel_parallel(p, g, G, learning_rate, eps):
+    """:func:`_step_kernel` with the loop split across threads, on arrays of any shape (C-contiguous,
+    checked by :func:`_step_entry`) and η, ε as given (rounded here to the arrays' dtype, as
+    :func:`_step_body` rounds them). Called from Python only (see above)."""
+    n = p.size
+    p, g, G = p.reshape(n), g.reshape(n), G.reshape(n)
+    neg_lr = -G.dtype.type(learning_rate)
+    eps = G.dtype.type(eps)
     one = G.dtype.type(1)
     zero = G.dtype.type(0)
-    for i in prange(p.size):
+    for i in prange(n):
         u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
         p[i] = p[i] + u
 
@@ -257,10 +268,12 @@ def adagrad_step_inplace(
     writeable, none sharing memory with another (an alias would read an
     element after it was written). ``learning_rate`` is this step's η (evaluate
     a schedule yourself) and both hyperparameters are rounded to the arrays'
-    dtype. ``parallel``: ``None`` (all cores for arrays of
-    :data:`PARALLEL_MIN_BYTES` or more), ``True`` or ``False``; every element
-    is independent, so it changes no bit. An ndarray subclass is stepped through
-    its plain view (``a.view(np.ndarray)``: a masked array's mask is ignored).
+    dtype. ``parallel``: ``None`` (one core below :data:`PARALLEL_MIN_BYTES`;
+    from it on, one core or all as :data:`DISPATCH` measured faster on this
+    machine for this dtype and size), ``True`` or ``False``; every element
+    is independent, so it changes no bit. An ndarray subclass (``np.memmap``)
+    is stepped through its plain view; a masked array is refused (its mask
+    would be ignored).
 
     Every check runs inside one compiled call (the argument types at compile
     time, shapes, overlap and hyperparameters at run time), which also runs
@@ -268,25 +281,49 @@ def adagrad_step_inplace(
     refused call comes back to Python, where :func:`_slow_step` names
     what was wrong in one :class:`AdagradError` line. Nothing is written then.
     """
-    if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
-        what = f"{type(parallel).__name__} {parallel!r}"
-        raise AdagradError(f"parallel must be None, True or False, got {what}")
-    if _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16: uint16 views
+    nd = np.ndarray
+    if type(params) is not nd or type(grads) is not nd or type(sum_of_squares) is not nd:
+        return _not_plain(params, grads, sum_of_squares, learning_rate, eps, parallel)
+    if parallel is None:
+        key = (params.dtype.char, params.nbytes.bit_length())  # per dtype and power-of-two size
+        how = DISPATCH.choose(key, params.nbytes)
+    elif isinstance(parallel, (bool, np.bool_)):
+        how = ALL if parallel else ONE
+    else:
+        _refuse_parallel(parallel)
+    if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16
         from adagrad_ref.fast.lowprec_kernels import checked_step_inplace
 
         return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
-    limit = PARALLEL_MIN_BYTES if parallel is None else (0 if parallel else _NEVER)
-    nd = np.ndarray
-    code = UNTYPED  # never let Numba compile a specialisation for a list or another object
-    if type(params) is nd and type(grads) is nd and type(sum_of_squares) is nd:
-        try:
-            code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
-        except Exception:  # an argument Numba cannot type at all (float16, object, a JAX array, ...)
-            code = UNTYPED
+    limit = 0 if how & 1 else _NEVER  # ALL, TIME_ALL: the entry checks, then answers GO_PARALLEL
+    t = time.perf_counter() if how > ALL else 0.0
+    try:
+        code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
+    except Exception:  # an argument Numba cannot type at all (bfloat16, object arrays, ...)
+        code = UNTYPED
     if code == GO_PARALLEL:
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
     elif code != STEPPED:
-        _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
+        return _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
+    if how > ALL:  # a trial of the dispatch: its time
+        DISPATCH.record(key, how == TIME_ALL, time.perf_counter() - t)
+    return None
+
+
+def _refuse_parallel(parallel: object) -> None:
+    what = f"{type(parallel).__name__} {parallel!r}"
+    raise AdagradError(f"parallel must be None, True or False, got {what}")
+
+
+def _not_plain(params, grads, sum_of_squares, learning_rate, eps, parallel) -> None:
+    """Arguments that are not all plain ndarrays: subclasses (``np.memmap``, ``np.matrix``) are stepped
+    through their plain views, with the same dispatch; anything else is explained."""
+    views = plain_views(params=params, grads=grads, sum_of_squares=sum_of_squares)
+    if all(type(a) is np.ndarray for a in views):
+        return adagrad_step_inplace(*views, learning_rate, eps, parallel=parallel)
+    if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
+        _refuse_parallel(parallel)
+    return _slow_step(*views, learning_rate, eps, 0 if parallel else _NEVER, UNTYPED)
 
 
 def _all_low_precision(*arrays) -> bool:
@@ -303,10 +340,12 @@ def _run_parallel(p, g, G, learning_rate, eps) -> None:
     """The parallel kernel; in a child forked after it ran on GNU OpenMP, the serial one (same bits):
     libgomp cannot run in such a child, and Numba ends the child (SIGTERM) rather than hang it."""
     global _parallel_ran
-    dt = G.dtype.type
-    kernel = _step_kernel if _forked_after_gomp else _step_kernel_parallel
     _parallel_ran = True
-    kernel(p.reshape(-1), g.reshape(-1), G.reshape(-1), -dt(learning_rate), dt(eps))
+    if _forked_after_gomp:
+        dt = G.dtype.type
+        _step_kernel(p.reshape(-1), g.reshape(-1), G.reshape(-1), -dt(learning_rate), dt(eps))
+    else:
+        _step_kernel_parallel(p, g, G, learning_rate, eps)
 
 
 _parallel_ran = False

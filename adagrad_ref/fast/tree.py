@@ -54,7 +54,6 @@ import ctypes
 import platform
 import sys
 import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -65,10 +64,20 @@ from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
 from adagrad_ref.fast.cache import cached_njit
+from adagrad_ref.fast.dispatch import Dispatch
 from adagrad_ref.fast.kernels import element_step
 from adagrad_ref.validation import in_dtype
 
-__all__ = ["DISPATCH", "POOL", "BufferPool", "Dispatch", "apply_leaves", "set_parallel", "update_leaves"]
+__all__ = [
+    "DISPATCH",
+    "POOL",
+    "BufferPool",
+    "Dispatch",
+    "apply_leaves",
+    "choices",
+    "set_parallel",
+    "update_leaves",
+]
 
 _KERNEL_TYPES = (np.float32, np.float64)
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
@@ -357,81 +366,16 @@ SERIAL_BELOW_BYTES = 256 * 1024
 STREAM_FROM_BYTES = 6 * 1024 * 1024
 
 
-#: All cores are chosen only if their median time is below this fraction of one core's: on a machine
-#: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
-MARGIN = 0.9
-
-
-class Dispatch:
-    """One core or all, chosen by measuring, per call kind and buffer size, on this machine, now.
-
-    The first call of a (kind, dtype, size) runs both (loading and warming each kernel: the same
-    outputs written twice), the next :data:`TRIALS` calls alternate one core and all cores, timing
-    each; from then on the faster of the two medians runs (all cores only if faster by
-    :data:`MARGIN`), and every :data:`REVISIT` calls the trials are run again (the machine's load
-    changes: on 2 cores shared with another busy process, all cores can be twice as slow as one).
-    Every element is independent: the choice changes no bit. ``force(True/False)`` fixes it (``None``:
-    measure again).
-    """
-
-    TRIALS = 6
-    REVISIT = 500
-
-    def __init__(self) -> None:
-        self._forced: bool | None = None
-        self._seen: dict[tuple, list] = {}
-        self._lock = threading.Lock()
-
-    def force(self, parallel: bool | None) -> None:
-        self._forced = parallel
-        with self._lock:
-            self._seen.clear()
-
-    def run(self, key: tuple, nbytes: int, serial: Callable[[], None], parallel: Callable[[], None]) -> None:
-        if self._forced is not None or nbytes < SERIAL_BELOW_BYTES:
-            (parallel if self._forced else serial)()
-            return
-        with self._lock:
-            seen = self._seen.setdefault(key, [0, [], []])  # calls, one core's times, all cores'
-            calls = seen[0] = seen[0] + 1
-            if len(self._seen) > 64:
-                self._seen.pop(next(iter(self._seen)))
-        phase = calls % self.REVISIT
-        if phase == 1:  # (re)start: both kernels loaded and warmed by this call, which runs each once
-            seen[1], seen[2] = [], []  # (the same outputs written twice: every element is independent)
-            serial()
-            parallel()
-            return
-        if phase == 0 or phase > 1 + self.TRIALS:
-            one, all_ = sorted(seen[1]), sorted(seen[2])
-            faster_all = bool(all_) and bool(one) and all_[len(all_) // 2] < MARGIN * one[len(one) // 2]
-            (parallel if faster_all else serial)()
-            return
-        use_all = phase % 2 == 1
-        t = time.perf_counter()
-        (parallel if use_all else serial)()
-        seen[2 if use_all else 1].append(time.perf_counter() - t)
-
-    def choices(self) -> dict[str, bool]:
-        """What the measurements chose so far, as ``{"update float32 17789573 elements": True, ...}``."""
-        out = {}
-        for key in list(self._seen):
-            chosen = self.choice(key)
-            if chosen is not None:
-                kind, dtype, sizes = key
-                out[f"{kind} {np.dtype(dtype).name} {sum(sizes)} elements"] = chosen
-        return out
-
-    def choice(self, key: tuple) -> bool | None:
-        """What the measurements chose for ``key`` so far (``None``: not measured yet)."""
-        seen = self._seen.get(key)
-        if not seen or not seen[1] or not seen[2]:
-            return None
-        return sorted(seen[2])[len(seen[2]) // 2] < MARGIN * sorted(seen[1])[len(seen[1]) // 2]
-
-
 #: How every call of this module picks one core or all.
-DISPATCH = Dispatch()
+DISPATCH = Dispatch(SERIAL_BELOW_BYTES)
+
+
+def choices() -> dict[str, bool]:
+    """What :data:`DISPATCH` chose so far, as ``{"update float32 17789573 elements": True, ...}``."""
+    return {
+        f"{kind} {np.dtype(dtype).name} {sum(sizes)} elements": chosen
+        for (kind, dtype, sizes), chosen in DISPATCH.choices().items()
+    }
 
 
 def set_parallel(parallel: bool | None) -> None:

@@ -165,7 +165,7 @@ def bench_api(
                     "largest": int(max(v.size for v in params.values())),
                     "seconds": {k: statistics.median(v) for k, v in samples.items()},
                     "samples": samples,
-                    "numba_all_cores": tree.DISPATCH.choices(),
+                    "numba_all_cores": tree.choices(),
                 }
             )
             del steps

@@ -97,9 +97,9 @@ def test_parallel_and_serial_kernels_agree_bits(rng, dtype):
     p, g = random_floats(rng, n, dtype), random_floats(rng, n, dtype)
     G = np.abs(random_floats(rng, n, dtype))
     args = []
-    for kernel in (kernels._step_kernel, kernels._step_kernel_parallel):
+    for kernel, lr in ((kernels._step_kernel, dtype(-0.7)), (kernels._step_kernel_parallel, 0.7)):
         pc, Gc = p.copy(), G.copy()
-        kernel(pc, g, Gc, dtype(-0.7), dtype(1e-7))
+        kernel(pc, g, Gc, lr, dtype(1e-7))  # the serial kernel takes -η in the dtype, the parallel η
         args.append((pc, Gc))
     assert_same_bits(args[0][0], args[1][0], "params")
     assert_same_bits(args[0][1], args[1][1], "sum_of_squares")

@@ -219,7 +219,7 @@ def test_the_default_pool_can_be_cleared_between_steps(rng):
 
 
 def test_the_dispatch_measures_then_runs_the_faster():
-    dispatch = tree.Dispatch()
+    dispatch = tree.Dispatch(tree.SERIAL_BELOW_BYTES)
     ran: list[str] = []
 
     def slow() -> None:

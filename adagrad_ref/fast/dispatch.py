@@ -1,0 +1,136 @@
+"""One core or all: chosen by measuring, on this machine, now (no threshold tuned on one CPU).
+
+Every element of an Adagrad step is independent, so running it on one core or on all changes no bit;
+only the time differs, and where the two cross depends on the CPU (measured: a float64 step of
+10,000 elements is faster on one core of an AMD EPYC, on two of an Intel Xeon) and on the machine's
+load (on 2 cores shared with another busy process, all cores can be many times slower than one).
+So a :class:`Dispatch` times both on the first calls of each kind and size, runs the faster, and
+measures again every :data:`Dispatch.REVISIT` calls.
+
+Two kinds of callers:
+
+* a step that writes fresh outputs (:mod:`adagrad_ref.fast.tree`) may run twice on one call:
+  :meth:`Dispatch.run` runs both kernels on the first call of a key (loading and warming each);
+* an in-place step may not (it would step twice): :meth:`Dispatch.choose` says which to run and
+  whether to time it, and :meth:`Dispatch.record` takes the time (:mod:`adagrad_ref.fast.kernels`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+__all__ = ["ALL", "MARGIN", "ONE", "TIME_ALL", "TIME_ONE", "Dispatch"]
+
+#: All cores are chosen only if their median time is below this fraction of one core's: on a machine
+#: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
+MARGIN = 0.9
+
+#: What :meth:`Dispatch.choose` answers: run on one core or all, untimed; or timed (a trial).
+ONE, ALL, TIME_ONE, TIME_ALL = 0, 1, 2, 3
+
+
+def _median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
+class Dispatch:
+    """One core or all, chosen by measuring, per key (a call's kind, dtype and size), on this machine.
+
+    The first :data:`TRIALS` calls of a key alternate one core and all cores, timing each (for
+    :meth:`run`, a first call runs both, untimed: it loads and warms each kernel); from then on the
+    faster of the two medians runs (all cores only if faster by :data:`MARGIN`), and every
+    :data:`REVISIT` calls the trials are run again (the machine's load changes). ``force(True/False)``
+    fixes the choice (``None``: measure again). At most :data:`KEYS` keys are remembered. A call of
+    fewer than ``serial_below_bytes`` runs on one core, unmeasured (the threads' start would cost more
+    than its whole work).
+    """
+
+    TRIALS = 6
+    REVISIT = 500
+    KEYS = 64
+
+    def __init__(self, serial_below_bytes: int = 0) -> None:
+        self.serial_below_bytes = serial_below_bytes
+        self._forced: bool | None = None
+        self._seen: dict[Hashable, list] = {}  # key -> [calls, one core's times, all cores' times]
+        self._lock = threading.Lock()
+
+    def force(self, parallel: bool | None) -> None:
+        self._forced = parallel
+        with self._lock:
+            self._seen.clear()
+
+    def _count(self, key: Hashable) -> tuple[list, int]:
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is None:
+                seen = self._seen[key] = [0, [], []]
+                if len(self._seen) > self.KEYS:
+                    self._seen.pop(next(iter(self._seen)))
+            calls = seen[0] = seen[0] + 1
+        return seen, calls % self.REVISIT
+
+    @staticmethod
+    def _faster_all(seen: list) -> bool:
+        return bool(seen[1]) and bool(seen[2]) and _median(seen[2]) < MARGIN * _median(seen[1])
+
+    def choose(self, key: Hashable, nbytes: int) -> int:
+        """For a step that cannot run twice: :data:`ONE`, :data:`ALL`, or a trial to time and
+        :meth:`record` (:data:`TIME_ONE`, :data:`TIME_ALL`)."""
+        if self._forced is not None:
+            return ALL if self._forced else ONE
+        if nbytes < self.serial_below_bytes:
+            return ONE
+        seen, phase = self._count(key)
+        if phase == 0 or phase > self.TRIALS:
+            return ALL if self._faster_all(seen) else ONE
+        if phase == 1:  # (re)start the trials
+            seen[1], seen[2] = [], []
+        return TIME_ALL if phase % 2 == 1 else TIME_ONE
+
+    def record(self, key: Hashable, all_cores: bool, seconds: float) -> None:
+        """The time of a trial :meth:`choose` asked for."""
+        seen = self._seen.get(key)
+        if seen is not None:
+            seen[2 if all_cores else 1].append(seconds)
+
+    def run(
+        self, key: Hashable, nbytes: int, serial: Callable[[], None], parallel: Callable[[], None]
+    ) -> None:
+        """For a step that may run twice (fresh outputs): run the faster, measuring as the class says."""
+        if self._forced is not None or nbytes < self.serial_below_bytes:
+            (parallel if self._forced else serial)()
+            return
+        seen, phase = self._count(key)
+        if phase == 1:  # (re)start: both kernels loaded and warmed by this call, which runs each once
+            seen[1], seen[2] = [], []  # (the same outputs written twice: every element is independent)
+            serial()
+            parallel()
+            return
+        if phase == 0 or phase > 1 + self.TRIALS:
+            (parallel if self._faster_all(seen) else serial)()
+            return
+        use_all = phase % 2 == 1
+        t = time.perf_counter()
+        (parallel if use_all else serial)()
+        seen[2 if use_all else 1].append(time.perf_counter() - t)
+
+    def choice(self, key: Hashable) -> bool | None:
+        """What the measurements chose for ``key`` so far (``None``: not measured yet)."""
+        if self._forced is not None:
+            return self._forced
+        seen = self._seen.get(key)
+        if not seen or not seen[1] or not seen[2]:
+            return None
+        return self._faster_all(seen)
+
+    def choices(self) -> dict[Hashable, bool]:
+        """Every key measured so far, and what was chosen (True: all cores)."""
+        out = {}
+        for key in list(self._seen):
+            chosen = self.choice(key)
+            if chosen is not None:
+                out[key] = chosen
+        return out
