@@ -47,7 +47,7 @@ class Dispatch:
     than its whole work).
     """
 
-    TRIALS = 6
+    TRIALS = 10
     REVISIT = 500
     KEYS = 64
 

@@ -284,6 +284,14 @@ def adagrad_step_inplace(
     nd = np.ndarray
     if type(params) is not nd or type(grads) is not nd or type(sum_of_squares) is not nd:
         return _not_plain(params, grads, sum_of_squares, learning_rate, eps, parallel)
+    if parallel is None and params.nbytes < PARALLEL_MIN_BYTES and params.itemsize != 2:  # the short path
+        try:
+            code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, _NEVER)
+        except Exception:  # an argument Numba cannot type at all (object arrays, ...)
+            code = UNTYPED
+        if code != STEPPED:
+            _slow_step(params, grads, sum_of_squares, learning_rate, eps, _NEVER, code)
+        return None
     if parallel is None:
         key = (params.dtype.char, params.nbytes.bit_length())  # per dtype and power-of-two size
         how = DISPATCH.choose(key, params.nbytes)

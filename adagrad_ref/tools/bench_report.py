@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 #: Efficiency (the limit's time over the public call's) the core should reach from n = 1e4 on.
-EFFICIENCY_TARGET = 0.90
+EFFICIENCY_TARGET = 0.95
+SMALL_EFFICIENCY_TARGET = 0.90
 README_BEGIN = "<!-- bench --tables: begin (generated from figures/bench.json; do not edit) -->"
 README_END = "<!-- bench --tables: end -->"
 
@@ -53,6 +54,12 @@ def _dense_seconds(result: dict) -> dict[tuple[str, int, str], float]:
     return {(r["dtype"], r["n"], r["impl"]): r["seconds"] for r in result["dense"]}
 
 
+def _all_cores(result: dict, dtype: str, n: int) -> bool:
+    """Did the public call run on all cores at this size (its dispatch's choice, in its row; none: one)?"""
+    rows = [r for r in result.get("dense", []) if (r["dtype"], r["n"], r["impl"]) == (dtype, n, "numba")]
+    return any(r.get("all_cores", False) for r in rows)
+
+
 def limits(result: dict) -> list[dict]:
     """At each size and dtype: both roofs, the limit (the larger), and the public call's efficiency.
 
@@ -70,9 +77,10 @@ def limits(result: dict) -> list[dict]:
     for dtype, n, impl in sorted(sec):
         if impl != "numba" or dtype not in roofs or (dtype, n, "roofline") not in sec:
             continue
-        traffic, arithmetic = sec[(dtype, n, "roofline")], arithmetic_roof_seconds(roofs[dtype], n, dtype)
+        all_cores = _all_cores(result, dtype, n)
+        traffic, arithmetic = sec[(dtype, n, "roofline")], arithmetic_roof_seconds(roofs[dtype], n, all_cores)
         limit, t = max(traffic, arithmetic), sec[(dtype, n, "numba")]
-        fixed = fixed_cost_seconds(roofs[dtype], n, dtype) if "parallel_per_call_s" in roofs[dtype] else 0.0
+        fixed = fixed_cost_seconds(roofs[dtype], all_cores) if "parallel_per_call_s" in roofs[dtype] else 0.0
         rows.append(
             {
                 "dtype": dtype,
@@ -83,6 +91,7 @@ def limits(result: dict) -> list[dict]:
                 "bound": "traffic" if traffic >= arithmetic else "arithmetic",
                 "numba_s": t,
                 "efficiency": limit / t,
+                "all_cores": all_cores,
                 "fixed_s": fixed,
                 # the explanation of a gap, measured: the step's time less the fixed cost of a call
                 # (dispatch, checks, threads' start), against the roofs less it too (the traffic roof is
@@ -109,14 +118,11 @@ def check_targets(result: dict) -> list[dict]:
         )
 
     for lim in limits(result):
-        if lim["n"] >= 10**4:
-            add(
-                f"limit / public call time >= {EFFICIENCY_TARGET} (limit: the larger roof)",
-                lim["dtype"],
-                lim["n"],
-                lim["efficiency"],
-                EFFICIENCY_TARGET,
-            )
+        if lim["n"] >= 10**4:  # from 1e5 on 0.95 (issue 21: on whichever CPU runs it), 0.9 at 1e4
+            bound = efficiency_target(lim["n"])
+            target = f"limit / public call time >= {bound} (limit: the larger roof)"
+            add(target, lim["dtype"], lim["n"], lim["efficiency"], bound)
+    arithmetic = {(r["dtype"], r["n"]): r["arithmetic_s"] for r in limits(result)}
     for dtype, n, impl in sorted(sec):
         if impl != "numba":
             continue
@@ -135,12 +141,15 @@ def check_targets(result: dict) -> list[dict]:
             add("speed-up over torch fused >= 1.0", dtype, n, sec[(dtype, n, "torch_fused")] / t, 1.0)
         if (dtype, n, "optax_jit") in sec:
             add("speed-up over jitted optax >= 1.5", dtype, n, sec[(dtype, n, "optax_jit")] / t, 1.5)
-        if n == 10**3:
+        if n == 10**3 and (dtype, n) in arithmetic:
+            # a call at the roofline: the traffic roof's call (dispatch, traffic) plus the step's arithmetic,
+            # which the no-math roof leaves out (Intel Xeon: 1,000 float32 take as long as that whole call)
+            roofline_call = sec[(dtype, n, "roofline")] + arithmetic[(dtype, n)]
             add(
-                "public call time / traffic roof call time <= 1.5 at n = 1e3",
+                "public call time / roofline call time <= 1.5 at n = 1e3",
                 dtype,
                 n,
-                t / sec[(dtype, n, "roofline")],
+                t / roofline_call,
                 1.5,
                 False,
             )
@@ -301,24 +310,33 @@ def _where(rows: list[dict]) -> str:
     return ", ".join(f"{r['dtype']} {_size(r['n'])} ({r['efficiency']:.2f})" for r in rows)
 
 
+def efficiency_target(n: int) -> float:
+    """The efficiency a public call of ``n`` elements must reach: 0.95 from 1e5 on (issue 21), 0.9 at 1e4."""
+    return EFFICIENCY_TARGET if n >= 10**5 else SMALL_EFFICIENCY_TARGET
+
+
 def _gaps(result: dict) -> list[str]:
     """Where the efficiency misses its target from 1e4 on, and whether a call's fixed cost explains it."""
     rows = [r for r in limits(result) if r["n"] >= 10**4]
     if not rows:
         return []
-    missed = [r for r in rows if r["n"] >= 10**4 and r["efficiency"] < EFFICIENCY_TARGET]
+    missed = [r for r in rows if r["efficiency"] < efficiency_target(r["n"])]
     if not missed:
         return [
-            f"From n = 1e4 on, the efficiency is at least {EFFICIENCY_TARGET} at every size, in every dtype."
+            f"The efficiency is at least {SMALL_EFFICIENCY_TARGET} at n = 1e4 and {EFFICIENCY_TARGET} from "
+            "n = 1e5 on, at every size, in every dtype."
         ]
-    explained = [r for r in missed if (r["efficiency_without_fixed"] or 0.0) >= EFFICIENCY_TARGET]
-    unexplained = [r for r in missed if (r["efficiency_without_fixed"] or 0.0) < EFFICIENCY_TARGET]
-    text = f"Below {EFFICIENCY_TARGET} from n = 1e4 on: {_where(missed)}."
+    explained = [r for r in missed if (r["efficiency_without_fixed"] or 0.0) >= efficiency_target(r["n"])]
+    unexplained = [r for r in missed if r not in explained]
+    text = (
+        f"Below the target ({SMALL_EFFICIENCY_TARGET} at n = 1e4, {EFFICIENCY_TARGET} from 1e5 on): "
+        f"{_where(missed)}."
+    )
     if explained:
         text += (
             f" At {_where(explained)} the fixed cost of one call (the fit's intercept: dispatch and checks, "
             "and the threads' start where the step runs on all cores) explains the gap: the rest of the "
-            f"step's time is within {EFFICIENCY_TARGET} of the limit."
+            "step's time is within the target of the limit."
         )
     if unexplained:
         rest = ", ".join(

@@ -2,8 +2,8 @@
 
 **The traffic roof** is a Numba loop with exactly a step's memory traffic (read
 params, grads and accumulators; write params and accumulators) and no square root
-or division, dispatched as the step is (all cores from ``PARALLEL_MIN_BYTES`` per
-array on). It is not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
+or division, dispatched as the step is (one core or all, as the step's dispatch
+measured faster at that size: :data:`adagrad_ref.fast.kernels.DISPATCH`). It is not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
 
 **The arithmetic roof** is the step's exact math (correctly rounded square root
 and division, in the kernel's order) with no memory traffic. It is *not* a copy
@@ -25,9 +25,9 @@ the two hyperthreads of one physical core, sharing one divider, this is what
 shows it.
 
 The arithmetic roof of a step of ``n`` elements is then ``n·b`` with ``b`` of one
-core where the step runs on one core (below ``PARALLEL_MIN_BYTES`` per array:
-there one core is faster, so that is the achievable limit) and of all cores
-above; no dispatch cost is added. The fits' intercepts are kept beside it: the
+core where the step runs on one core (its dispatch measured one core faster
+there, so that is the achievable limit) and of all cores where it runs on all;
+no dispatch cost is added. The fits' intercepts are kept beside it: the
 fixed cost of one call on one core and, fitted the same way with ``parallel=True``,
 on all cores (the threads' start and join included). They are not a limit of the
 hardware but of a call; where arrays are small they explain the gap to the roof,
@@ -47,7 +47,7 @@ import numpy as np
 from numba import prange
 
 from adagrad_ref.fast.cache import cached_njit
-from adagrad_ref.fast.kernels import PARALLEL_MIN_BYTES, adagrad_step_inplace
+from adagrad_ref.fast.kernels import DISPATCH, adagrad_step_inplace
 
 __all__ = [
     "arithmetic_roof",
@@ -82,8 +82,10 @@ def _traffic_roof_parallel(p, g, G):
 
 
 def parallel_dispatch(n: int, dtype: np.dtype) -> bool:
-    """Does ``adagrad_step_inplace`` (``parallel=None``) run n elements of ``dtype`` on all cores?"""
-    return n * np.dtype(dtype).itemsize >= PARALLEL_MIN_BYTES
+    """Does ``adagrad_step_inplace`` (``parallel=None``) run n elements of ``dtype`` on all cores, as its
+    measurements chose so far (:data:`adagrad_ref.fast.kernels.DISPATCH`; not measured yet: one core)?"""
+    nbytes = n * np.dtype(dtype).itemsize
+    return bool(DISPATCH.choice((np.dtype(dtype).char, nbytes.bit_length())))
 
 
 def traffic_roof(p: np.ndarray, g: np.ndarray, G: np.ndarray) -> None:
@@ -229,17 +231,17 @@ def arithmetic_roof(
     }
 
 
-def fixed_cost_seconds(roof: dict, n: int, dtype: str) -> float:
-    """The measured fixed cost of one public call of ``n`` elements, dispatched as the step is."""
-    return roof["parallel_per_call_s"] if parallel_dispatch(n, dtype) else roof["per_call_s"]
+def fixed_cost_seconds(roof: dict, all_cores: bool) -> float:
+    """The measured fixed cost of one public call, on one core or on all."""
+    return roof["parallel_per_call_s"] if all_cores else roof["per_call_s"]
 
 
-def arithmetic_roof_seconds(roof: dict, n: int, dtype: str) -> float:
-    """The arithmetic roof of one step of ``n`` elements, dispatched as the step is (see the module).
+def arithmetic_roof_seconds(roof: dict, n: int, all_cores: bool) -> float:
+    """The arithmetic roof of one step of ``n`` elements on one core or all, as the step ran (see the module).
 
     >>> roof = {"per_element_s": 1e-9, "all_cores_per_element_s": 0.5e-9}
-    >>> arithmetic_roof_seconds(roof, 1000, "float32"), arithmetic_roof_seconds(roof, 10**6, "float32")
+    >>> arithmetic_roof_seconds(roof, 1000, False), arithmetic_roof_seconds(roof, 10**6, True)
     (1e-06, 0.0005)
     """
-    per = roof["all_cores_per_element_s"] if parallel_dispatch(n, dtype) else roof["per_element_s"]
+    per = roof["all_cores_per_element_s"] if all_cores else roof["per_element_s"]
     return n * per

@@ -74,7 +74,7 @@ def test_targets_and_the_limit_are_judged_from_the_ratios():
         "dense": [
             row("roofline", 1.0),
             row("roofline_serial", 2.0),
-            row("numba", 1.02),
+            dict(row("numba", 1.02), all_cores=True),  # the step's dispatch chose all cores at 1e6
             row("numba_parallel", 1.02),
             row("numba_serial", 2.5),
             row("numpy_class", 4.0),
@@ -92,7 +92,7 @@ def test_targets_and_the_limit_are_judged_from_the_ratios():
     # 1e6 (4 MB) on all cores: arithmetic 0.5 s < traffic 1 s
     assert lim[10**6]["bound"] == "traffic" and lim[10**6]["efficiency"] == pytest.approx(1 / 1.02)
     verdict = {(t["target"], t["n"]): t["met"] for t in check_targets(result)}
-    assert verdict[("limit / public call time >= 0.9 (limit: the larger roof)", 10**6)] is True  # 0.98
+    assert verdict[("limit / public call time >= 0.95 (limit: the larger roof)", 10**6)] is True  # 0.98
     assert verdict[("parallel core throughput / traffic roof >= 0.95", 10**6)] is True  # 1 / 1.02 = 0.98
     assert verdict[("speed-up over the NumPy class >= 4", 10**6)] is False  # 3.9
     assert verdict[("speed-up over torch fused >= 1.0", 10**6)] is False  # 0.98
