@@ -1,0 +1,78 @@
+"""One core or all, chosen by measuring (adagrad_ref.fast.dispatch): the choice follows the timings it is
+given, is made again every REVISIT calls, and never changes a bit of the in-place step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adagrad_ref import adagrad_step_inplace
+from adagrad_ref.fast import kernels
+from adagrad_ref.fast.dispatch import ALL, MARGIN, ONE, TIME_ALL, TIME_ONE, Dispatch
+
+
+def trials(d: Dispatch, key, one_s: float, all_s: float) -> list[int]:
+    """Answer every trial :meth:`Dispatch.choose` asks for with the given times."""
+    asked = []
+    for _ in range(Dispatch.TRIALS):
+        how = d.choose(key, 1 << 20)
+        asked.append(how)
+        d.record(key, how == TIME_ALL, all_s if how == TIME_ALL else one_s)
+    return asked
+
+
+def test_the_trials_alternate_then_the_faster_runs_until_the_next_revisit():
+    d = Dispatch(serial_below_bytes=1024)
+    asked = trials(d, "k", one_s=2.0, all_s=1.0)
+    assert asked.count(TIME_ALL) == asked.count(TIME_ONE) == Dispatch.TRIALS // 2
+    assert d.choice("k") is True
+    assert [d.choose("k", 1 << 20) for _ in range(5)] == [ALL] * 5
+    for _ in range(Dispatch.REVISIT - Dispatch.TRIALS - 5 - 1):
+        d.choose("k", 1 << 20)
+    assert d.choose("k", 1 << 20) == ALL  # call REVISIT: still the choice
+    # the next call starts the trials again; this time all cores are slower (a busy second core)
+    assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ALL
+    assert d.choice("k") is False and d.choose("k", 1 << 20) == ONE
+
+
+def test_all_cores_must_win_by_the_margin_and_small_calls_are_not_measured():
+    d = Dispatch(serial_below_bytes=1024)
+    trials(d, "k", one_s=1.0, all_s=MARGIN * 1.0 + 0.01)  # faster, but not by 10 %
+    assert d.choice("k") is False
+    assert d.choose("small", 1023) == ONE and d.choice("small") is None  # nothing measured
+    d.force(True)
+    assert d.choose("k", 1 << 20) == ALL and d.choose("small", 10) == ALL
+    d.force(None)
+    assert d.choice("k") is None  # forgotten: measured again
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_measured_dispatch_changes_no_bit_over_a_run(dtype):
+    """Steps through the trials (one core and all cores alternating) and past them: every step's bits
+    are the one-core step's, and the dispatch has measured this size."""
+    n = 3 * kernels.PARALLEL_MIN_BYTES // np.dtype(dtype).itemsize + 5  # above the floor
+    rng = np.random.default_rng(3)
+    p = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal((Dispatch.TRIALS + 4, n)).astype(dtype)
+    G = np.full(n, 0.1, dtype)
+    p1, G1 = p.copy(), G.copy()
+    kernels.DISPATCH.force(None)
+    for step in g:
+        adagrad_step_inplace(p, step, G, 0.3, 1e-7)
+        adagrad_step_inplace(p1, step, G1, 0.3, 1e-7, parallel=False)
+        assert p.tobytes() == p1.tobytes() and G.tobytes() == G1.tobytes()
+    key = (p.dtype.char, p.nbytes.bit_length())
+    assert kernels.DISPATCH.choice(key) in (True, False)
+
+
+def test_a_subclass_is_stepped_through_its_plain_view_with_the_same_dispatch():
+    class Tagged(np.ndarray):
+        pass
+
+    n = 2 * kernels.PARALLEL_MIN_BYTES // 4
+    p = np.ones(n, np.float32).view(Tagged)
+    G = np.full(n, 0.1, np.float32)
+    kernels.DISPATCH.force(None)
+    adagrad_step_inplace(p, np.ones(n, np.float32), G, 0.1, 1e-7)
+    assert (np.asarray(G) == np.float32(0.1) + np.float32(1)).all()
+    assert kernels.DISPATCH._seen.get(("f", p.nbytes.bit_length()))  # counted by the dispatch
