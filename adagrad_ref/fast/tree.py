@@ -58,6 +58,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import carray, njit, prange, types
@@ -384,23 +385,43 @@ def set_parallel(parallel: bool | None) -> None:
     DISPATCH.force(parallel)
 
 
-def _chunks(sizes: tuple[int, ...]) -> np.ndarray:
+def _chunks(sizes: tuple[int, ...], threads: int) -> np.ndarray:
+    """The pieces ``(leaf, first, last, output offset)`` of every leaf (at most :data:`_CHUNK` elements
+    each), ordered so that each thread's share is equal work. Numba's ``prange`` hands each of
+    ``threads`` threads an equal count of consecutive pieces; pieces in leaf order would give one
+    thread the many small leaves and another the large ones' pieces (measured on an Intel Xeon, 200
+    leaves: the update 11 ms, 7 ms for the same elements in 10 leaves). So the pieces are dealt,
+    largest first, to the thread with the least work so far, and each thread's run is padded with
+    empty pieces (``first == last``) to the same count.
+
+    >>> _chunks((5, 3, 2), 2)[:, :3].tolist()  # (leaf, first, last): 5 | 3 + 2
+    [[0, 0, 5], [0, 0, 0], [1, 0, 3], [2, 0, 2]]
+    """
     rows = []
     out = 0
     for k, n in enumerate(sizes):
         for lo in range(0, n, _CHUNK):
             rows.append((k, lo, min(n, lo + _CHUNK), out))
         out += n
-    return np.array(rows, np.int64).reshape(-1, 4)
+    shares: list[list[tuple[int, int, int, int]]] = [[] for _ in range(max(1, threads))]
+    work = [0] * len(shares)
+    for row in sorted(rows, key=lambda r: r[2] - r[1], reverse=True):  # stable: ties keep leaf order
+        t = work.index(min(work))
+        shares[t].append(row)
+        work[t] += row[2] - row[1]
+    longest = max(len(share) for share in shares)
+    ordered = [row for share in shares for row in share + [(0, 0, 0, 0)] * (longest - len(share))]
+    return np.array(ordered, np.int64).reshape(-1, 4)
 
 
-_chunk_cache: collections.OrderedDict[tuple[int, ...], np.ndarray] = collections.OrderedDict()
+_chunk_cache: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
 
 
 def _chunks_cached(sizes: tuple[int, ...]) -> np.ndarray:
-    got = _chunk_cache.get(sizes)
+    key = (sizes, numba.get_num_threads())
+    got = _chunk_cache.get(key)
     if got is None:
-        got = _chunk_cache[sizes] = _chunks(sizes)
+        got = _chunk_cache[key] = _chunks(*key)
         while len(_chunk_cache) > 16:
             _chunk_cache.popitem(last=False)
     return got

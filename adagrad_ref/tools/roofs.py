@@ -3,7 +3,8 @@
 **The traffic roof** is a Numba loop with exactly a step's memory traffic (read
 params, grads and accumulators; write params and accumulators) and no square root
 or division, dispatched as the step is (one core or all, as the step's dispatch
-measured faster at that size: :data:`adagrad_ref.fast.kernels.DISPATCH`). It is not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
+measured faster at that size: :data:`adagrad_ref.fast.kernels.DISPATCH`). It is
+not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
 
 **The arithmetic roof** is the step's exact math (correctly rounded square root
 and division, in the kernel's order) with no memory traffic. It is *not* a copy
