@@ -55,12 +55,14 @@ class Dispatch:
         self.serial_below_bytes = serial_below_bytes
         self._forced: bool | None = None
         self._seen: dict[Hashable, list] = {}  # key -> [calls, one core's times, all cores' times]
+        self._decided: dict[Hashable, list] = {}  # key -> [ONE or ALL, calls left before the next trials]
         self._lock = threading.Lock()
 
     def force(self, parallel: bool | None) -> None:
         self._forced = parallel
         with self._lock:
             self._seen.clear()
+            self._decided.clear()
 
     def _count(self, key: Hashable) -> tuple[list, int]:
         with self._lock:
@@ -68,7 +70,9 @@ class Dispatch:
             if seen is None:
                 seen = self._seen[key] = [0, [], []]
                 if len(self._seen) > self.KEYS:
-                    self._seen.pop(next(iter(self._seen)))
+                    oldest = next(iter(self._seen))
+                    del self._seen[oldest]
+                    self._decided.pop(oldest, None)
             calls = seen[0] = seen[0] + 1
         return seen, calls % self.REVISIT
 
@@ -79,13 +83,21 @@ class Dispatch:
     def choose(self, key: Hashable, nbytes: int) -> int:
         """For a step that cannot run twice: :data:`ONE`, :data:`ALL`, or a trial to time and
         :meth:`record` (:data:`TIME_ONE`, :data:`TIME_ALL`)."""
+        decided = self._decided.get(key)
+        if decided is not None and decided[1] > 0 and self._forced is None:  # no lock between trials
+            decided[1] -= 1
+            return decided[0]
         if self._forced is not None:
             return ALL if self._forced else ONE
         if nbytes < self.serial_below_bytes:
             return ONE
         seen, phase = self._count(key)
         if phase == 0 or phase > self.TRIALS:
-            return ALL if self._faster_all(seen) else ONE
+            how = ALL if self._faster_all(seen) else ONE
+            if phase > self.TRIALS:  # the calls up to the next trials need no count
+                self._decided[key] = [how, self.REVISIT - 1 - phase]
+                seen[0] = self.REVISIT - 1
+            return how
         if phase == 1:  # (re)start the trials
             seen[1], seen[2] = [], []
         return TIME_ALL if phase % 2 == 1 else TIME_ONE
