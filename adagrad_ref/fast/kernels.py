@@ -292,6 +292,12 @@ def adagrad_step_inplace(
         if code != STEPPED:
             _slow_step(params, grads, sum_of_squares, learning_rate, eps, _NEVER, code)
         return None
+    if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16
+        from adagrad_ref.fast.lowprec_kernels import checked_step_inplace  # (one core)
+
+        if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
+            _refuse_parallel(parallel)
+        return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
     if parallel is None:
         key = (params.dtype.char, params.nbytes.bit_length())  # per dtype and power-of-two size
         how = DISPATCH.choose(key, params.nbytes)
@@ -299,10 +305,6 @@ def adagrad_step_inplace(
         how = ALL if parallel else ONE
     else:
         _refuse_parallel(parallel)
-    if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16
-        from adagrad_ref.fast.lowprec_kernels import checked_step_inplace
-
-        return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
     limit = 0 if how & 1 else _NEVER  # ALL, TIME_ALL: the entry checks, then answers GO_PARALLEL
     t = time.perf_counter() if how > ALL else 0.0
     try:

@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -130,8 +131,8 @@ def _optax_step(params: Any, grads: Any) -> Callable[[], None]:
 
 def implementations(torch_ok: bool, jax_ok: bool) -> dict[str, Callable[[Buffers], Callable[[], None]]]:
     impls: dict[str, Callable[[Buffers], Callable[[], None]]] = {
-        "roofline": lambda b: lambda: traffic_roof(b.p, b.g, b.G),
-        "roofline_serial": lambda b: lambda: traffic_roof_serial(b.p, b.g, b.G),
+        "roofline": lambda b: partial(traffic_roof(parallel_dispatch(b.p.size, b.p.dtype)), b.p, b.g, b.G),
+        "roofline_serial": lambda b: partial(traffic_roof_serial, b.p, b.g, b.G),
         "numba": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS),
         "numba_serial": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=False),
         "numba_parallel": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=True),

@@ -306,8 +306,9 @@ def _size(n: int) -> str:
     return text.replace("e+0", "e").replace("e+", "e") if float(text) == n else f"{n:,}"
 
 
-def _where(rows: list[dict]) -> str:
-    return ", ".join(f"{r['dtype']} {_size(r['n'])} ({r['efficiency']:.2f})" for r in rows)
+def _where(rows: list[dict], efficiency: bool = True) -> str:
+    show = (lambda r: f" ({r['efficiency']:.3f})") if efficiency else (lambda r: "")
+    return ", ".join(f"{r['dtype']} {_size(r['n'])}{show(r)}" for r in rows)
 
 
 def efficiency_target(n: int) -> float:
@@ -334,16 +335,16 @@ def _gaps(result: dict) -> list[str]:
     )
     if explained:
         text += (
-            f" At {_where(explained)} the fixed cost of one call (the fit's intercept: dispatch and checks, "
-            "and the threads' start where the step runs on all cores) explains the gap: the rest of the "
-            "step's time is within the target of the limit."
+            f" At {_where(explained, False)} the fixed cost of a call (the fit's intercept: dispatch, checks,"
+            " the threads' start on all cores) explains the gap: the rest is within the target of the limit."
         )
     if unexplained:
         rest = ", ".join(
             "—" if r["efficiency_without_fixed"] is None else f"{r['efficiency_without_fixed']:.2f}"
             for r in unexplained
         )
-        text += f" At {_where(unexplained)} the fixed cost does not explain it: without it, {rest}."
+        where = "any of them" if not explained else _where(unexplained, False)
+        text += f" At {where} the fixed cost does not explain it: without it, {rest}."
     return [text]
 
 

@@ -89,9 +89,10 @@ def parallel_dispatch(n: int, dtype: np.dtype) -> bool:
     return bool(DISPATCH.choice((np.dtype(dtype).char, nbytes.bit_length())))
 
 
-def traffic_roof(p: np.ndarray, g: np.ndarray, G: np.ndarray) -> None:
-    """The same traffic as a step and no math, dispatched as the step is."""
-    (_traffic_roof_parallel if parallel_dispatch(p.size, p.dtype) else traffic_roof_serial)(p, g, G)
+def traffic_roof(all_cores: bool) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """The kernel with the same traffic as a step and no math, on one core or all (as the step ran: decided
+    once, outside the timed call, which is the bare compiled kernel)."""
+    return _traffic_roof_parallel if all_cores else traffic_roof_serial
 
 
 # ---------------------------------------------------------------- the arithmetic roof

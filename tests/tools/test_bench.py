@@ -113,7 +113,8 @@ def test_targets_and_the_limit_are_judged_from_the_ratios():
     result["arithmetic_roof"]["float32"].update(parallel_per_call_s=0.9)
     result["machine"] = {"cpu": "x", "cores": 2, "numpy": "2", "numba": "0"}
     result["config"] = {"dtypes": ["float32"], "repeats": 1}
-    assert "At float32 1e4 (0.83) the fixed cost of one call" in readme(result)
+    text = readme(result)
+    assert "float32 1e4 (0.833)." in text and "At float32 1e4 the fixed cost of a call" in text
 
 
 def test_the_arithmetic_roof_is_the_fitted_cost_of_the_kernel_it_calls(monkeypatch):
