@@ -215,7 +215,7 @@ def test_the_step_is_vectorised_in_32_bit_lanes(name):
         converts = set(re.findall(r"\bvcvt\w+", asm))
         assert {"vcvtph2ps", "vcvtps2ph"} <= converts or {"vcvtph2psx", "vcvtps2phx"} <= converts, converts
     # With AVX512-FP16, LLVM narrows a float32 op on widened halves rounded back to half into the native
-    # half op (vmulph, vaddph): the same bits, as float32 has more than 2*11 + 2 bits (one rounding either
+    # half op (vmulph, vaddph): the same bits, as float32 has at least 2*11 + 2 bits (one rounding either
     # way; the bitwise tests of this file hold on both CPUs). What would change bits is a contraction
     # into one FMA: never, on any CPU (no fastmath, no contract).
     assert not re.search(r"\bvfn?m(?:add|sub)\w*(?:ph|sh)\b", asm)

@@ -154,9 +154,10 @@ def run_cases(dt: np.dtype):
 def fused_update_leaf(g, sum_of_squares, learning_rate, eps):
     """:func:`adagrad_ref.numerics.lowprec.update_leaf` (float16) with its ``G`` line as one fused
     multiply-add, ``G_t = RN(g·g + G_{t-1})``, rounded once: what jitted optax computes on a CPU with
-    native float16 FMA (AVX512-FP16: LLVM contracts ``g*g + G`` into ``vfmadd213ph``). The product of two
-    float16 values is exact in float64, and their float64 sum rounded on to float16 is rounded as once
-    (53 >= 2·11 + 2). The other lines are the rule's: each in float32, rounded once."""
+    native float16 FMA (AVX512-FP16: LLVM contracts ``g*g + G`` into ``vfmadd213ph``). Computed in float64:
+    the product of two float16 values is exact there, and rounding the float64 sum on to float16 gives
+    the FMA's one rounding (docs/low_precision.md, "Jitted float16", says why). The other lines are the
+    rule's: each in float32, rounded once."""
     dt = sum_of_squares.dtype
 
     def f(a):
