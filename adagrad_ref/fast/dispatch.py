@@ -21,14 +21,16 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-__all__ = ["ALL", "MARGIN", "ONE", "TIME_ALL", "TIME_ONE", "Dispatch"]
+__all__ = ["ALL", "CHECK_ALL", "MARGIN", "ONE", "TIMED_ALL_CORES", "TIME_ALL", "TIME_ONE", "Dispatch"]
 
 #: All cores are chosen only if their median time is below this fraction of one core's: on a machine
 #: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
 MARGIN = 0.9
 
-#: What :meth:`Dispatch.choose` answers: run on one core or all, untimed; or timed (a trial).
-ONE, ALL, TIME_ONE, TIME_ALL = 0, 1, 2, 3
+#: What :meth:`Dispatch.choose` answers: run on one core or all, untimed; timed, as a trial; or on all cores,
+#: timed, to check the choice (odd: all cores; above ALL: time it and :meth:`Dispatch.record` the time).
+ONE, ALL, TIME_ONE, TIME_ALL, CHECK_ALL = 0, 1, 2, 3, 5
+TIMED_ALL_CORES = (TIME_ALL, CHECK_ALL)
 
 
 def _median(xs: list[float]) -> float:
@@ -84,9 +86,11 @@ class Dispatch:
         """For a step that cannot run twice: :data:`ONE`, :data:`ALL`, or a trial to time and
         :meth:`record` (:data:`TIME_ONE`, :data:`TIME_ALL`)."""
         decided = self._decided.get(key)
-        if decided is not None and decided[1] > 0 and self._forced is None:  # no lock between trials
-            decided[1] -= 1
-            return decided[0]
+        if decided is not None and self._forced is None:  # between trials: no lock, no count
+            if decided[1] > 0:
+                decided[1] -= 1
+                return CHECK_ALL if decided[0] == ALL else ONE
+            self._decided.pop(key, None)
         if self._forced is not None:
             return ALL if self._forced else ONE
         if nbytes < self.serial_below_bytes:
@@ -95,16 +99,29 @@ class Dispatch:
         if phase == 0 or phase > self.TRIALS:
             how = ALL if self._faster_all(seen) else ONE
             if phase > self.TRIALS:  # the calls up to the next trials need no count
-                self._decided[key] = [how, self.REVISIT - 1 - phase]
+                self._decided[key] = [how, self.REVISIT - 1 - phase, self._too_slow(seen)]
                 seen[0] = self.REVISIT - 1
             return how
         if phase == 1:  # (re)start the trials
             seen[1], seen[2] = [], []
         return TIME_ALL if phase % 2 == 1 else TIME_ONE
 
+    @staticmethod
+    def _too_slow(seen: list) -> float:
+        """An all-cores call slower than this says the machine changed (another process took the second
+        core: then a call can take milliseconds): slower than one core's median, or than twice its own."""
+        return max(_median(seen[1]), 2 * _median(seen[2])) if seen[1] and seen[2] else float("inf")
+
     def record(self, key: Hashable, all_cores: bool, seconds: float) -> None:
-        """The time of a trial :meth:`choose` asked for."""
+        """The time of a call :meth:`choose` asked to time: a trial's, kept; or an all-cores call's between
+        trials, which starts the trials again at the next call if it was too slow."""
         seen = self._seen.get(key)
+        decided = self._decided.get(key)
+        if decided is not None:
+            if all_cores and seconds > decided[2] and seen is not None:
+                self._decided.pop(key, None)
+                seen[0] = self.REVISIT  # the next call is the first of new trials
+            return
         if seen is not None:
             seen[2 if all_cores else 1].append(seconds)
 
@@ -122,7 +139,13 @@ class Dispatch:
             parallel()
             return
         if phase == 0 or phase > 1 + self.TRIALS:
-            (parallel if self._faster_all(seen) else serial)()
+            if not self._faster_all(seen):
+                serial()
+                return
+            t = time.perf_counter()
+            parallel()
+            if time.perf_counter() - t > self._too_slow(seen):  # the machine changed: measure again
+                seen[0] = self.REVISIT
             return
         use_all = phase % 2 == 1
         t = time.perf_counter()

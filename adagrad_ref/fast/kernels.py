@@ -61,6 +61,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit, prange, types
@@ -68,7 +69,7 @@ from numba.extending import overload
 
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.fast.cache import cached_njit
-from adagrad_ref.fast.dispatch import ALL, ONE, TIME_ALL, Dispatch
+from adagrad_ref.fast.dispatch import ALL, ONE, TIMED_ALL_CORES, Dispatch
 from adagrad_ref.fast.refusals import (
     CONVERTIBLE,
     FOREIGN_TYPES,
@@ -93,6 +94,7 @@ __all__ = [
     "PARALLEL_MIN_BYTES",
     "adagrad_step_inplace",
     "element_step",
+    "parallel_or_serial",
     "sparse_step_inplace",
     "update_leaf",
 ]
@@ -305,7 +307,7 @@ def adagrad_step_inplace(
         how = ALL if parallel else ONE
     else:
         _refuse_parallel(parallel)
-    limit = 0 if how & 1 else _NEVER  # ALL, TIME_ALL: the entry checks, then answers GO_PARALLEL
+    limit = 0 if how & 1 else _NEVER  # all cores (odd codes): the entry checks, then answers GO_PARALLEL
     t = time.perf_counter() if how > ALL else 0.0
     try:
         code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
@@ -315,8 +317,8 @@ def adagrad_step_inplace(
         _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
     elif code != STEPPED:
         return _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
-    if how > ALL:  # a trial of the dispatch: its time
-        DISPATCH.record(key, how == TIME_ALL, time.perf_counter() - t)
+    if how > ALL:  # a trial of the dispatch, or a check of its all-cores choice: the time
+        DISPATCH.record(key, how in TIMED_ALL_CORES, time.perf_counter() - t)
     return None
 
 
@@ -346,15 +348,27 @@ def _all_low_precision(*arrays) -> bool:
     )
 
 
-def _run_parallel(p, g, G, learning_rate, eps) -> None:
-    """The parallel kernel; in a child forked after it ran on GNU OpenMP, the serial one (same bits):
-    libgomp cannot run in such a child, and Numba ends the child (SIGTERM) rather than hang it."""
+def parallel_or_serial(parallel: Callable[[], None], serial: Callable[[], None]) -> None:
+    """Run ``parallel`` (a call of a Numba ``parallel=True`` kernel), or ``serial`` (the same bits) in a
+    child forked after such a kernel ran on GNU OpenMP: libgomp cannot run in such a child, and Numba
+    ends the child (SIGTERM) rather than hang it. Every parallel kernel of the package (the in-place
+    core's, :mod:`adagrad_ref.fast.tree`'s) is called through here."""
     global _parallel_ran
-    _parallel_ran = True
+    if _forked_after_gomp:
+        serial()
+    else:
+        _parallel_ran = True
+        parallel()
+
+
+def _run_parallel(p, g, G, learning_rate, eps) -> None:
+    """:func:`parallel_or_serial` for the in-place step, written out (no closures on the hot path)."""
+    global _parallel_ran
     if _forked_after_gomp:
         dt = G.dtype.type
         _step_kernel(p.reshape(-1), g.reshape(-1), G.reshape(-1), -dt(learning_rate), dt(eps))
     else:
+        _parallel_ran = True
         _step_kernel_parallel(p, g, G, learning_rate, eps)
 
 

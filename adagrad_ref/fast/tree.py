@@ -66,7 +66,7 @@ from numba.extending import intrinsic
 
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.dispatch import Dispatch
-from adagrad_ref.fast.kernels import element_step
+from adagrad_ref.fast.kernels import element_step, parallel_or_serial
 from adagrad_ref.validation import in_dtype
 
 __all__ = [
@@ -518,11 +518,16 @@ def update_leaves(
             G_buf = np.empty(total, dtype)
         g_at, G_at = _addresses(gs), _addresses(Gs)
         stream = total * dtype.itemsize >= STREAM_FROM_BYTES
+        serial = partial(
+            _update_serial, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, u_buf, G_buf, stream
+        )
+        chunks = _chunks_cached(sizes)
+        parallel = partial(_update_parallel, g_at, G_at, chunks, neg_lr, eps_, u_buf, G_buf, stream)
         DISPATCH.run(
             ("update", dtype.str, sizes),
             total * dtype.itemsize,
-            partial(_update_serial, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, u_buf, G_buf, stream),
-            partial(_update_parallel, g_at, G_at, _chunks_cached(sizes), neg_lr, eps_, u_buf, G_buf, stream),
+            serial,
+            partial(parallel_or_serial, parallel, serial),
         )
         shapes = [g.shape for g in gs]
         for i, u, G in zip(index, _views(u_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
@@ -553,11 +558,13 @@ def apply_leaves(
         buf = POOL.take(dtype, total)
         p_at, u_at = _addresses(ps), _addresses(us)
         stream = total * dtype.itemsize >= STREAM_FROM_BYTES
+        serial = partial(_add_serial, p_at, u_at, np.array(sizes, np.intp), buf, stream)
+        parallel = partial(_add_parallel, p_at, u_at, _chunks_cached(sizes), buf, stream)
         DISPATCH.run(
             ("apply", dtype.str, sizes),
             total * dtype.itemsize,
-            partial(_add_serial, p_at, u_at, np.array(sizes, np.intp), buf, stream),
-            partial(_add_parallel, p_at, u_at, _chunks_cached(sizes), buf, stream),
+            serial,
+            partial(parallel_or_serial, parallel, serial),
         )
         for i, w in zip(index, _views(buf, [p.shape for p in ps], sizes), strict=True):
             out[i] = w

@@ -8,7 +8,7 @@ import pytest
 
 from adagrad_ref import adagrad_step_inplace
 from adagrad_ref.fast import kernels
-from adagrad_ref.fast.dispatch import ALL, MARGIN, ONE, TIME_ALL, TIME_ONE, Dispatch
+from adagrad_ref.fast.dispatch import ALL, CHECK_ALL, MARGIN, ONE, TIME_ALL, TIME_ONE, Dispatch
 
 
 def trials(d: Dispatch, key, one_s: float, all_s: float) -> list[int]:
@@ -26,9 +26,10 @@ def test_the_trials_alternate_then_the_faster_runs_until_the_next_revisit():
     asked = trials(d, "k", one_s=2.0, all_s=1.0)
     assert asked.count(TIME_ALL) == asked.count(TIME_ONE) == Dispatch.TRIALS // 2
     assert d.choice("k") is True
-    assert [d.choose("k", 1 << 20) for _ in range(5)] == [ALL] * 5
+    # all cores from now on; after the first, each call timed to check the choice (CHECK_ALL)
+    assert [d.choose("k", 1 << 20) for _ in range(5)] == [ALL] + [CHECK_ALL] * 4
     for _ in range(Dispatch.REVISIT - Dispatch.TRIALS - 5 - 1):
-        d.choose("k", 1 << 20)
+        assert d.choose("k", 1 << 20) == CHECK_ALL
     assert d.choose("k", 1 << 20) == ALL  # call REVISIT: still the choice
     # the next call starts the trials again; this time all cores are slower (a busy second core)
     assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ALL
@@ -76,3 +77,59 @@ def test_a_subclass_is_stepped_through_its_plain_view_with_the_same_dispatch():
     adagrad_step_inplace(p, np.ones(n, np.float32), G, 0.1, 1e-7)
     assert (np.asarray(G) == np.float32(0.1) + np.float32(1)).all()
     assert kernels.DISPATCH._seen.get(("f", p.nbytes.bit_length()))  # counted by the dispatch
+
+
+def test_an_all_cores_call_slower_than_one_core_starts_the_trials_again():
+    """Another process takes the second core after the trials: an all-cores call then takes milliseconds.
+    One such call (slower than one core's median) makes the next call the first of new trials, not the
+    500th."""
+    d = Dispatch(serial_below_bytes=1024)
+    trials(d, "k", one_s=2.0, all_s=1.0)
+    assert d.choose("k", 1 << 20) == ALL and d.choose("k", 1 << 20) == CHECK_ALL
+    d.record("k", True, 1.5)  # slower than its trials, not than one core: kept
+    assert d.choose("k", 1 << 20) == CHECK_ALL
+    d.record("k", True, 2.5)  # slower than one core's median
+    assert d.choose("k", 1 << 20) == TIME_ALL  # the trials again
+    assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ONE  # (the first was asked above)
+    assert d.choice("k") is False
+
+
+def test_a_child_forked_after_the_tree_api_ran_on_all_cores_steps_serially():
+    """The tree API's parallel kernels run on GNU OpenMP too: a child forked after them was ended by
+    Numba (SIGTERM, 'fork() called from a process already using GNU OpenMP'). Every parallel kernel now
+    goes through kernels.parallel_or_serial: the child's tree update and in-place step run serially, with
+    the same bits, and exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    script = r"""
+import os, numpy as np
+from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates
+from adagrad_ref.fast import tree
+tree.set_parallel(True)
+n = 2_000_000
+solver = adagrad(0.1, backend="numba")
+params = {"a": np.ones(n, np.float32), "b": np.ones(1000, np.float32)}
+grads = {"a": np.full(n, 0.5, np.float32), "b": np.full(1000, 0.5, np.float32)}
+state = solver.init(params)
+u, state = solver.update(grads, state, params)
+params = apply_updates(params, u)
+ref = adagrad(0.1, backend="numpy")
+rs = ref.init(params)
+ru, rs = ref.update(grads, rs, params)
+pid = os.fork()
+if pid == 0:
+    u2, s2 = solver.update(grads, solver.init(params), params)
+    p, G = np.ones(n, np.float32), np.ones(n, np.float32)
+    adagrad_step_inplace(p, grads["a"], G, 0.1, parallel=True)
+    q, H = np.ones(n, np.float32), np.ones(n, np.float32)
+    adagrad_step_inplace(q, grads["a"], H, 0.1, parallel=False)
+    same = all(u2[k].tobytes() == ru[k].tobytes() for k in u2) and p.tobytes() == q.tobytes()
+    os._exit(0 if same else 3)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=os.environ
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "0", (out.stdout, out.stderr[-2000:])
