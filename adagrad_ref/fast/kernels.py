@@ -90,8 +90,8 @@ from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.validation import in_dtype
 
 __all__ = [
-    "DISPATCH",
     "PARALLEL_MIN_BYTES",
+    "STEP_DISPATCH",
     "adagrad_step_inplace",
     "element_step",
     "parallel_or_serial",
@@ -100,15 +100,15 @@ __all__ = [
 ]
 
 #: From arrays of this many bytes on, :func:`adagrad_step_inplace` (``parallel=None``) chooses one core
-#: or all by measuring (:data:`DISPATCH`); below, one core. Below it a step is shorter than the fixed
+#: or all by measuring (:data:`STEP_DISPATCH`); below, one core. Below it a step is shorter than the fixed
 #: cost of a call on all cores, measured on both machines of this project: the threads' start and join
 #: ~2.3 us on an Intel Xeon (a no-math loop of 1,000 elements: 0.36 us on one core, 2.28 on two), ~4 us
-#: on an AMD EPYC, while one core steps 16 KiB in ~1.4 us (float32) to ~2.6 us (float64).
+#: on an AMD EPYC, while one core steps 16 KiB in ~1.6 us (float32) to ~2.9 us (float64).
 PARALLEL_MIN_BYTES = 16 * 1024
 
 #: How :func:`adagrad_step_inplace` picks one core or all, per dtype and power-of-two size: the first
 #: calls of each alternate the two, timed, then the faster runs (measured again every 500 calls).
-DISPATCH = Dispatch(PARALLEL_MIN_BYTES)
+STEP_DISPATCH = Dispatch(PARALLEL_MIN_BYTES)
 
 
 @njit(error_model="numpy", inline="always")
@@ -271,7 +271,7 @@ def adagrad_step_inplace(
     element after it was written). ``learning_rate`` is this step's η (evaluate
     a schedule yourself) and both hyperparameters are rounded to the arrays'
     dtype. ``parallel``: ``None`` (one core below :data:`PARALLEL_MIN_BYTES`;
-    from it on, one core or all as :data:`DISPATCH` measured faster on this
+    from it on, one core or all as :data:`STEP_DISPATCH` measured faster on this
     machine for this dtype and size), ``True`` or ``False``; every element
     is independent, so it changes no bit. An ndarray subclass (``np.memmap``)
     is stepped through its plain view; a masked array is refused (its mask
@@ -302,7 +302,7 @@ def adagrad_step_inplace(
         return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
     if parallel is None:
         key = (params.dtype.char, params.nbytes.bit_length())  # per dtype and power-of-two size
-        how = DISPATCH.choose(key, params.nbytes)
+        how = STEP_DISPATCH.choose(key, params.nbytes)
     elif isinstance(parallel, (bool, np.bool_)):
         how = ALL if parallel else ONE
     else:
@@ -318,7 +318,7 @@ def adagrad_step_inplace(
     elif code != STEPPED:
         return _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
     if how > ALL:  # a trial of the dispatch, or a check of its all-cores choice: the time
-        DISPATCH.record(key, how in TIMED_ALL_CORES, time.perf_counter() - t)
+        STEP_DISPATCH.record(key, how in TIMED_ALL_CORES, time.perf_counter() - t)
     return None
 
 

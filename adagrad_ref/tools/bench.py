@@ -39,7 +39,7 @@ import numpy as np
 
 from adagrad_ref import Adagrad, adagrad_step_inplace, apply_updates, sparse_step_inplace
 from adagrad_ref.fast.flat import FlatAdagrad
-from adagrad_ref.fast.kernels import DISPATCH
+from adagrad_ref.fast.kernels import STEP_DISPATCH
 from adagrad_ref.tools.bench_api import bench_api, model_shapes
 from adagrad_ref.tools.bench_report import check_targets, limits
 from adagrad_ref.tools.roofs import (
@@ -298,7 +298,7 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                 bar.set_postfix_str(f"{dtype_name} n={n:.0e}")
                 # the public call's one-core/all-cores trials first, so that the traffic roof (dispatched
                 # like the step) and the clock see the choice they made
-                for _ in range(1 + DISPATCH.TRIALS):
+                for _ in range(1 + STEP_DISPATCH.TRIALS):
                     adagrad_step_inplace(b.p, b.g, b.G, LR, EPS)
                 all_cores = parallel_dispatch(n, dtype)
                 steps = {name: make(b) for name, make in factories.items()}

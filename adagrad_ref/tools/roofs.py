@@ -3,7 +3,7 @@
 **The traffic roof** is a Numba loop with exactly a step's memory traffic (read
 params, grads and accumulators; write params and accumulators) and no square root
 or division, dispatched as the step is (one core or all, as the step's dispatch
-measured faster at that size: :data:`adagrad_ref.fast.kernels.DISPATCH`). It is
+measured faster at that size: :data:`adagrad_ref.fast.kernels.STEP_DISPATCH`). It is
 not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
 
 **The arithmetic roof** is the step's exact math (correctly rounded square root
@@ -48,7 +48,7 @@ import numpy as np
 from numba import prange
 
 from adagrad_ref.fast.cache import cached_njit
-from adagrad_ref.fast.kernels import DISPATCH, adagrad_step_inplace
+from adagrad_ref.fast.kernels import STEP_DISPATCH, adagrad_step_inplace
 
 __all__ = [
     "arithmetic_roof",
@@ -84,9 +84,9 @@ def _traffic_roof_parallel(p, g, G):
 
 def parallel_dispatch(n: int, dtype: np.dtype) -> bool:
     """Does ``adagrad_step_inplace`` (``parallel=None``) run n elements of ``dtype`` on all cores, as its
-    measurements chose so far (:data:`adagrad_ref.fast.kernels.DISPATCH`; not measured yet: one core)?"""
+    measurements chose so far (:data:`adagrad_ref.fast.kernels.STEP_DISPATCH`; not measured yet: one core)?"""
     nbytes = n * np.dtype(dtype).itemsize
-    return bool(DISPATCH.choice((np.dtype(dtype).char, nbytes.bit_length())))
+    return bool(STEP_DISPATCH.choice((np.dtype(dtype).char, nbytes.bit_length())))
 
 
 def traffic_roof(all_cores: bool) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
