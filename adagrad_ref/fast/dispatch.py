@@ -57,7 +57,7 @@ class Dispatch:
         self.serial_below_bytes = serial_below_bytes
         self._forced: bool | None = None
         self._seen: dict[Hashable, list] = {}  # key -> [calls, one core's times, all cores' times]
-        self._decided: dict[Hashable, list] = {}  # key -> [ONE or ALL, calls left before the next trials]
+        self._decided: dict[Hashable, list] = {}  # key -> [ONE or ALL, calls left, too slow for all cores]
         self._lock = threading.Lock()
 
     def force(self, parallel: bool | None) -> None:
@@ -83,8 +83,9 @@ class Dispatch:
         return bool(seen[1]) and bool(seen[2]) and _median(seen[2]) < MARGIN * _median(seen[1])
 
     def choose(self, key: Hashable, nbytes: int) -> int:
-        """For a step that cannot run twice: :data:`ONE`, :data:`ALL`, or a trial to time and
-        :meth:`record` (:data:`TIME_ONE`, :data:`TIME_ALL`)."""
+        """For a step that cannot run twice: :data:`ONE` or :data:`ALL`; a trial to time and :meth:`record`
+        (:data:`TIME_ONE`, :data:`TIME_ALL`); or, between trials where all cores were chosen, an all-cores
+        call to time and record too (:data:`CHECK_ALL`: a call slower than one core restarts the trials)."""
         decided = self._decided.get(key)
         if decided is not None and self._forced is None:  # between trials: no lock, no count
             if decided[1] > 0:
