@@ -13,8 +13,9 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers.errors import one_line
 
-from adagrad_ref import AdagradError, adagrad, apply_updates, conventions
+from adagrad_ref import adagrad, apply_updates, conventions
 from adagrad_ref.fast.flat import FlatAdagrad
 from adagrad_ref.numerics.ulp import same_bits
 
@@ -29,20 +30,6 @@ def array_of(code):
 
 def refusal(code: str, where: str) -> str:
     return rf"^{where} has dtype {array_of(code).dtype}; expected float32 or float64 \(or complex64/complex128\)$"
-
-
-def one_line(match):
-    class Ctx:
-        def __enter__(self):
-            self.cm = pytest.raises(AdagradError, match=match)
-            self.info = self.cm.__enter__()
-
-        def __exit__(self, *exc):
-            out = self.cm.__exit__(*exc)
-            assert "\n" not in str(self.info.value)
-            return out
-
-    return Ctx()
 
 
 INIT = {

@@ -14,8 +14,9 @@ from typing import NamedTuple
 import numpy as np
 import optree
 import pytest
+from helpers.errors import one_line
 
-from adagrad_ref import AdagradError, adagrad, apply_updates
+from adagrad_ref import adagrad, apply_updates
 from adagrad_ref.state import checkpoint
 from adagrad_ref.state.checkpoint import load_state, read_metadata, save_state
 
@@ -151,18 +152,6 @@ def test_crash_mid_write_leaves_the_previous_file_intact(tmp_path):
     assert load_state(target).count == 0
     leftovers = [p for p in tmp_path.iterdir() if p.name != "s.npz"]
     assert leftovers and all(p.name.startswith(".s.npz.") for p in leftovers)  # the half-written temp file
-
-
-def one_line(match):
-    return pytest.raises(AdagradError, match=match)
-
-
-@pytest.fixture
-def saved(tmp_path):
-    opt = adagrad(0.1)
-    f = tmp_path / "s.npz"
-    save_state(f, opt.init({"w": np.ones(64, np.float32), "v": np.ones(3)}), optimizer=opt)
-    return f
 
 
 def rewrite(src, dst, edit_member):

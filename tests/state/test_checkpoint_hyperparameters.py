@@ -8,8 +8,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers.errors import one_line
 
-from adagrad_ref import AdagradError, adagrad, conventions, load_state, save_state
+from adagrad_ref import adagrad, conventions, load_state, save_state
 from adagrad_ref.state.checkpoint import read_metadata
 
 PYTORCH = {"lr": 0.1, "lr_decay": 0.5, "weight_decay": 0.1, "initial_accumulator_value": 0.0, "eps": 1e-10}
@@ -19,10 +20,6 @@ def saved(tmp_path, opt, name="s.npz"):
     path = tmp_path / name
     save_state(path, opt.init({"w": np.zeros(3)}), optimizer=opt)
     return path
-
-
-def one_line(match):
-    return pytest.raises(AdagradError, match=match)
 
 
 @pytest.mark.parametrize("name", sorted(conventions.FACTORIES))

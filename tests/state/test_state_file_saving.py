@@ -13,14 +13,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
+from helpers.errors import one_line
 
-from adagrad_ref import AdagradError, AdagradState
+from adagrad_ref import AdagradState
 from adagrad_ref.state.checkpoint import load_state, read_metadata, save_state
-
-
-def one_line(match):
-    return pytest.raises(AdagradError, match=match)
 
 
 def state_of(tree, count=3):

@@ -18,8 +18,9 @@ from typing import NamedTuple
 import numpy as np
 import optree
 import pytest
+from helpers.errors import one_line
 
-from adagrad_ref import AdagradError, AdagradState, adagrad
+from adagrad_ref import AdagradState, adagrad
 from adagrad_ref.state import statefile as sf
 from adagrad_ref.state.checkpoint import load_state, read_metadata, save_state
 
@@ -29,10 +30,6 @@ Renamed = collections.namedtuple("Renamed", ["class", "w"], rename=True)  # fiel
 class Layer(NamedTuple):
     w: np.ndarray
     b: np.ndarray | None
-
-
-def one_line(match):
-    return pytest.raises(AdagradError, match=match)
 
 
 def raw(tree):
@@ -215,14 +212,6 @@ def test_like_checks_dtypes_and_shapes_not_only_the_structure(tmp_path):
 
 
 # ---------------------------------------------------------------- bounded reading
-
-
-@pytest.fixture
-def saved(tmp_path):
-    opt = adagrad(0.1)
-    f = tmp_path / "s.npz"
-    save_state(f, opt.init({"w": np.ones(64, np.float32), "v": np.ones(3)}), optimizer=opt)
-    return f
 
 
 def members(path):
