@@ -69,3 +69,15 @@ def random_floats(rng: np.random.Generator, n: int, dtype: type, with_edges: boo
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261124)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A state file of adagrad(0.1) over a float32 and a float64 leaf, saved with its optimizer
+    (the state-file tests' common input)."""
+    from adagrad_ref import adagrad, save_state
+
+    opt = adagrad(0.1)
+    f = tmp_path / "s.npz"
+    save_state(f, opt.init({"w": np.ones(64, np.float32), "v": np.ones(3)}), optimizer=opt)
+    return f
