@@ -76,7 +76,11 @@ def _plot_api(ax, cases: list[dict]) -> None:
         ax.bar(xs, ms, width, label=label, color=color)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))])
     ax.set_xticklabels(
-        [f"{c['leaves']} leaves\n{c['elements'] / 1e6:.1f} M {c['dtype']}" for c in cases], fontsize=9
+        [
+            f"{c['leaves']} leaves\n{c.get('layout', '1-D')}, {c['dtype']}\n{c['elements'] / 1e6:.1f} M"
+            for c in cases
+        ],
+        fontsize=9,
     )
     ax.set_ylabel("ms per step (update + apply_updates), lower is better")
     ax.set_title("The optax-shaped API on a model's pytree")
