@@ -5,7 +5,8 @@ only the time differs, and where the two cross depends on the CPU (measured: a f
 10,000 elements is faster on one core of an AMD EPYC, on two of an Intel Xeon) and on the machine's
 load (on 2 cores shared with another busy process, all cores can be many times slower than one).
 So a :class:`Dispatch` times both on the first calls of each kind and size, runs the faster, and
-measures again every :data:`Dispatch.REVISIT` calls.
+measures again every :data:`Dispatch.REVISIT` calls, or sooner where all cores were chosen and
+:data:`SLOW_CALLS` all-cores calls in a row were slower than one core.
 
 Two kinds of callers:
 
@@ -21,11 +22,26 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-__all__ = ["ALL", "CHECK_ALL", "MARGIN", "ONE", "TIMED_ALL_CORES", "TIME_ALL", "TIME_ONE", "Dispatch"]
+__all__ = [
+    "ALL",
+    "CHECK_ALL",
+    "MARGIN",
+    "ONE",
+    "SLOW_CALLS",
+    "TIMED_ALL_CORES",
+    "TIME_ALL",
+    "TIME_ONE",
+    "Dispatch",
+]
 
 #: All cores are chosen only if their median time is below this fraction of one core's: on a machine
 #: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
 MARGIN = 0.9
+
+#: All cores chosen, this many all-cores calls in a row slower than one core's median (or twice their own)
+#: start the trials again: the machine changed (another process took a core). One such call alone is not
+#: enough: a garbage collection or a preemption makes one slow call, and trials cost one-core calls.
+SLOW_CALLS = 2
 
 #: What :meth:`Dispatch.choose` answers: run on one core or all, untimed; timed, as a trial; or on all cores,
 #: timed, to check the choice (odd: all cores; above ALL: time it and :meth:`Dispatch.record` the time).
@@ -43,7 +59,8 @@ class Dispatch:
     The first :data:`TRIALS` calls of a key alternate one core and all cores, timing each (for
     :meth:`run`, a first call runs both, untimed: it loads and warms each kernel); from then on the
     faster of the two medians runs (all cores only if faster by :data:`MARGIN`), and every
-    :data:`REVISIT` calls the trials are run again (the machine's load changes). ``force(True/False)``
+    :data:`REVISIT` calls the trials are run again (the machine's load changes; sooner after
+    :data:`SLOW_CALLS` too slow all-cores calls in a row). ``force(True/False)``
     fixes the choice (``None``: measure again). At most :data:`KEYS` keys are remembered. A call of
     fewer than ``serial_below_bytes`` runs on one core, unmeasured (the threads' start would cost more
     than its whole work).
@@ -53,11 +70,14 @@ class Dispatch:
     REVISIT = 500
     KEYS = 64
 
-    def __init__(self, serial_below_bytes: int = 0) -> None:
+    def __init__(self, serial_below_bytes: int = 0, clock: Callable[[], float] = time.perf_counter) -> None:
         self.serial_below_bytes = serial_below_bytes
+        self._clock = clock  # seconds, for run()'s timings (a test passes its own)
         self._forced: bool | None = None
-        self._seen: dict[Hashable, list] = {}  # key -> [calls, one core's times, all cores' times]
-        self._decided: dict[Hashable, list] = {}  # key -> [ONE or ALL, calls left, too slow for all cores]
+        # key -> [calls, one core's times, all cores' times, slow calls in a row, both kernels run once]
+        self._seen: dict[Hashable, list] = {}
+        # key -> [ONE or ALL, calls left, too slow for all cores, slow calls in a row]
+        self._decided: dict[Hashable, list] = {}
         self._lock = threading.Lock()
 
     def force(self, parallel: bool | None) -> None:
@@ -70,7 +90,7 @@ class Dispatch:
         with self._lock:
             seen = self._seen.get(key)
             if seen is None:
-                seen = self._seen[key] = [0, [], []]
+                seen = self._seen[key] = [0, [], [], 0, False]
                 if len(self._seen) > self.KEYS:
                     oldest = next(iter(self._seen))
                     del self._seen[oldest]
@@ -85,7 +105,8 @@ class Dispatch:
     def choose(self, key: Hashable, nbytes: int) -> int:
         """For a step that cannot run twice: :data:`ONE` or :data:`ALL`; a trial to time and :meth:`record`
         (:data:`TIME_ONE`, :data:`TIME_ALL`); or, between trials where all cores were chosen, an all-cores
-        call to time and record too (:data:`CHECK_ALL`: a call slower than one core restarts the trials)."""
+        call to time and record too (:data:`CHECK_ALL`: :data:`SLOW_CALLS` in a row slower than one core
+        restart the trials)."""
         decided = self._decided.get(key)
         if decided is not None and self._forced is None:  # between trials: no lock, no count
             if decided[1] > 0:
@@ -100,7 +121,7 @@ class Dispatch:
         if phase == 0 or phase > self.TRIALS:
             how = ALL if self._faster_all(seen) else ONE
             if phase > self.TRIALS:  # the calls up to the next trials need no count
-                self._decided[key] = [how, self.REVISIT - 1 - phase, self._too_slow(seen)]
+                self._decided[key] = [how, self.REVISIT - 1 - phase, self._too_slow(seen), 0]
                 seen[0] = self.REVISIT - 1
             return how
         if phase == 1:  # (re)start the trials
@@ -115,11 +136,15 @@ class Dispatch:
 
     def record(self, key: Hashable, all_cores: bool, seconds: float) -> None:
         """The time of a call :meth:`choose` asked to time: a trial's, kept; or an all-cores call's between
-        trials, which starts the trials again at the next call if it was too slow."""
+        trials, which starts the trials again at the next call if it was the :data:`SLOW_CALLS`-th too
+        slow in a row."""
         seen = self._seen.get(key)
         decided = self._decided.get(key)
         if decided is not None:
-            if all_cores and seconds > decided[2] and seen is not None:
+            if not all_cores:
+                return
+            decided[3] = decided[3] + 1 if seconds > decided[2] else 0
+            if decided[3] >= SLOW_CALLS and seen is not None:
                 self._decided.pop(key, None)
                 seen[0] = self.REVISIT  # the next call is the first of new trials
             return
@@ -129,29 +154,34 @@ class Dispatch:
     def run(
         self, key: Hashable, nbytes: int, serial: Callable[[], None], parallel: Callable[[], None]
     ) -> None:
-        """For a step that may run twice (fresh outputs): run the faster, measuring as the class says."""
+        """For a step that may run twice (fresh outputs): run the faster, measuring as the class says (the
+        first call of a key runs both kernels, untimed; trials started again later time from their first
+        call)."""
         if self._forced is not None or nbytes < self.serial_below_bytes:
             (parallel if self._forced else serial)()
             return
         seen, phase = self._count(key)
-        if phase == 1:  # (re)start: both kernels loaded and warmed by this call, which runs each once
-            seen[1], seen[2] = [], []  # (the same outputs written twice: every element is independent)
-            serial()
-            parallel()
-            return
+        if phase == 1:  # (re)start the trials
+            seen[1], seen[2], seen[3] = [], [], 0
+            if not seen[4]:  # the first: both kernels loaded and warmed by this call, which runs each once
+                seen[4] = True  # (the same outputs written twice: every element is independent)
+                serial()
+                parallel()
+                return
         if phase == 0 or phase > 1 + self.TRIALS:
             if not self._faster_all(seen):
                 serial()
                 return
-            t = time.perf_counter()
+            t = self._clock()
             parallel()
-            if time.perf_counter() - t > self._too_slow(seen):  # the machine changed: measure again
+            seen[3] = seen[3] + 1 if self._clock() - t > self._too_slow(seen) else 0
+            if seen[3] >= SLOW_CALLS:  # the machine changed: measure again
                 seen[0] = self.REVISIT
             return
         use_all = phase % 2 == 1
-        t = time.perf_counter()
+        t = self._clock()
         (parallel if use_all else serial)()
-        seen[2 if use_all else 1].append(time.perf_counter() - t)
+        seen[2 if use_all else 1].append(self._clock() - t)
 
     def choice(self, key: Hashable) -> bool | None:
         """What the measurements chose for ``key`` so far (``None``: not measured yet)."""

@@ -8,7 +8,7 @@ import pytest
 
 from adagrad_ref import adagrad_step_inplace
 from adagrad_ref.fast import kernels
-from adagrad_ref.fast.dispatch import ALL, CHECK_ALL, MARGIN, ONE, TIME_ALL, TIME_ONE, Dispatch
+from adagrad_ref.fast.dispatch import ALL, CHECK_ALL, MARGIN, ONE, SLOW_CALLS, TIME_ALL, TIME_ONE, Dispatch
 
 
 def trials(d: Dispatch, key, one_s: float, all_s: float) -> list[int]:
@@ -81,19 +81,63 @@ def test_a_subclass_is_stepped_through_its_plain_view_with_the_same_dispatch():
     assert kernels.STEP_DISPATCH._seen.get(("f", p.nbytes.bit_length()))  # counted by the dispatch
 
 
-def test_an_all_cores_call_slower_than_one_core_starts_the_trials_again():
-    """Another process takes the second core after the trials: an all-cores call then takes milliseconds.
-    One such call (slower than one core's median) makes the next call the first of new trials, not the
-    500th."""
+def test_all_cores_calls_slower_than_one_core_in_a_row_start_the_trials_again():
+    """Another process takes the second core after the trials: all-cores calls then take milliseconds.
+    SLOW_CALLS such calls in a row (slower than one core's median) make the next call the first of new
+    trials, not the 500th; one alone (a garbage collection, a preemption) does not."""
     d = Dispatch(serial_below_bytes=1024)
     trials(d, "k", one_s=2.0, all_s=1.0)
     assert d.choose("k", 1 << 20) == ALL and d.choose("k", 1 << 20) == CHECK_ALL
     d.record("k", True, 1.5)  # slower than its trials, not than one core: kept
-    assert d.choose("k", 1 << 20) == CHECK_ALL
-    d.record("k", True, 2.5)  # slower than one core's median
+    for _ in range(3):  # one slow call between normal ones, three times: kept
+        assert d.choose("k", 1 << 20) == CHECK_ALL
+        d.record("k", True, 2.5)
+        assert d.choose("k", 1 << 20) == CHECK_ALL
+        d.record("k", True, 1.0)
+    for _ in range(SLOW_CALLS):
+        assert d.choose("k", 1 << 20) == CHECK_ALL
+        d.record("k", True, 2.5)  # slower than one core's median
     assert d.choose("k", 1 << 20) == TIME_ALL  # the trials again
     assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ONE  # (the first was asked above)
     assert d.choice("k") is False
+
+
+def test_run_warms_both_kernels_once_and_restarts_its_trials_after_slow_calls_in_a_row():
+    """:meth:`Dispatch.run` (the tree API): its first call runs each kernel once, untimed; then trials; a
+    single slow all-cores call keeps the choice, SLOW_CALLS in a row start timed trials at once (no
+    second warm-up: it would run a step twice for nothing)."""
+    clock = {"t": 0.0}
+    ran: list[str] = []
+    cost = {"serial": 2.0, "parallel": 1.0}
+
+    def kernel(name: str):
+        def call() -> None:
+            ran.append(name)
+            clock["t"] += cost[name]
+
+        return call
+
+    d = Dispatch(serial_below_bytes=1024, clock=lambda: clock["t"])
+
+    def run() -> str:
+        ran.clear()
+        d.run("k", 1 << 20, kernel("serial"), kernel("parallel"))
+        return "+".join(ran)
+
+    assert run() == "serial+parallel"  # the first call: both, untimed
+    trial_runs = [run() for _ in range(Dispatch.TRIALS)]
+    assert trial_runs.count("serial") == trial_runs.count("parallel") == Dispatch.TRIALS // 2
+    assert d.choice("k") is True and run() == "parallel"
+    cost["parallel"] = 3.0  # one slow call (slower than one core's 2.0): the choice stays
+    assert run() == "parallel"
+    cost["parallel"] = 1.0
+    assert run() == "parallel" and d.choice("k") is True
+    cost["parallel"] = 3.0
+    assert [run() for _ in range(SLOW_CALLS)] == ["parallel"] * SLOW_CALLS
+    # trials again, timed from their first call; all cores now slower: one core chosen
+    again = [run() for _ in range(Dispatch.TRIALS + 1)]
+    assert "serial+parallel" not in again and again[0] == "parallel"
+    assert d.choice("k") is False and run() == "serial"
 
 
 def test_a_child_forked_after_the_tree_api_ran_on_all_cores_steps_serially():

@@ -261,3 +261,48 @@ def test_non_contiguous_and_big_endian_leaves_give_the_same_bits(rng):
     mixed = apply_updates({"x": np.ones(3, np.float32)}, {"x": np.full(3, 0.1)})  # float64 update
     assert mixed["x"].dtype == np.float32
     assert _bits_equal(mixed["x"], (np.ones(3, np.float32) + np.full(3, 0.1)).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_a_tree_of_one_dtype_gives_the_numpy_reference_s_bits(rng, monkeypatch, dtype):
+    """A model's tree is mostly of one dtype: its leaves are grouped, made contiguous and checked in bulk
+    (tree._groups, tree._contiguous, validation._all_plain), not one Python call per leaf. The same bits
+    as the reference, with a non-contiguous leaf among them (copied) and without."""
+    shapes = [(3, 5), (7,), (), (0,), (tree._CHUNK + 3,), (4, 6)]
+
+    complex_ = np.dtype(dtype).kind == "c"
+    real = np.float64 if dtype == np.float64 else np.float32
+
+    def make():
+        out = [random_floats(rng, int(np.prod(s)), real, not complex_).reshape(s) for s in shapes]
+        return [(a + 1j * a if complex_ else a).astype(dtype) for a in out]
+
+    params = dict(zip("abcdef", make(), strict=True))
+    for fortran in (False, True):
+        grads = dict(zip("abcdef", make(), strict=True))
+        if fortran:  # a Fortran-ordered leaf: not C-contiguous, copied
+            grads["f"] = np.asfortranarray(grads["f"])
+            assert not grads["f"].flags.c_contiguous
+        ref, fast = adagrad(0.3), adagrad(0.3, backend="numba")
+        u_ref, s_ref = ref.update(grads, ref.init(params))
+        u_fast, s_fast = fast.update(grads, fast.init(params))
+        for a, b in zip(_leaves((u_fast, s_fast)), _leaves((u_ref, s_ref)), strict=True):
+            assert _bits_equal(a, b)
+        w_fast = apply_updates(params, u_fast)
+        w_ref = _numpy_apply(monkeypatch)(params, u_ref)
+        for a, b in zip(_leaves(w_fast), _leaves(w_ref), strict=True):
+            assert _bits_equal(a, b)
+
+
+def test_the_data_addresses_read_in_bulk_are_numpy_s():
+    """tree._addresses reads each array's data pointer in one compiled loop; it must be NumPy's own for
+    every kind of array a step hands it (views at an offset, 0-d, empty, a subclass, read-only)."""
+    base = np.arange(60.0)
+    ro = base[5:].copy()
+    ro.flags.writeable = False
+    arrays = [base, base[7:], base.reshape(6, 10)[2:], np.float32(2) * base, np.empty(0), np.asarray(3.0), ro]
+    arrays.append(np.ndarray.view(base[11:], np.memmap))
+    want = [a.__array_interface__["data"][0] for a in arrays]
+    assert tree._addresses is tree._addresses_by_id  # the fast reading was validated at import here
+    assert tree._addresses(arrays).tolist() == want
+    assert tree._addresses_by_interface(arrays).tolist() == want
