@@ -74,6 +74,10 @@ def _plot_api(ax, cases: list[dict]) -> None:
         ms = [c["seconds"][impl] * 1e3 for c in cases if impl in c["seconds"]]
         label, color = _API_STYLE[impl]
         ax.bar(xs, ms, width, label=label, color=color)
+    limits = [(i, c["traffic_limit_s"] * 1e3) for i, c in enumerate(cases) if "traffic_limit_s" in c]
+    for k, (i, ms_) in enumerate(limits):  # the floor of the Numba backend's 7 N of traffic
+        ax.hlines(ms_, i - width / 2, i + width / 2, colors="black", linewidth=2,
+                  label="its traffic limit (7 N at the measured bandwidth)" if k == 0 else None)  # fmt: skip
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))])
     ax.set_xticklabels(
         [

@@ -5,6 +5,16 @@ model-shaped pytrees of 10 to 1,000 leaves (:func:`model_tree`), float32 and flo
 jitted optax (the update and ``optax.apply_updates`` in one ``jax.jit``, with params and state
 donated, and not), torch's fused Adagrad over the same tensors, and (at 200 leaves) the NumPy
 backend. :func:`api_lines` and :func:`api_targets` are its table and its targets in the report.
+
+**The API's own limit.** Its semantics fix its memory traffic: ``update`` reads g and G and writes
+fresh u and G (4 N elements), ``apply_updates`` reads p and u and writes a fresh w (3 N): 7 N in
+all, however it is computed (u is returned, so it is written, and read again by the second call).
+Jitted optax fuses both into one pass over g, G, p (5 N, plus one read per fresh output line it
+does not stream: up to 7 N); donated optax and torch's fused step work in place (5 N). So on a tree
+too large for the caches the step can be no faster than 7 N bytes at the memory bandwidth, and a
+peer that reaches the bandwidth is at most 7/5 slower. :func:`bench_api` measures that limit in the
+same interleaved run: the traffic roof (:func:`adagrad_ref.tools.roofs.traffic_roof`, 5 N per call)
+over three flat arrays of the tree's size, times 7/5 (:data:`API_TRAFFIC`).
 """
 
 from __future__ import annotations
@@ -13,11 +23,12 @@ import gc
 import statistics
 import sys
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from adagrad_ref import Adagrad, apply_updates
-from adagrad_ref.tools.roofs import EPS, G0, LR
+from adagrad_ref.tools.roofs import EPS, G0, LR, traffic_roof
 from adagrad_ref.tools.timing import measure_interleaved
 
 __all__ = [
@@ -35,6 +46,8 @@ __all__ = [
 
 #: The optax-shaped API (update, then apply_updates) with the Numba backend against jitted optax.
 API_TARGET = 1.5
+#: Elements moved by update + apply_updates (7 N) over those moved by one call of the traffic roof (5 N).
+API_TRAFFIC = 7 / 5
 API_NAMES = {
     "numba_api": "**Numba backend**",
     "numpy_api": "NumPy backend",
@@ -145,6 +158,9 @@ def bench_api(
             for _ in range(1 + tree.Dispatch.TRIALS):  # its one-core/all-cores trials, before the clock
                 numba_step()
             steps: dict[str, Callable[[], None]] = {"numba_api": numba_step}
+            n = sum(v.size for v in params.values())
+            roof_arrays = [np.ones(n, dtype) for _ in range(3)]  # p, g, G: 5 N per call, no math
+            steps["traffic_roof"] = partial(traffic_roof(True), *roof_arrays)
             if jax_ok:
                 steps["optax_jit"] = optax_tree_step(params, grads, donate=False)
                 steps["optax_donated"] = optax_tree_step(params, grads, donate=True)
@@ -164,11 +180,13 @@ def bench_api(
                     "smallest": int(min(v.size for v in params.values())),
                     "largest": int(max(v.size for v in params.values())),
                     "seconds": {k: statistics.median(v) for k, v in samples.items()},
+                    # 7 N bytes (update + apply_updates) at the bandwidth the roof reached (see the module)
+                    "traffic_limit_s": statistics.median(samples["traffic_roof"]) * API_TRAFFIC,
                     "samples": samples,
                     "numba_all_cores": tree.choices(),
                 }
             )
-            del steps
+            del steps, roof_arrays
             tree.POOL.clear()
             tree.DISPATCH.force(None)  # forget this case's measurements
     return rows
@@ -194,14 +212,22 @@ def api_lines(result: dict) -> list[str]:
     if not cases:
         return []
     impls = [k for k in API_NAMES if any(k in c["seconds"] for c in cases)]
+    limit = all("traffic_limit_s" in c for c in cases)
     lines = [
         "**The optax-shaped API** (`solver.update(grads, state)` then `apply_updates(params, updates)`) on "
         "model-shaped pytrees, ms per step, and in brackets the time over the Numba backend's "
         "(above 1: the Numba backend is faster). optax: `update` and `apply_updates` in one `jax.jit`; "
-        "torch: `torch.optim.Adagrad(fused=True).step()` on the same tensors.",
+        "torch: `torch.optim.Adagrad(fused=True).step()` on the same tensors."
+        + (
+            " *Limit*: the API's own traffic (7 N elements: fresh updates, state and params) at the memory "
+            "bandwidth measured in the same run, and in brackets the limit over the Numba backend's time "
+            "(1: at the limit). Peers that work in place, or fuse both calls, move 5 N."
+            if limit
+            else ""
+        ),
         "",
-        "| tree | " + " | ".join(API_NAMES[k] for k in impls) + " |",
-        "|---|" + "---|" * len(impls),
+        "| tree | " + ("limit | " if limit else "") + " | ".join(API_NAMES[k] for k in impls) + " |",
+        "|---|" + "---|" * (len(impls) + limit),
     ]
     for c in cases:
         s = c["seconds"]
@@ -211,6 +237,10 @@ def api_lines(result: dict) -> list[str]:
             else f"{s[k] * 1e3:,.1f}" + ("" if k == "numba_api" else f" ({s[k] / s['numba_api']:.2f}×)")
             for k in impls
         ]
+        if limit:
+            cells.insert(
+                0, f"{c['traffic_limit_s'] * 1e3:,.1f} ({c['traffic_limit_s'] / s['numba_api']:.2f})"
+            )
         tree = f"{c['leaves']:,} leaves ({c.get('layout', '1-D')}), {c['elements']:,} {c['dtype']}"
         tree += f" ({c['smallest']:,} to {c['largest']:,})"
         lines.append(f"| {tree} | " + " | ".join(cells) + " |")
