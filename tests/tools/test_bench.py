@@ -312,3 +312,31 @@ def test_model_trees_are_seeded_and_shaped_like_a_model():
     assert all(np.array_equal(params[k], again[k]) for k in params)
     assert any(v.ndim == 2 for v in params.values()) and any(v.ndim == 1 for v in params.values())
     assert all(g.shape == params[k].shape and g.dtype == np.float32 for k, g in grads.items())
+
+
+def test_every_timed_block_starts_after_untimed_calls_of_the_same_step():
+    """measure_interleaved settles each block (the previous implementation's spinning threads and cached
+    data cost the first call after it): the calls come in runs of one step, each longer than the timed
+    calls alone, and every repeat times every step once, in a rotating order."""
+    from itertools import groupby
+
+    from adagrad_ref.tools import timing
+
+    log: list[str] = []
+
+    def step(name: str):
+        def call() -> None:
+            log.append(name)
+            time.sleep(0.002)
+
+        return call
+
+    samples = timing.measure_interleaved({"a": step("a"), "b": step("b")}, repeats=3, min_seconds=0.001)
+    assert {k: len(v) for k, v in samples.items()} == {"a": 3, "b": 3}
+    # before the blocks: two warm-up calls of each, then one call each to count the timed and settle calls
+    assert log[:8] == ["a", "a", "b", "b", "a", "b", "a", "b"]
+    runs = [(name, len(list(calls))) for name, calls in groupby(log[8:])]
+    # the blocks a | b, b | a, a | b: same-step neighbours merge into runs of 1, 2, 2 and 1 blocks; a 2 ms
+    # step is timed once per block (min_seconds 1 ms), so only the settle calls make a run this long
+    assert [name for name, _ in runs] == ["a", "b", "a", "b"]
+    assert all(length >= 2 * blocks for (_, length), blocks in zip(runs, [1, 2, 2, 1], strict=True))
