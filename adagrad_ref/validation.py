@@ -224,13 +224,14 @@ def _plain(leaf: Any) -> bool:
 
 
 _NATIVE_SUPPORTED = frozenset(np.dtype(t) for t in SUPPORTED_DTYPES)
-_DTYPE = operator.attrgetter("dtype")
-_SHAPE = operator.attrgetter("shape")
+#: A leaf's dtype and shape, as C-level getters for ``map`` over a tree's leaves (no Python call per leaf).
+DTYPE_OF = operator.attrgetter("dtype")
+SHAPE_OF = operator.attrgetter("shape")
 
 
 def _all_plain(leaves: list[Any]) -> bool:
     """:func:`_plain` of every leaf, in bulk (no Python call per leaf: a model's tree has hundreds)."""
-    return set(map(type, leaves)) <= {np.ndarray} and set(map(_DTYPE, leaves)) <= _NATIVE_SUPPORTED
+    return set(map(type, leaves)) <= {np.ndarray} and set(map(DTYPE_OF, leaves)) <= _NATIVE_SUPPORTED
 
 
 def _arrays(name: str, paths: trees.LeafPaths, leaves: list[Any]) -> list[np.ndarray]:
@@ -296,8 +297,8 @@ def check_update_leaves(
     if where is not None:
         raise AdagradError(f"grads does not match the structure of state.sum_of_squares: {where}")
     g_leaves = _arrays("grads", g_paths, g_leaves)
-    same = list(map(_SHAPE, g_leaves)) == list(map(_SHAPE, sums))
-    same = same and list(map(_DTYPE, g_leaves)) == list(map(_DTYPE, sums))
+    same = list(map(SHAPE_OF, g_leaves)) == list(map(SHAPE_OF, sums))
+    same = same and list(map(DTYPE_OF, g_leaves)) == list(map(DTYPE_OF, sums))
     for i, (g, G) in enumerate(zip([] if same else g_leaves, [] if same else sums, strict=True)):
         if g.shape != G.shape:
             raise AdagradError(
@@ -364,7 +365,7 @@ def check_apply_updates_leaves(
     if (
         _all_plain(p_leaves)
         and _all_plain(u_leaves)
-        and list(map(_SHAPE, p_leaves)) == list(map(_SHAPE, u_leaves))
+        and list(map(SHAPE_OF, p_leaves)) == list(map(SHAPE_OF, u_leaves))
     ):
         return p_leaves, u_leaves, spec  # every pair two plain arrays of one shape: nothing to convert
     ps, us = [], []

@@ -67,7 +67,7 @@ from numba.extending import intrinsic
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.dispatch import Dispatch
 from adagrad_ref.fast.kernels import element_step, parallel_or_serial
-from adagrad_ref.validation import in_dtype
+from adagrad_ref.validation import DTYPE_OF, SHAPE_OF, in_dtype
 
 __all__ = [
     "DISPATCH",
@@ -435,9 +435,7 @@ def _contiguous(arrays: list[np.ndarray]) -> list[np.ndarray]:
 
 
 _C_CONTIGUOUS = operator.attrgetter("flags.c_contiguous")
-_DTYPE = operator.attrgetter("dtype")
 _SIZE = operator.attrgetter("size")
-_SHAPE = operator.attrgetter("shape")
 
 
 def _groups(dtypes: list[np.dtype]) -> tuple[dict[type, list[int]], list[int]]:
@@ -523,7 +521,7 @@ def update_leaves(
     leaves in one compiled call per dtype, into pooled buffers; any other leaf by ``leaf_update``."""
     u_out: list[Any] = [None] * len(g_leaves)
     G_new: list[Any] = [None] * len(g_leaves)
-    groups, others = _groups(list(map(_DTYPE, G_leaves)))
+    groups, others = _groups(list(map(DTYPE_OF, G_leaves)))
     for i in others:
         u_out[i], G_new[i] = leaf_update(g_leaves[i], G_leaves[i], learning_rate, eps)
     for scalar, index in groups.items():
@@ -551,7 +549,7 @@ def update_leaves(
             serial,
             partial(parallel_or_serial, parallel, serial),
         )
-        shapes = list(map(_SHAPE, gs))
+        shapes = list(map(SHAPE_OF, gs))
         for i, u, G in zip(index, _views(u_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
             u_out[i], G_new[i] = u, G
     return u_out, G_new
@@ -594,6 +592,6 @@ def apply_leaves(
             serial,
             partial(parallel_or_serial, parallel, serial),
         )
-        for i, w in zip(index, _views(buf, list(map(_SHAPE, ps)), sizes), strict=True):
+        for i, w in zip(index, _views(buf, list(map(SHAPE_OF, ps)), sizes), strict=True):
             out[i] = w
     return out
