@@ -38,7 +38,7 @@ __all__ = [
 #: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
 MARGIN = 0.9
 
-#: All cores chosen, this many all-cores calls in a row slower than one core's median (or twice their own)
+#: All cores chosen, this many all-cores calls in a row slower than both one core's median and twice their own
 #: start the trials again: the machine changed (another process took a core). One such call alone is not
 #: enough: a garbage collection or a preemption makes one slow call, and trials cost one-core calls.
 SLOW_CALLS = 2
@@ -131,7 +131,7 @@ class Dispatch:
     @staticmethod
     def _too_slow(seen: list) -> float:
         """An all-cores call slower than this says the machine changed (another process took the second
-        core: then a call can take milliseconds): slower than one core's median, or than twice its own."""
+        core: then a call can take milliseconds): slower than both one core's median and twice its own."""
         return max(_median(seen[1]), 2 * _median(seen[2])) if seen[1] and seen[2] else float("inf")
 
     def record(self, key: Hashable, all_cores: bool, seconds: float) -> None:

@@ -522,12 +522,22 @@ def update_leaves(
     u_out: list[Any] = [None] * len(g_leaves)
     G_new: list[Any] = [None] * len(g_leaves)
     groups, others = _groups(list(map(DTYPE_OF, G_leaves)))
-    for i in others:
-        u_out[i], G_new[i] = leaf_update(g_leaves[i], G_leaves[i], learning_rate, eps)
+    # In leaf order, as the reference: the other leaves' steps, and each group's hyperparameters checked
+    # at its first leaf (a refusal names the dtype of the first leaf that refuses them).
+    hyper: dict[type, tuple[Any, Any]] = {}
+    first = {index[0]: scalar for scalar, index in groups.items()}
+    for i in sorted([*others, *first]):
+        if i in first:
+            dtype = np.dtype(first[i])
+            hyper[first[i]] = (
+                in_dtype("learning_rate", learning_rate, dtype, negate=True),
+                in_dtype("eps", eps, dtype),
+            )
+        else:
+            u_out[i], G_new[i] = leaf_update(g_leaves[i], G_leaves[i], learning_rate, eps)
     for scalar, index in groups.items():
         dtype = np.dtype(scalar)
-        neg_lr = in_dtype("learning_rate", learning_rate, dtype, negate=True)
-        eps_ = in_dtype("eps", eps, dtype)
+        neg_lr, eps_ = hyper[scalar]
         every = len(index) == len(g_leaves)
         gs = _contiguous(g_leaves if every else [g_leaves[i] for i in index])
         Gs = _contiguous(G_leaves if every else [G_leaves[i] for i in index])
@@ -563,9 +573,10 @@ def apply_leaves(
     """``w + u`` of checked leaves (``None`` where params hold ``None``): leaves of one dtype, float32
     or float64, in one compiled call per dtype into a pooled buffer; any other pair by ``add``."""
     out: list[Any] = [None] * len(p_leaves)
-    p_dtypes = [None if p is None else p.dtype for p in p_leaves]
-    u_dtypes = [None if u is None else u.dtype for u in u_leaves]
-    groups, others = _groups(p_dtypes) if p_dtypes == u_dtypes and None not in p_dtypes else ({}, [])
+    plain = not any(p is None for p in p_leaves)  # by identity: NumPy 2 says np.dtype("float64") == None
+    p_dtypes = list(map(DTYPE_OF, p_leaves)) if plain else []
+    same = plain and p_dtypes == list(map(DTYPE_OF, u_leaves))
+    groups, others = _groups(p_dtypes) if same else ({}, [])
     if not groups and not others:  # None leaves, or an update of another dtype than its param
         for i, (p, u) in enumerate(zip(p_leaves, u_leaves, strict=True)):
             if p is not None and p.dtype.type in _KERNEL_TYPES and u.dtype == p.dtype:

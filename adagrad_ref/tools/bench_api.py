@@ -11,10 +11,11 @@ fresh u and G (4 N elements), ``apply_updates`` reads p and u and writes a fresh
 all, however it is computed (u is returned, so it is written, and read again by the second call).
 Jitted optax fuses both into one pass over g, G, p (5 N, plus one read per fresh output line it
 does not stream: up to 7 N); donated optax and torch's fused step work in place (5 N). So on a tree
-too large for the caches the step can be no faster than 7 N bytes at the memory bandwidth, and a
-peer that reaches the bandwidth is at most 7/5 slower. :func:`bench_api` measures that limit in the
-same interleaved run: the traffic roof (:func:`adagrad_ref.tools.roofs.traffic_roof`, 5 N per call)
-over three flat arrays of the tree's size, times 7/5 (:data:`API_TRAFFIC`).
+too large for the caches the step can be no faster than the bytes of 7 N elements at the memory
+bandwidth, and against a peer that moves 5 N at that bandwidth the speed-up is at most 5/7.
+:func:`bench_api` measures that limit in the same interleaved run: the traffic roof
+(:func:`adagrad_ref.tools.roofs.traffic_roof`, 5 N per call) over three flat arrays of the tree's
+size, times 7/5 (:data:`API_TRAFFIC`).
 """
 
 from __future__ import annotations

@@ -343,8 +343,8 @@ def _gaps(result: dict) -> list[str]:
             "—" if r["efficiency_without_fixed"] is None else f"{r['efficiency_without_fixed']:.2f}"
             for r in unexplained
         )
-        where = "any of them" if not explained else _where(unexplained, False)
-        text += f" At {where} the fixed cost does not explain it: without it, {rest}."
+        what = f"{_where(unexplained, False)} the fixed cost does not" if explained else None
+        text += f" At {what or 'none of them does the fixed cost'} explain it: without it, {rest}."
     return [text]
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -10,12 +11,13 @@ from collections.abc import Callable
 __all__ = ["SETTLE_SECONDS", "calls_for", "cpu_name", "measure_interleaved"]
 
 
-def calls_for(step: Callable[[], None], min_seconds: float) -> int:
-    """How many calls make one sample last at least ``min_seconds``."""
+def calls_for(step: Callable[[], None], min_seconds: float, at_least: bool = False) -> int:
+    """How many calls make one sample last about ``min_seconds`` (rounded down, at least one call);
+    ``at_least``: rounded up, so that they last at least ``min_seconds``."""
     t = time.perf_counter()
     step()
     one = max(time.perf_counter() - t, 1e-7)
-    return max(1, int(min_seconds / one))
+    return max(1, math.ceil(min_seconds / one) if at_least else int(min_seconds / one))
 
 
 #: Before each timed block, untimed calls of the same step for at least this long (and at least one call).
@@ -31,16 +33,16 @@ def measure_interleaved(
     """Seconds per call of each step: every repeat times every implementation, in a rotating order.
 
     Each timed block starts with untimed calls of the same step (:data:`SETTLE_SECONDS`, at least one):
-    the implementation timed before it leaves its runtime's threads spinning and its data in the caches
-    for a few milliseconds, and the first call after it pays for that (measured on the Intel Xeon: a
-    1,000-leaf tree API step 17.6 ms alone, 22.0 ms right after jitted optax, 18.4 ms the call after).
-    So each implementation is timed as it runs in a loop of its own, as a training loop calls it.
+    the implementation timed before it leaves its runtime's threads spinning and its data in the caches,
+    and the first call after it pays most of that (measured on the Intel Xeon: a 1,000-leaf tree API
+    step 17.6 ms alone, 22.0 ms right after jitted optax, 18.4 ms the call after). It reduces that
+    carry-over; it does not remove it (the benchmark's API steps stay above their times measured alone).
     """
     for step in steps.values():  # warm-up: compile, allocate, fault the pages in
         step()
         step()
     calls = {name: calls_for(step, min_seconds) for name, step in steps.items()}
-    settle = {name: calls_for(step, SETTLE_SECONDS) for name, step in steps.items()}
+    settle = {name: calls_for(step, SETTLE_SECONDS, at_least=True) for name, step in steps.items()}
     samples: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
     for r in range(repeats):

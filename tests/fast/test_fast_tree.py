@@ -306,3 +306,22 @@ def test_the_data_addresses_read_in_bulk_are_numpy_s():
     assert tree._addresses is tree._addresses_by_id  # the fast reading was validated at import here
     assert tree._addresses(arrays).tolist() == want
     assert tree._addresses_by_interface(arrays).tolist() == want
+
+
+@pytest.mark.parametrize("order", [("f", "c"), ("c", "f")], ids=["float32 first", "complex64 first"])
+@pytest.mark.parametrize("bad", [{"learning_rate": 1e39}, {"learning_rate": 0.1, "eps": 1e39}])
+def test_a_refused_hyperparameter_names_the_first_leaf_s_dtype_as_the_reference_does(order, bad):
+    """The compiled groups and the per-leaf leaves are checked in leaf order, as the NumPy reference steps
+    them: the refusal names the dtype of the first leaf that refuses the value (the complex leaves once
+    came first, whatever their place)."""
+    from adagrad_ref import AdagradError, AdagradState
+
+    dtypes = {"f": np.float32, "c": np.complex64}
+    leaves = {f"{k}{name}": np.ones(3, dtypes[name]) for k, name in enumerate(order)}
+    state = AdagradState({k: v.copy() for k, v in leaves.items()}, np.int32(0))
+    said = []
+    for backend in ("numpy", "numba"):
+        with pytest.raises(AdagradError) as refused:
+            adagrad(**bad, backend=backend).update(leaves, state)
+        said.append(str(refused.value))
+    assert said[0] == said[1] and np.dtype(dtypes[order[0]]).name in said[1]

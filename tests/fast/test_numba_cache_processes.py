@@ -331,6 +331,7 @@ def test_only_the_parallel_kernel_holds_parallel_code(tmp_path):
         "kernels._step_kernel": [False],
         "kernels._step_kernel_parallel": [True],
         "kernels._sparse_entry": [False],
+        "tree._data_pointers": [False],  # the leaves' data addresses, read in one loop
         "tree._head": [False],  # inlined helpers of the tree kernels (not cached themselves)
         "tree._update_run": [False],
         "tree._add_run": [False],
