@@ -438,17 +438,18 @@ _C_CONTIGUOUS = operator.attrgetter("flags.c_contiguous")
 _SIZE = operator.attrgetter("size")
 
 
-def _groups(dtypes: list[np.dtype]) -> tuple[dict[type, list[int]], list[int]]:
-    """``({float32 or float64: indices of the leaves of that dtype}, indices of the other leaves)``."""
+def _groups(dtypes: list[np.dtype | None]) -> tuple[dict[type, list[int]], list[int]]:
+    """``({float32 or float64: indices of the leaves of that dtype}, indices of the other leaves)``; a
+    ``None`` marks a leaf that is not for the compiled path whatever its dtype."""
     kinds = set(dtypes)
     if len(kinds) == 1:  # one dtype, as a model's tree mostly is: no Python step per leaf
-        only = kinds.pop().type
+        only = kinds.pop()
         every = list(range(len(dtypes)))
-        return ({only: every}, []) if only in _KERNEL_TYPES else ({}, every)
+        return ({only.type: every}, []) if only is not None and only.type in _KERNEL_TYPES else ({}, every)
     groups: dict[type, list[int]] = {}
     others = []
     for i, dtype in enumerate(dtypes):
-        if dtype.type in _KERNEL_TYPES:
+        if dtype is not None and dtype.type in _KERNEL_TYPES:
             groups.setdefault(dtype.type, []).append(i)
         else:
             others.append(i)
@@ -574,15 +575,11 @@ def apply_leaves(
     or float64, in one compiled call per dtype into a pooled buffer; any other pair by ``add``."""
     out: list[Any] = [None] * len(p_leaves)
     plain = not any(p is None for p in p_leaves)  # by identity: NumPy 2 says np.dtype("float64") == None
-    p_dtypes = list(map(DTYPE_OF, p_leaves)) if plain else []
-    same = plain and p_dtypes == list(map(DTYPE_OF, u_leaves))
-    groups, others = _groups(p_dtypes) if same else ({}, [])
-    if not groups and not others:  # None leaves, or an update of another dtype than its param
-        for i, (p, u) in enumerate(zip(p_leaves, u_leaves, strict=True)):
-            if p is not None and p.dtype.type in _KERNEL_TYPES and u.dtype == p.dtype:
-                groups.setdefault(p.dtype.type, []).append(i)
-            else:
-                others.append(i)
+    keys = list(map(DTYPE_OF, p_leaves)) if plain else []
+    if not (plain and keys == list(map(DTYPE_OF, u_leaves))):  # None leaves, or another dtype than its param
+        pairs = zip(p_leaves, u_leaves, strict=True)
+        keys = [None if p is None or u.dtype != p.dtype else p.dtype for p, u in pairs]  # type: ignore[union-attr]
+    groups, others = _groups(keys)
     for i in others:
         out[i] = add(p_leaves[i], u_leaves[i])
     for scalar, index in groups.items():

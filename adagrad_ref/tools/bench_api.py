@@ -177,7 +177,7 @@ def bench_api(
                     "dtype": dtype,
                     "leaves": leaves,
                     "layout": layout,
-                    "elements": int(sum(v.size for v in params.values())),
+                    "elements": int(n),
                     "smallest": int(min(v.size for v in params.values())),
                     "largest": int(max(v.size for v in params.values())),
                     "seconds": {k: statistics.median(v) for k, v in samples.items()},
