@@ -74,8 +74,8 @@ def _f32_to_bf16(x, flush):
     b = (b & np.uint32(0x80000000)) if (flush and denormal) else b
     is_nan = (b & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
     rounded = (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
-    quiet = (b >> np.uint32(16)) | np.uint32(0x40)
-    return np.uint16(quiet if is_nan else rounded)
+    nan = ((b >> np.uint32(16)) & np.uint32(0x8000)) | np.uint32(0x7FC0)  # ml_dtypes' NaN: sign kept
+    return np.uint16(nan if is_nan else rounded)
 
 
 @njit(inline="always")
@@ -146,13 +146,14 @@ def _bf16_in(typingctx, h):
 @intrinsic
 def _bf16_rnd(typingctx, x):
     """float32 -> the nearest bfloat16 (flushed), as a float32: the bits of :func:`_bf16_out` in the
-    high half, zeros below (a NaN: its high half, quiet)."""
+    high half, zeros below (a NaN: sign | 0x7fc0, ml_dtypes' quiet NaN)."""
 
     def codegen(context, builder, signature, args):
         b = _flush_bits(builder, builder.bitcast(args[0], _I32))
         is_nan = builder.icmp_unsigned(">", builder.and_(b, _c32(0x7FFFFFFF)), _c32(0x7F800000))
         bias = builder.add(_c32(0x7FFF), builder.and_(builder.lshr(b, _c32(16)), _c32(1)))
-        r = builder.select(is_nan, builder.or_(b, _c32(0x400000)), builder.add(b, bias))
+        nan = builder.or_(builder.and_(b, _c32(0x80000000)), _c32(0x7FC00000))
+        r = builder.select(is_nan, nan, builder.add(b, bias))
         return builder.bitcast(builder.and_(r, _c32(0xFFFF0000)), _FLOAT)
 
     return types.float32(types.float32), codegen
@@ -180,7 +181,8 @@ def _f16_rnd_half(typingctx, x):
 
 @intrinsic
 def _bf16_out(typingctx, x):
-    """float32 -> bfloat16 bits: flushed, then nearest-even on the bits; a NaN keeps its high half, quiet."""
+    """float32 -> bfloat16 bits: flushed, then nearest-even on the bits; a NaN is sign | 0x7fc0 (as ml_dtypes'
+    cast: the payload is not kept)."""
 
     def codegen(context, builder, signature, args):
         b = _flush_bits(builder, builder.bitcast(args[0], _I32))
@@ -188,8 +190,8 @@ def _bf16_out(typingctx, x):
         high = builder.lshr(b, _c32(16))
         bias = builder.add(_c32(0x7FFF), builder.and_(high, _c32(1)))
         rounded = builder.lshr(builder.add(b, bias), _c32(16))  # no wrap: only NaNs exceed 0xff800000
-        quiet = builder.or_(high, _c32(0x40))
-        return builder.trunc(builder.select(is_nan, quiet, rounded), _I16)
+        nan = builder.or_(builder.and_(high, _c32(0x8000)), _c32(0x7FC0))
+        return builder.trunc(builder.select(is_nan, nan, rounded), _I16)
 
     return types.uint16(types.float32), codegen
 

@@ -4,8 +4,9 @@ the bits) against the NumPy reference of :mod:`adagrad_ref.numerics.lowprec`, bi
 The conversions are checked over every one of the 65,536 bit patterns (widening) and over 2**22
 random float32 bit patterns plus every exact tie (rounding); the step over random bit patterns of
 ``g`` and ``G`` (zeros, subnormals, NaN, Inf, values whose square overflows) and edge values, through
-every path: the ``numba`` backend, ``adagrad_step_inplace`` and ``FlatAdagrad``. Any NaN matches any
-NaN (as in the float32 tests); every other bit counts.
+every path: the ``numba`` backend, ``adagrad_step_inplace`` and ``FlatAdagrad``. Every bit counts,
+except NaN against NaN: a bfloat16 NaN must be sign | 0x7fc0 on both sides (its sign free), a float16
+NaN any NaN (see :func:`mismatches`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ HYPER = [(0.1, 0.1, 1e-7), (0.3, 0.0, 0.0), (2.5, 1e-3, 1e-3), (1e-4, 5.0, 1e-7)
 
 
 def mismatches(a, b) -> int:
+    """Elements whose bits differ, except NaN against NaN. bfloat16: such a NaN must be 0x7fc0 on both
+    sides, with either sign (both narrow a NaN to sign | 0x7fc0, ml_dtypes' rule; where two NaN operands
+    meet, IEEE leaves which sign propagates to the hardware and the compiler's operand order). float16
+    and float32: any NaN (F16C's conversions quiet a signaling NaN, NumPy's cast keeps it signaling)."""
     a, b = np.asarray(a), np.asarray(b)
     assert a.dtype == b.dtype and a.shape == b.shape
     width = {2: np.uint16, 4: np.uint32}[a.dtype.itemsize]
     nan = np.isnan(a.astype(np.float32)) & np.isnan(b.astype(np.float32))
+    if a.dtype == FORMATS["bfloat16"]:
+        nan &= ((a.view(width) & 0x7FFF) == 0x7FC0) & ((b.view(width) & 0x7FFF) == 0x7FC0)
     return int(((a.view(width) != b.view(width)) & ~nan).sum())
 
 

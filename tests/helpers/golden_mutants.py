@@ -185,7 +185,7 @@ def _lp_round(x: np.ndarray, dtype: np.dtype, flush: bool) -> np.ndarray:
     b = x.view(np.uint32).astype(np.uint64)
     rounded = (b + 0x7FFF + ((b >> 16) & 1)) >> 16
     nan = (b & 0x7FFFFFFF) > 0x7F800000
-    out = np.where(nan, (b >> 16) | 0x40, rounded).astype(np.uint16)
+    out = np.where(nan, ((b >> 16) & 0x8000) | 0x7FC0, rounded).astype(np.uint16)
     return out.view(dtype)
 
 
