@@ -338,10 +338,10 @@ def narrow(x: np.ndarray, dtype, kernels: dict | None = None) -> np.ndarray:
 
 
 def _hyper_bits(learning_rate: float, eps: float, dtype: np.dtype) -> tuple[np.uint16, np.uint16]:
-    """-η and ε in the leaf's dtype (through float32, as :func:`adagrad_ref.numerics.lowprec.scalar`), as
-    bits."""
-    neg_lr = lowprec.scalar(-learning_rate, dtype).view(_U16)[()]
-    e = lowprec.scalar(eps, dtype).view(_U16)[()]
+    """-η and ε in the leaf's dtype (through float32, as :func:`adagrad_ref.numerics.lowprec.hyperparameter`:
+    one that overflows the dtype is refused), as bits."""
+    neg_lr = lowprec.hyperparameter("learning_rate", learning_rate, dtype, negate=True).view(_U16)[()]
+    e = lowprec.hyperparameter("eps", eps, dtype).view(_U16)[()]
     return np.uint16(neg_lr), np.uint16(e)
 
 

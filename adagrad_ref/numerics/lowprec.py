@@ -34,14 +34,18 @@ bfloat16; ``tests/numerics/test_low_precision_optax.py`` compares every bit):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+from adagrad_ref.errors import AdagradError
 
 __all__ = [
     "FLOAT32_TINY",
     "add",
     "flushes",
+    "hyperparameter",
     "is_low_precision",
     "rsqrt",
     "scalar",
@@ -66,7 +70,26 @@ def flushes(dtype: Any) -> bool:
 
 def scalar(value: float, dtype: Any) -> np.ndarray:
     """A hyperparameter in the leaf's dtype, as jax rounds a weakly typed Python float: via float32."""
-    return np.asarray(np.float32(value)).astype(dtype)
+    with np.errstate(over="ignore"):  # beyond the max: Inf (refused by :func:`hyperparameter`)
+        return np.asarray(np.float32(value)).astype(dtype)
+
+
+def hyperparameter(name: str, value: float, dtype: Any, negate: bool = False) -> np.ndarray:
+    """:func:`scalar` of ``value`` (of ``-value`` if ``negate``); a finite value that rounds to Inf is
+    refused, as :func:`adagrad_ref.validation.in_dtype` refuses it for the other dtypes (a schedule's
+    η of 1e39 on bfloat16 would act as infinity).
+
+    >>> hyperparameter("learning_rate", 1e5, np.float16)
+    Traceback (most recent call last):
+    ...
+    adagrad_ref.errors.AdagradError: learning_rate 100000.0 overflows float16 (largest finite 6.55e+04)
+    """
+    r = scalar(-value if negate else value, dtype)
+    if math.isfinite(value) and not np.isfinite(r.astype(_F32)):
+        largest = np.nextafter(np.array(np.inf, dtype), np.array(0, dtype))  # as validation.in_dtype says it
+        dt = np.dtype(dtype)
+        raise AdagradError(f"{name} {float(value)!r} overflows {dt} (largest finite {largest!s})")
+    return r
 
 
 def _read(a: np.ndarray, flush: bool) -> np.ndarray:
@@ -96,8 +119,8 @@ def update_leaf(g: np.ndarray, sum_of_squares: np.ndarray, learning_rate: float,
     def r(x):  # a result, rounded to the leaf's dtype
         return _round(x, dt, fl)
 
-    minus_eta = scalar(-learning_rate, dt)
-    e = scalar(eps, dt)
+    minus_eta = hyperparameter("learning_rate", learning_rate, dt, negate=True)  # -η, via float32
+    e = hyperparameter("eps", eps, dt)
     with np.errstate(all="ignore"):
         gg = r(f(g) * f(g))  # g²
         G = r(f(gg) + f(sum_of_squares))  # G_t = g² + G_{t-1}

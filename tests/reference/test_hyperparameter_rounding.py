@@ -153,3 +153,12 @@ def test_an_overflowing_hyperparameter_is_refused_in_low_precision_too(dtype, la
         with pytest.raises(AdagradError) as e:
             adagrad(lr).init({"w": p})
         one_line(e, "learning_rate", repr(lr), dtype)
+        # A schedule's η: refused at the step that returns it, on both backends, nothing changed (it was
+        # rounded to -Inf and gave -Inf updates with a RuntimeWarning; found by a new user's probe).
+        for backend in ("numpy", "numba"):
+            opt = adagrad(lambda count, lr=lr: 0.1 if count == 0 else lr, backend=backend)
+            _, state = opt.update({"w": g}, opt.init({"w": p}))
+            with pytest.raises(AdagradError) as e:
+                opt.update({"w": g}, state)
+            one_line(e, "learning_rate", repr(lr), dtype)
+            assert f"(largest finite {largest})" in str(e.value) and int(state.count) == 1
