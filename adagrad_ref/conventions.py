@@ -60,7 +60,7 @@ import numpy as np
 import optree
 
 from adagrad_ref import validation
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, refuses_out_of_memory
 from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.reference import (
     Adagrad,
@@ -272,6 +272,7 @@ class Convention:
         self.refuse_overflow = refuse_overflow
         self.dtypes = dtypes
 
+    @refuses_out_of_memory
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` in every entry, ``count`` = 0."""
         params = validation.check_init(params, real_only=None if self.takes_complex else self.convention)
@@ -319,6 +320,7 @@ class Convention:
                     f"{' or '.join(self.dtypes)} only"
                 )
 
+    @refuses_out_of_memory
     def update(
         self, grads: Any, state: AdagradState, params: Any = None, **extra_args: Any
     ) -> tuple[Any, AdagradState]:

@@ -4,12 +4,50 @@ Every message is one line and names the offending argument or leaf path
 (``grads['layer1']['w']``), so that the command line can print it as it is.
 """
 
+import functools
 import reprlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 
 class AdagradError(ValueError):
     """Bad input to adagrad_ref: the message names what was wrong and what was expected."""
+
+
+class AdagradMemoryError(AdagradError, MemoryError):
+    """Too little memory for the arrays a call must make (a broadcast view of 10**12 elements as grads,
+    say): an :class:`AdagradError`, and a ``MemoryError`` for code that catches that."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def refuses_out_of_memory(fn: F) -> F:
+    """``fn``, with a ``MemoryError`` raised inside it turned into an :class:`AdagradMemoryError` of one
+    line naming ``fn`` (the public calls that allocate arrays the size of their input). Nothing is
+    lost: the calls it wraps write their results into new arrays only.
+
+    >>> import numpy as np
+    >>> @refuses_out_of_memory
+    ... def full(n):
+    ...     return np.zeros(n)
+    >>> full(2**50)
+    Traceback (most recent call last):
+    ...
+    adagrad_ref.errors.AdagradMemoryError: full: out of memory: Unable to allocate 8.00 PiB for an array ...
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AdagradError:
+            raise
+        except MemoryError as e:
+            message = " ".join(str(e).split()) or type(e).__name__
+            raise AdagradMemoryError(f"{fn.__qualname__}: out of memory: {message}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def refuse_json_constant(constant: str, template: str = "has {}, which is not JSON") -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import optree
 
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, refuses_out_of_memory
 from adagrad_ref.fast.kernels import adagrad_step_inplace
 from adagrad_ref.numerics.lowprec import is_low_precision
 from adagrad_ref.reference import Adagrad, AdagradState, ScalarOrSchedule, safe_increment
@@ -51,6 +51,7 @@ class FlatAdagrad:
       state: an :class:`AdagradState` whose ``sum_of_squares`` are views too.
     """
 
+    @refuses_out_of_memory
     def __init__(
         self,
         params: Any,

@@ -51,7 +51,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import optree
 
-from adagrad_ref.errors import AdagradError, short
+from adagrad_ref.errors import AdagradError, refuses_out_of_memory, short
 from adagrad_ref.reference import AdagradState
 from adagrad_ref.state.atomic import replace_file
 from adagrad_ref.state.statefile import (
@@ -144,6 +144,7 @@ def _same_value(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------- save
 
 
+@refuses_out_of_memory
 def save_state(
     path: str | os.PathLike, state: AdagradState, optimizer: DescribedOptimizer | None = None
 ) -> None:
@@ -246,6 +247,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
         return read_meta(z.zf, name)
 
 
+@refuses_out_of_memory
 def load_state(
     path: str | os.PathLike, *, like: Any = None, optimizer: DescribedOptimizer | None = None
 ) -> AdagradState:

@@ -216,3 +216,40 @@ def test_inplace_kernel_refuses_bad_hyperparameters(lr, eps, match):
     with raises_one_line(match):
         adagrad_step_inplace(p, g, G, lr, eps)
     assert np.all(p == 0) and np.all(G == np.float32(0.1))
+
+
+# A broadcast view of 10**12 float32 elements is one element of memory; every result made from it is
+# 3.64 TiB. NumPy refuses such an allocation with a MemoryError (found by a new user's probe: it came
+# out of init, update, apply_updates, the conventions, FlatAdagrad and save_state as it was).
+HUGE = (10**6, 10**6)
+
+
+def out_of_memory_calls():
+    from adagrad_ref import FlatAdagrad, save_state
+    from adagrad_ref.reference import AdagradState
+
+    big = {"w": np.broadcast_to(np.float32(1), HUGE)}
+    state = AdagradState(sum_of_squares=big, count=np.int32(0))
+    calls = {}
+    for backend in ("numpy", "numba"):
+        opt = adagrad(0.1, backend=backend)
+        calls[f"{backend}: init"] = lambda opt=opt: opt.init(big)
+        calls[f"{backend}: update"] = lambda opt=opt: opt.update(big, state)
+    calls["apply_updates"] = lambda: apply_updates(big, big)
+    calls["conventions.pytorch: init"] = lambda: conventions.pytorch(0.1).init(big)
+    calls["conventions.keras: update"] = lambda: conventions.keras(0.1).update(big, state, big)
+    calls["FlatAdagrad"] = lambda: FlatAdagrad(big, 0.1)
+    calls["save_state"] = lambda: save_state(OUT_OF_MEMORY_FILE, state)
+    return calls
+
+
+OUT_OF_MEMORY_FILE = "out_of_memory.npz"
+
+
+@pytest.mark.parametrize("name", list(out_of_memory_calls()))
+def test_too_little_memory_is_one_line_of_adagrad_error_that_is_a_memory_error(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with raises_one_line(r"out of memory: Unable to allocate 3\.64 TiB") as e:
+        out_of_memory_calls()[name]()
+    assert isinstance(e.value, MemoryError)
+    assert list(tmp_path.iterdir()) == [], "a file was left behind"
