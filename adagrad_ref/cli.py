@@ -28,7 +28,7 @@ import threading
 import numpy as np
 
 from adagrad_ref.backends import BACKENDS
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, out_of_memory
 from adagrad_ref.state.atomic import check_target, write_text
 
 __all__ = ["main"]
@@ -371,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except AdagradError as e:
         print(f"adagrad-ref: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # a file under the size cap that still does not fit (`verify` under a ulimit)
+        print(f"adagrad-ref: error: {out_of_memory(args.command, e)}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"adagrad-ref: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)

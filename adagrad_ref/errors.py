@@ -21,11 +21,30 @@ class AdagradMemoryError(AdagradError, MemoryError):
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: How NumPy begins a ValueError for an array larger than any it can describe (2**61 float32 elements):
+#: the same failure as a MemoryError, one step earlier.
+_TOO_BIG = ("array is too big", "Maximum allowed size exceeded")
+
+
+def out_of_memory(where: str, error: BaseException) -> AdagradMemoryError | None:
+    """The :class:`AdagradMemoryError` of one line for ``error`` raised in ``where``, if ``error`` is a
+    ``MemoryError`` or NumPy's "array is too big"; else None.
+
+    >>> out_of_memory("update", MemoryError("Unable to allocate 3.64 TiB"))
+    AdagradMemoryError('update: out of memory: Unable to allocate 3.64 TiB')
+    """
+    if isinstance(error, AdagradError) or not (
+        isinstance(error, MemoryError) or (isinstance(error, ValueError) and str(error).startswith(_TOO_BIG))
+    ):
+        return None
+    message = " ".join(str(error).split()) or type(error).__name__
+    return AdagradMemoryError(f"{where}: out of memory: {message}")
+
 
 def refuses_out_of_memory(fn: F) -> F:
-    """``fn``, with a ``MemoryError`` raised inside it turned into an :class:`AdagradMemoryError` of one
-    line naming ``fn`` (the public calls that allocate arrays the size of their input). Nothing is
-    lost: the calls it wraps write their results into new arrays only.
+    """``fn``, with a ``MemoryError`` (or NumPy's "array is too big") raised inside it turned into an
+    :class:`AdagradMemoryError` of one line naming ``fn`` (the public calls that allocate arrays the
+    size of their input). Nothing is lost: the calls it wraps write their results into new arrays only.
 
     >>> import numpy as np
     >>> @refuses_out_of_memory
@@ -41,11 +60,11 @@ def refuses_out_of_memory(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except AdagradError:
-            raise
-        except MemoryError as e:
-            message = " ".join(str(e).split()) or type(e).__name__
-            raise AdagradMemoryError(f"{fn.__qualname__}: out of memory: {message}") from None
+        except (MemoryError, ValueError) as e:
+            refusal = out_of_memory(fn.__qualname__, e)
+            if refusal is None:
+                raise
+            raise refusal from None
 
     return wrapper  # type: ignore[return-value]
 

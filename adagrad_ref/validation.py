@@ -100,14 +100,17 @@ def check_hyperparameter(name: str, value: Any) -> float:
     return v
 
 
-def _largest_finite(dtype: np.dtype) -> np.generic:
-    """``np.finfo(dtype).max``, also for ml_dtypes' bfloat16 (which ``np.finfo`` does not know)."""
-    try:
-        return np.finfo(dtype).max
-    except ValueError:
-        import ml_dtypes
+def largest_finite(dtype: Any) -> str:
+    """The largest finite value of ``dtype`` as a message says it: NumPy's shortest text for float32
+    and float64; the exact value for bfloat16 and float16, whose shortest text (``6.55e+04``) would
+    read as a different number.
 
-        return ml_dtypes.finfo(dtype).max
+    >>> largest_finite(np.float32), largest_finite(np.float16)
+    ('3.4028235e+38', '65504.0')
+    """
+    dtype = np.dtype(dtype)
+    big = np.nextafter(np.array(np.inf, dtype), np.array(0, dtype))[()]
+    return repr(float(big)) if dtype.itemsize == 2 else str(big)
 
 
 def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.generic:
@@ -130,7 +133,7 @@ def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.gene
     with np.errstate(over="ignore"):
         r = dtype.type(-v if negate else v)
     if math.isfinite(v) and not np.isfinite(r):
-        raise AdagradError(f"{name} {v!r} overflows {dtype} (largest finite {_largest_finite(dtype)!s})")
+        raise AdagradError(f"{name} {v!r} overflows {dtype} (largest finite {largest_finite(dtype)})")
     return r
 
 

@@ -67,7 +67,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, out_of_memory
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.dispatch import ALL, ONE, TIMED_ALL_CORES, Dispatch
 from adagrad_ref.fast.refusals import (
@@ -289,6 +289,8 @@ def adagrad_step_inplace(
     if parallel is None and params.nbytes < PARALLEL_MIN_BYTES and params.itemsize != 2:  # the short path
         try:
             code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, _NEVER)
+        except MemoryError as e:  # Numba's, loading or compiling the kernel
+            raise out_of_memory("adagrad_step_inplace", e) from None
         except Exception:  # an argument Numba cannot type at all (object arrays, ...)
             code = UNTYPED
         if code != STEPPED:
@@ -311,6 +313,8 @@ def adagrad_step_inplace(
     t = time.perf_counter() if how > ALL else 0.0
     try:
         code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, limit)
+    except MemoryError as e:  # Numba's, loading or compiling the kernel
+        raise out_of_memory("adagrad_step_inplace", e) from None
     except Exception:  # an argument Numba cannot type at all (bfloat16, object arrays, ...)
         code = UNTYPED
     if code == GO_PARALLEL:
@@ -498,6 +502,8 @@ def sparse_step_inplace(
     if all(type(a) is nd for a in arrays):
         try:
             code = _sparse_entry(table, rows, row_grads, sum_of_squares, learning_rate, eps)
+        except MemoryError as e:  # the kernel's sort of the rows, or Numba's own
+            raise out_of_memory("sparse_step_inplace", e) from None
         except Exception:  # an argument Numba cannot type at all
             code = UNTYPED
     if code != STEPPED:

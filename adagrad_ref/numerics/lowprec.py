@@ -82,13 +82,12 @@ def hyperparameter(name: str, value: float, dtype: Any, negate: bool = False) ->
     >>> hyperparameter("learning_rate", 1e5, np.float16)
     Traceback (most recent call last):
     ...
-    adagrad_ref.errors.AdagradError: learning_rate 100000.0 overflows float16 (largest finite 6.55e+04)
+    adagrad_ref.errors.AdagradError: learning_rate 100000.0 overflows float16 (largest finite 65504.0)
     """
     r = scalar(-value if negate else value, dtype)
     if math.isfinite(value) and not np.isfinite(r.astype(_F32)):
-        largest = np.nextafter(np.array(np.inf, dtype), np.array(0, dtype))  # as validation.in_dtype says it
-        dt = np.dtype(dtype)
-        raise AdagradError(f"{name} {float(value)!r} overflows {dt} (largest finite {largest!s})")
+        largest = repr(float(np.nextafter(np.array(np.inf, dtype), np.array(0, dtype))))  # exact (in_dtype's)
+        raise AdagradError(f"{name} {float(value)!r} overflows {np.dtype(dtype)} (largest finite {largest})")
     return r
 
 

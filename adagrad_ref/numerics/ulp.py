@@ -4,7 +4,9 @@ The distance between two floats of one dtype is the number of representable
 values between them: adjacent floats are 1 ULP apart, ``+0.0`` and ``-0.0``
 are 0 apart, two NaNs are 0 apart (NaN *is* the expected answer there), and a
 NaN against a number is infinitely far. Complex arrays: the larger of the
-distances of the real and the imaginary parts.
+distances of the real and the imaginary parts. Dtypes: float16, bfloat16,
+float32, float64 and the complex ones; any other, or two different dtypes,
+is an :class:`~adagrad_ref.errors.AdagradError`.
 
 >>> x = np.float32(1.0)
 >>> int(ulp_distance(x, np.nextafter(x, np.float32(2))))
@@ -19,26 +21,42 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["max_ulp", "ordered_int", "ulp_distance"]
+from adagrad_ref.errors import AdagradError, refuses_out_of_memory
+from adagrad_ref.numerics.lowprec import is_low_precision
 
-_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+__all__ = ["max_ulp", "ordered_int", "same_bits", "ulp_distance"]
+
+_INT = {2: np.int16, 4: np.int32, 8: np.int64}
 
 
+def _int_of(dtype: np.dtype) -> type:
+    if dtype in (np.float32, np.float64) or is_low_precision(dtype):
+        return _INT[dtype.itemsize]
+    raise AdagradError(f"ulp: {dtype} is not a float16, bfloat16, float32 or float64 dtype")
+
+
+@refuses_out_of_memory
 def ordered_int(x: np.ndarray) -> np.ndarray:
-    """Map floats to int64 so that integer order is float order and adjacent floats differ by 1."""
+    """Map floats to int64 so that integer order is float order and adjacent floats differ by 1.
+
+    >>> ordered_int(np.float16([-0.0, 0.0, 6.0e-8])).tolist()  # float16: its smallest subnormal is 1
+    [0, 0, 1]
+    """
     x = np.asarray(x)
-    i = x.view(_INT[x.dtype]).astype(np.int64)
-    sign_mask = np.int64(np.iinfo(_INT[x.dtype]).min)
+    width = _int_of(x.dtype)
+    i = x.view(width).astype(np.int64)
+    sign_mask = np.int64(np.iinfo(width).min)
     # Negative floats have the sign bit set; fold them below zero so that order is numeric order.
     return np.where(i < 0, sign_mask - i, i)
 
 
+@refuses_out_of_memory
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise distance in ULP of ``a``'s dtype (float64 array; inf where only one is NaN)."""
     a = np.asarray(a)
     b = np.asarray(b)
     if a.dtype != b.dtype:
-        raise TypeError(f"ulp_distance: dtypes differ ({a.dtype} vs {b.dtype})")
+        raise AdagradError(f"ulp_distance: dtypes differ ({a.dtype} vs {b.dtype})")
     if np.iscomplexobj(a):
         return np.maximum(ulp_distance(a.real, b.real), ulp_distance(a.imag, b.imag))
     ia = ordered_int(a)
@@ -55,15 +73,17 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(an ^ bn, np.inf, d)
 
 
+@refuses_out_of_memory
 def max_ulp(a: np.ndarray, b: np.ndarray) -> float:
     """Largest elementwise ULP distance (0 for empty arrays)."""
     d = ulp_distance(a, b)
     return float(d.max()) if d.size else 0.0
 
 
-_UINT = {4: np.uint32, 8: np.uint64, 16: np.uint64}
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64, 16: np.uint64}
 
 
+@refuses_out_of_memory
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     """Same dtype, shape and bit patterns, except that any NaN equals any NaN.
 

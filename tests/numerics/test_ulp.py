@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from adagrad_ref.errors import AdagradError
 from adagrad_ref.numerics.ulp import max_ulp, ulp_distance
 
 
@@ -40,8 +41,28 @@ def test_nan_rules_and_empty():
     nan, one = np.array([np.nan]), np.array([1.0])
     assert ulp_distance(nan, nan)[0] == 0 and np.isinf(ulp_distance(nan, one)[0])
     assert max_ulp(np.zeros(0), np.zeros(0)) == 0.0
-    with pytest.raises(TypeError):
+    with pytest.raises(AdagradError, match=r"^ulp_distance: dtypes differ \(float32 vs float64\)$"):
         ulp_distance(np.float32(1), np.float64(1))
+    with pytest.raises(
+        AdagradError, match=r"^ulp: int32 is not a float16, bfloat16, float32 or float64 dtype$"
+    ):
+        ulp_distance(np.int32([1]), np.int32([2]))
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_two_byte_floats_count_every_value_between(name):
+    """float16 and bfloat16 (a KeyError before): the distance is the count of bit patterns between, as
+    for float32, over every finite pair of neighbours and across zero."""
+    import ml_dtypes
+
+    dt = np.dtype(getattr(ml_dtypes, name) if name == "bfloat16" else name)
+    bits = np.arange(0x8000, dtype=np.uint16)
+    x = bits.view(dt)
+    finite = np.isfinite(x.astype(np.float32))
+    x = x[finite]
+    assert (ulp_distance(x[:-1], x[1:]) == 1).all()  # neighbours, +0 up to the largest finite
+    assert ulp_distance(-x[1:], x[1:]).tolist() == (2 * np.arange(1, x.size)).tolist()  # across zero
+    assert max_ulp(np.array([np.nan], dt), np.array([np.nan], dt)) == 0
 
 
 def test_the_verifiers_distance_counts_a_sign_of_zero_and_keeps_the_nan_rule():

@@ -253,3 +253,60 @@ def test_too_little_memory_is_one_line_of_adagrad_error_that_is_a_memory_error(n
         out_of_memory_calls()[name]()
     assert isinstance(e.value, MemoryError)
     assert list(tmp_path.iterdir()) == [], "a file was left behind"
+
+
+def test_an_array_too_big_for_numpy_to_describe_is_out_of_memory_too():
+    """2**61 elements widened to float32 (a float16 or bfloat16 leaf's temporaries) is more than NumPy
+    can describe: it raises ValueError("array is too big ..."), not MemoryError (found by a new
+    user's probe: it escaped from update on the NumPy backend and from apply_updates)."""
+    import ml_dtypes
+
+    from adagrad_ref.reference import AdagradState
+
+    for dt in (np.float16, ml_dtypes.bfloat16):
+        huge = {"w": np.broadcast_to(np.array(1, dt), (2**31, 2**30))}
+        state = AdagradState(sum_of_squares=huge, count=np.int32(0))
+        with raises_one_line(r"^Adagrad\.update: out of memory: array is too big; ") as e:
+            adagrad(0.1).update(huge, state)
+        assert isinstance(e.value, MemoryError)
+        with raises_one_line(r"^apply_updates: out of memory: array is too big; ") as e:
+            apply_updates(huge, huge)
+        assert isinstance(e.value, MemoryError)
+
+
+@pytest.mark.parametrize("entry", ["_step_entry", "_sparse_entry"])
+def test_a_memory_error_inside_the_numba_kernels_is_said_as_such(entry, monkeypatch):
+    """The in-place steps called their compiled entry under ``except Exception`` (for arguments Numba
+    cannot type), so a MemoryError from inside it (the sparse step's sort of the rows, or Numba loading
+    its cache) came out as "the Numba kernel refused the arguments" (found by a new user's probe)."""
+    from adagrad_ref.fast import kernels
+
+    def no_memory(*args):
+        raise MemoryError(
+            "Unable to allocate 763. MiB for an array with shape (100000000,) and data type int64"
+        )
+
+    monkeypatch.setattr(kernels, entry, no_memory)
+    t, G = np.ones((4, 2), np.float32), np.ones((4, 2), np.float32)
+    with raises_one_line(r"^(adagrad|sparse)_step_inplace: out of memory: Unable to allocate 763\. MiB") as e:
+        if entry == "_step_entry":
+            adagrad_step_inplace(t, np.ones((4, 2), np.float32), G, 0.1)
+        else:
+            from adagrad_ref import sparse_step_inplace
+
+            sparse_step_inplace(t, np.array([0]), np.ones((1, 2), np.float32), G, 0.1)
+    assert isinstance(e.value, MemoryError) and (t == 1).all() and (G == 1).all()
+
+
+def test_the_command_line_says_out_of_memory_in_one_line_with_status_2(monkeypatch, capsys):
+    """A results file under the verifier's size cap that still does not fit in memory (``verify`` under a
+    ulimit): a traceback and status 1 before (found by a new user's probe)."""
+    from adagrad_ref import cli, golden
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(golden, "verify", no_memory)
+    assert cli.main(["verify", "results.json"]) == 2
+    err = capsys.readouterr().err
+    assert err == "adagrad-ref: error: verify: out of memory: MemoryError\n", err
