@@ -13,12 +13,13 @@
 the checkpoint module on the first ``save_state``/``load_state``.
 """
 
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import AdagradError, AdagradMemoryError
 from adagrad_ref.reference import Adagrad, AdagradState, adagrad, apply_updates
 
 __all__ = [
     "Adagrad",
     "AdagradError",
+    "AdagradMemoryError",
     "AdagradState",
     "FlatAdagrad",
     "adagrad",

@@ -369,11 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C: stop quietly with the status a shell gives a tool killed by SIGINT (128 + 2); a
         # file being written was left whole (its temporary file is removed on the way out).
         return 130
-    except AdagradError as e:
-        print(f"adagrad-ref: error: {e}", file=sys.stderr)
-        return 2
     except MemoryError as e:  # a file under the size cap that still does not fit (`verify` under a ulimit)
         print(f"adagrad-ref: error: {out_of_memory(args.command, e)}", file=sys.stderr)
+        return 2
+    except AdagradError as e:
+        print(f"adagrad-ref: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"adagrad-ref: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)

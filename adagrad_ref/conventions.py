@@ -272,7 +272,7 @@ class Convention:
         self.refuse_overflow = refuse_overflow
         self.dtypes = dtypes
 
-    @refuses_out_of_memory
+    @refuses_out_of_memory("init")
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` in every entry, ``count`` = 0."""
         params = validation.check_init(params, real_only=None if self.takes_complex else self.convention)
@@ -320,7 +320,7 @@ class Convention:
                     f"{' or '.join(self.dtypes)} only"
                 )
 
-    @refuses_out_of_memory
+    @refuses_out_of_memory("update")
     def update(
         self, grads: Any, state: AdagradState, params: Any = None, **extra_args: Any
     ) -> tuple[Any, AdagradState]:

@@ -16,7 +16,15 @@ class AdagradError(ValueError):
 
 class AdagradMemoryError(AdagradError, MemoryError):
     """Too little memory for the arrays a call must make (a broadcast view of 10**12 elements as grads,
-    say): an :class:`AdagradError`, and a ``MemoryError`` for code that catches that."""
+    say): an :class:`AdagradError`, and a ``MemoryError`` for code that catches that. ``detail`` is
+    NumPy's (or Numba's) own message; the text is ``"<call>: out of memory: <detail>"``."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"{where}: out of memory: {detail}")
+        self.where, self.detail = where, detail
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.where, self.detail)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,28 +34,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 _TOO_BIG = ("array is too big", "Maximum allowed size exceeded")
 
 
-def out_of_memory(where: str, error: BaseException) -> AdagradMemoryError | None:
-    """The :class:`AdagradMemoryError` of one line for ``error`` raised in ``where``, if ``error`` is a
-    ``MemoryError`` or NumPy's "array is too big"; else None.
+def out_of_memory(where: str, error: BaseException) -> BaseException:
+    """``error`` raised in the public call ``where``, as what that call raises: an
+    :class:`AdagradMemoryError` naming ``where`` if ``error`` is a ``MemoryError`` (one raised by an
+    inner call of the package too) or NumPy's "array is too big"; any other error as it is.
 
     >>> out_of_memory("update", MemoryError("Unable to allocate 3.64 TiB"))
     AdagradMemoryError('update: out of memory: Unable to allocate 3.64 TiB')
     """
+    if isinstance(error, AdagradMemoryError):
+        return AdagradMemoryError(where, error.detail)
     if isinstance(error, AdagradError) or not (
         isinstance(error, MemoryError) or (isinstance(error, ValueError) and str(error).startswith(_TOO_BIG))
     ):
-        return None
-    message = " ".join(str(error).split()) or type(error).__name__
-    return AdagradMemoryError(f"{where}: out of memory: {message}")
+        return error
+    return AdagradMemoryError(where, " ".join(str(error).split()) or type(error).__name__)
 
 
-def refuses_out_of_memory(fn: F) -> F:
-    """``fn``, with a ``MemoryError`` (or NumPy's "array is too big") raised inside it turned into an
-    :class:`AdagradMemoryError` of one line naming ``fn`` (the public calls that allocate arrays the
-    size of their input). Nothing is lost: the calls it wraps write their results into new arrays only.
+def refuses_out_of_memory(where: str) -> Callable[[F], F]:
+    """A public call that allocates arrays the size of its input, with a ``MemoryError`` (or NumPy's
+    "array is too big") raised inside it turned into an :class:`AdagradMemoryError` of one line naming
+    the call as users write it, ``where``. Nothing is lost: such calls write into new arrays only.
 
     >>> import numpy as np
-    >>> @refuses_out_of_memory
+    >>> @refuses_out_of_memory("full")
     ... def full(n):
     ...     return np.zeros(n)
     >>> full(2**50)
@@ -56,17 +66,20 @@ def refuses_out_of_memory(fn: F) -> F:
     adagrad_ref.errors.AdagradMemoryError: full: out of memory: Unable to allocate 8.00 PiB for an array ...
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (MemoryError, ValueError) as e:
-            refusal = out_of_memory(fn.__qualname__, e)
-            if refusal is None:
-                raise
-            raise refusal from None
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (MemoryError, ValueError) as e:
+                refusal = out_of_memory(where, e)
+                if refusal is e:
+                    raise
+                raise refusal from None
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def refuse_json_constant(constant: str, template: str = "has {}, which is not JSON") -> None:

@@ -217,7 +217,7 @@ class Adagrad:
         self.backend = backend
         self.check_finite = bool(check_finite)
 
-    @refuses_out_of_memory  # a MemoryError becomes an AdagradError (as every bad input), in one line
+    @refuses_out_of_memory("init")  # a MemoryError: an AdagradError of one line, as every bad input
     def init(self, params: Any) -> AdagradState:
         """:math:`G_0` = ``initial_accumulator_value`` in every entry, ``count`` = 0."""
         params = validation.check_init(params)  # the boundary: plain arrays, checked dtypes
@@ -227,7 +227,7 @@ class Adagrad:
         sum_of_squares = optree.tree_map(lambda p: np.full(p.shape, G0, p.dtype), params, namespace=NAMESPACE)
         return AdagradState(sum_of_squares=sum_of_squares, count=np.int32(0))
 
-    @refuses_out_of_memory
+    @refuses_out_of_memory("update")
     def update(
         self, grads: Any, state: AdagradState, params: Any = None, **extra_args: Any
     ) -> tuple[Any, AdagradState]:
@@ -312,7 +312,7 @@ def adagrad(
     return Adagrad(learning_rate, initial_accumulator_value, eps, backend=backend, check_finite=check_finite)
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("apply_updates")
 def apply_updates(params: Any, updates: Any) -> Any:
     """:math:`w_{t+1} = w_t + u_t`, leaf by leaf, in the params' dtype, as ``optax.apply_updates``.
 

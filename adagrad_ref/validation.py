@@ -19,6 +19,7 @@ import numpy as np
 
 from adagrad_ref import trees
 from adagrad_ref.errors import AdagradError, short
+from adagrad_ref.numerics import lowprec
 from adagrad_ref.numerics.lowprec import is_low_precision
 
 __all__ = [
@@ -102,15 +103,14 @@ def check_hyperparameter(name: str, value: Any) -> float:
 
 def largest_finite(dtype: Any) -> str:
     """The largest finite value of ``dtype`` as a message says it: NumPy's shortest text for float32
-    and float64; the exact value for bfloat16 and float16, whose shortest text (``6.55e+04``) would
-    read as a different number.
+    and float64 (complex: of a component); the exact value for bfloat16 and float16, whose shortest
+    text (``6.55e+04``) would read as a different number.
 
-    >>> largest_finite(np.float32), largest_finite(np.float16)
-    ('3.4028235e+38', '65504.0')
+    >>> largest_finite(np.float32), largest_finite(np.complex128), largest_finite(np.float16)
+    ('3.4028235e+38', '1.7976931348623157e+308', '65504.0')
     """
     dtype = np.dtype(dtype)
-    big = np.nextafter(np.array(np.inf, dtype), np.array(0, dtype))[()]
-    return repr(float(big)) if dtype.itemsize == 2 else str(big)
+    return repr(lowprec.largest_finite(dtype)) if dtype.itemsize == 2 else str(np.finfo(dtype).max)
 
 
 def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.generic:
@@ -130,6 +130,8 @@ def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.gene
     """
     v = value if type(value) is float else as_real_scalar(name, value)
     dtype = np.dtype(dtype)
+    if dtype.itemsize == 2:  # bfloat16, float16: through float32, as every step rounds it (jax's rule)
+        return lowprec.hyperparameter(name, v, dtype, negate)[()]
     with np.errstate(over="ignore"):
         r = dtype.type(-v if negate else v)
     if math.isfinite(v) and not np.isfinite(r):
@@ -156,6 +158,8 @@ def schedule_value(schedule: Callable[[int], Any], count: int) -> float:
     """``schedule(count)``, checked; an exception it raises becomes the one-line AdagradError (chained)."""
     try:
         value = schedule(count)
+    except MemoryError:
+        raise  # the call's own out-of-memory refusal names it
     except Exception as e:
         raise AdagradError(f"schedule: learning_rate({count}) raised {type(e).__name__}: {e}") from e
     return check_schedule_value(value, count)
@@ -202,6 +206,8 @@ def as_leaf_array(where: str, leaf: Any) -> np.ndarray:
         )
     try:
         arr = np.asarray(leaf)
+    except MemoryError:
+        raise  # (a jax array too large to copy) the call's out-of-memory refusal names it
     except Exception as e:
         raise AdagradError(f"{where}: cannot be read as a NumPy array ({type(e).__name__}: {e})") from None
     check_leaf_dtype(where, arr)

@@ -51,7 +51,7 @@ class FlatAdagrad:
       state: an :class:`AdagradState` whose ``sum_of_squares`` are views too.
     """
 
-    @refuses_out_of_memory
+    @refuses_out_of_memory("FlatAdagrad")
     def __init__(
         self,
         params: Any,

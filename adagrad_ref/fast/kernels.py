@@ -301,7 +301,10 @@ def adagrad_step_inplace(
 
         if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
             _refuse_parallel(parallel)
-        return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
+        try:
+            return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
+        except MemoryError as e:  # Numba's, loading or compiling the kernel
+            raise out_of_memory("adagrad_step_inplace", e) from None
     if parallel is None:
         key = (params.dtype.char, params.nbytes.bit_length())  # per dtype and power-of-two size
         how = STEP_DISPATCH.choose(key, params.nbytes)
@@ -318,7 +321,10 @@ def adagrad_step_inplace(
     except Exception:  # an argument Numba cannot type at all (bfloat16, object arrays, ...)
         code = UNTYPED
     if code == GO_PARALLEL:
-        _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
+        try:
+            _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
+        except MemoryError as e:  # Numba's, loading or compiling the parallel kernel
+            raise out_of_memory("adagrad_step_inplace", e) from None
     elif code != STEPPED:
         return _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
     if how > ALL:  # a trial of the dispatch, or a check of its all-cores choice: the time

@@ -47,6 +47,7 @@ __all__ = [
     "flushes",
     "hyperparameter",
     "is_low_precision",
+    "largest_finite",
     "rsqrt",
     "scalar",
     "update_leaf",
@@ -70,8 +71,19 @@ def flushes(dtype: Any) -> bool:
 
 def scalar(value: float, dtype: Any) -> np.ndarray:
     """A hyperparameter in the leaf's dtype, as jax rounds a weakly typed Python float: via float32."""
-    with np.errstate(over="ignore"):  # beyond the max: Inf (refused by :func:`hyperparameter`)
-        return np.asarray(np.float32(value)).astype(dtype)
+    return np.asarray(np.float32(value)).astype(dtype)
+
+
+_LARGEST: dict[np.dtype, float] = {}
+
+
+def largest_finite(dtype: Any) -> float:
+    """The largest finite value of the 2-byte ``dtype``, exactly (``65504.0`` for float16)."""
+    big = _LARGEST.get(dtype)  # (a leaf's dtype: no conversion on the step's path)
+    if big is None:
+        dt = np.dtype(dtype)
+        big = _LARGEST[dtype] = float(np.nextafter(np.array(np.inf, dt), np.array(0, dt)))
+    return big
 
 
 def hyperparameter(name: str, value: float, dtype: Any, negate: bool = False) -> np.ndarray:
@@ -84,10 +96,15 @@ def hyperparameter(name: str, value: float, dtype: Any, negate: bool = False) ->
     ...
     adagrad_ref.errors.AdagradError: learning_rate 100000.0 overflows float16 (largest finite 65504.0)
     """
-    r = scalar(-value if negate else value, dtype)
+    if abs(value) <= largest_finite(dtype):  # the common case: it cannot overflow (a NaN goes below)
+        return scalar(-value if negate else value, dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = scalar(-value if negate else value, dtype)
     if math.isfinite(value) and not np.isfinite(r.astype(_F32)):
-        largest = repr(float(np.nextafter(np.array(np.inf, dtype), np.array(0, dtype))))  # exact (in_dtype's)
-        raise AdagradError(f"{name} {float(value)!r} overflows {np.dtype(dtype)} (largest finite {largest})")
+        largest = largest_finite(dtype)
+        raise AdagradError(
+            f"{name} {float(value)!r} overflows {np.dtype(dtype)} (largest finite {largest!r})"
+        )
     return r
 
 

@@ -4,9 +4,11 @@ The distance between two floats of one dtype is the number of representable
 values between them: adjacent floats are 1 ULP apart, ``+0.0`` and ``-0.0``
 are 0 apart, two NaNs are 0 apart (NaN *is* the expected answer there), and a
 NaN against a number is infinitely far. Complex arrays: the larger of the
-distances of the real and the imaginary parts. Dtypes: float16, bfloat16,
-float32, float64 and the complex ones; any other, or two different dtypes,
-is an :class:`~adagrad_ref.errors.AdagradError`.
+distances of the real and the imaginary parts. :func:`ulp_distance`,
+:func:`max_ulp` and :func:`ordered_int` take float16, bfloat16, float32,
+float64 and the complex ones; any other dtype, or two different dtypes, is an
+:class:`~adagrad_ref.errors.AdagradError`. :func:`same_bits` compares the bits
+of arrays of any dtype.
 
 >>> x = np.float32(1.0)
 >>> int(ulp_distance(x, np.nextafter(x, np.float32(2))))
@@ -35,7 +37,7 @@ def _int_of(dtype: np.dtype) -> type:
     raise AdagradError(f"ulp: {dtype} is not a float16, bfloat16, float32 or float64 dtype")
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("ordered_int")
 def ordered_int(x: np.ndarray) -> np.ndarray:
     """Map floats to int64 so that integer order is float order and adjacent floats differ by 1.
 
@@ -50,7 +52,7 @@ def ordered_int(x: np.ndarray) -> np.ndarray:
     return np.where(i < 0, sign_mask - i, i)
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("ulp_distance")
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise distance in ULP of ``a``'s dtype (float64 array; inf where only one is NaN)."""
     a = np.asarray(a)
@@ -73,19 +75,20 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(an ^ bn, np.inf, d)
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("max_ulp")
 def max_ulp(a: np.ndarray, b: np.ndarray) -> float:
     """Largest elementwise ULP distance (0 for empty arrays)."""
     d = ulp_distance(a, b)
     return float(d.max()) if d.size else 0.0
 
 
-_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64, 16: np.uint64}
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("same_bits")
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Same dtype, shape and bit patterns, except that any NaN equals any NaN.
+    """Same dtype, shape and bit patterns, except that any NaN equals any NaN (float16, bfloat16,
+    float32, float64 and complex; any other dtype: the same bytes).
 
     The sign and payload of a NaN are not part of the contract: when both
     operands of ``p + u`` are NaN, IEEE 754 lets the result be either, x86
@@ -103,6 +106,8 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
         return False
     if np.iscomplexobj(a):
         return same_bits(a.real, b.real) and same_bits(a.imag, b.imag)
+    if not (a.dtype.kind == "f" or is_low_precision(a.dtype)) or a.dtype.itemsize not in _UINT:
+        return a.tobytes() == b.tobytes()  # no NaN: the bytes
     u = _UINT[a.dtype.itemsize]
     equal = a.view(u) == b.view(u)
     return bool(np.all(equal | (np.isnan(a) & np.isnan(b))))

@@ -144,7 +144,7 @@ def _same_value(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------- save
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("save_state")
 def save_state(
     path: str | os.PathLike, state: AdagradState, optimizer: DescribedOptimizer | None = None
 ) -> None:
@@ -247,7 +247,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
         return read_meta(z.zf, name)
 
 
-@refuses_out_of_memory
+@refuses_out_of_memory("load_state")
 def load_state(
     path: str | os.PathLike, *, like: Any = None, optimizer: DescribedOptimizer | None = None
 ) -> AdagradState:

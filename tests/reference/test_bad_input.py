@@ -218,28 +218,32 @@ def test_inplace_kernel_refuses_bad_hyperparameters(lr, eps, match):
     assert np.all(p == 0) and np.all(G == np.float32(0.1))
 
 
-# A broadcast view of 10**12 float32 elements is one element of memory; every result made from it is
-# 3.64 TiB. NumPy refuses such an allocation with a MemoryError (found by a new user's probe: it came
-# out of init, update, apply_updates, the conventions, FlatAdagrad and save_state as it was).
-HUGE = (10**6, 10**6)
+# A broadcast view of 2**58 float32 elements is one element of memory; every result made from it is
+# 1 EiB, more than any address space, so NumPy refuses to allocate it whatever the host's overcommit
+# setting (found by a new user's probe: the MemoryError came out of init, update, apply_updates, the
+# conventions, FlatAdagrad and save_state as it was).
+HUGE = (2**29, 2**29)
 
 
 def out_of_memory_calls():
     from adagrad_ref import FlatAdagrad, save_state
+    from adagrad_ref.numerics.ulp import max_ulp
     from adagrad_ref.reference import AdagradState
 
     big = {"w": np.broadcast_to(np.float32(1), HUGE)}
     state = AdagradState(sum_of_squares=big, count=np.int32(0))
-    calls = {}
+    calls = {}  # name -> (the call as users write it, the call)
     for backend in ("numpy", "numba"):
         opt = adagrad(0.1, backend=backend)
-        calls[f"{backend}: init"] = lambda opt=opt: opt.init(big)
-        calls[f"{backend}: update"] = lambda opt=opt: opt.update(big, state)
-    calls["apply_updates"] = lambda: apply_updates(big, big)
-    calls["conventions.pytorch: init"] = lambda: conventions.pytorch(0.1).init(big)
-    calls["conventions.keras: update"] = lambda: conventions.keras(0.1).update(big, state, big)
-    calls["FlatAdagrad"] = lambda: FlatAdagrad(big, 0.1)
-    calls["save_state"] = lambda: save_state(OUT_OF_MEMORY_FILE, state)
+        calls[f"{backend}: init"] = ("init", lambda opt=opt: opt.init(big))
+        calls[f"{backend}: update"] = ("update", lambda opt=opt: opt.update(big, state))
+    calls["apply_updates"] = ("apply_updates", lambda: apply_updates(big, big))
+    calls["conventions.pytorch: init"] = ("init", lambda: conventions.pytorch(0.1).init(big))
+    calls["conventions.keras: update"] = ("update", lambda: conventions.keras(0.1).update(big, state, big))
+    calls["FlatAdagrad"] = ("FlatAdagrad", lambda: FlatAdagrad(big, 0.1))
+    calls["save_state"] = ("save_state", lambda: save_state(OUT_OF_MEMORY_FILE, state))
+    # ulp_distance -> ordered_int, both wrapped: the message names the call made, not the inner one
+    calls["max_ulp"] = ("max_ulp", lambda: max_ulp(big["w"], big["w"]))
     return calls
 
 
@@ -248,10 +252,13 @@ OUT_OF_MEMORY_FILE = "out_of_memory.npz"
 
 @pytest.mark.parametrize("name", list(out_of_memory_calls()))
 def test_too_little_memory_is_one_line_of_adagrad_error_that_is_a_memory_error(name, tmp_path, monkeypatch):
+    from adagrad_ref import AdagradMemoryError
+
     monkeypatch.chdir(tmp_path)
-    with raises_one_line(r"out of memory: Unable to allocate 3\.64 TiB") as e:
-        out_of_memory_calls()[name]()
-    assert isinstance(e.value, MemoryError)
+    where, call = out_of_memory_calls()[name]
+    with raises_one_line(rf"^{where}: out of memory: Unable to allocate \d+\.\d\d EiB") as e:
+        call()
+    assert isinstance(e.value, MemoryError) and isinstance(e.value, AdagradMemoryError)
     assert list(tmp_path.iterdir()) == [], "a file was left behind"
 
 
@@ -266,7 +273,7 @@ def test_an_array_too_big_for_numpy_to_describe_is_out_of_memory_too():
     for dt in (np.float16, ml_dtypes.bfloat16):
         huge = {"w": np.broadcast_to(np.array(1, dt), (2**31, 2**30))}
         state = AdagradState(sum_of_squares=huge, count=np.int32(0))
-        with raises_one_line(r"^Adagrad\.update: out of memory: array is too big; ") as e:
+        with raises_one_line(r"^update: out of memory: array is too big; ") as e:
             adagrad(0.1).update(huge, state)
         assert isinstance(e.value, MemoryError)
         with raises_one_line(r"^apply_updates: out of memory: array is too big; ") as e:
@@ -301,7 +308,7 @@ def test_a_memory_error_inside_the_numba_kernels_is_said_as_such(entry, monkeypa
 def test_the_command_line_says_out_of_memory_in_one_line_with_status_2(monkeypatch, capsys):
     """A results file under the verifier's size cap that still does not fit in memory (``verify`` under a
     ulimit): a traceback and status 1 before (found by a new user's probe)."""
-    from adagrad_ref import cli, golden
+    from adagrad_ref import cli, errors, golden
 
     def no_memory(*args, **kwargs):
         raise MemoryError
@@ -310,3 +317,11 @@ def test_the_command_line_says_out_of_memory_in_one_line_with_status_2(monkeypat
     assert cli.main(["verify", "results.json"]) == 2
     err = capsys.readouterr().err
     assert err == "adagrad-ref: error: verify: out of memory: MemoryError\n", err
+
+    def inner_refusal(*args, **kwargs):  # one of the package's own, from a call inside verify
+        raise errors.AdagradMemoryError("ulp_distance", "Unable to allocate 1.00 EiB")
+
+    monkeypatch.setattr(golden, "verify", inner_refusal)
+    assert cli.main(["verify", "results.json"]) == 2
+    err = capsys.readouterr().err
+    assert err == "adagrad-ref: error: verify: out of memory: Unable to allocate 1.00 EiB\n", err
