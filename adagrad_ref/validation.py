@@ -116,7 +116,8 @@ def largest_finite(dtype: Any) -> str:
 def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.generic:
     """A hyperparameter rounded to the arrays' dtype, the one way every path rounds it: to a Python
     float first (an integer above 2**53 is rounded once, as ``float(n)``), then to ``dtype``. A finite
-    value that overflows ``dtype`` (1e39 in float32) is refused: it would act as infinity.
+    value that overflows ``dtype`` (1e39 in float32) is refused: it would act as infinity. bfloat16 and
+    float16: through float32, as every step rounds them (:func:`adagrad_ref.numerics.lowprec.hyperparameter`).
 
     >>> in_dtype("eps", 1e-7, np.float32)
     np.float32(1e-07)
@@ -158,8 +159,6 @@ def schedule_value(schedule: Callable[[int], Any], count: int) -> float:
     """``schedule(count)``, checked; an exception it raises becomes the one-line AdagradError (chained)."""
     try:
         value = schedule(count)
-    except MemoryError:
-        raise  # the call's own out-of-memory refusal names it
     except Exception as e:
         raise AdagradError(f"schedule: learning_rate({count}) raised {type(e).__name__}: {e}") from e
     return check_schedule_value(value, count)
@@ -206,8 +205,6 @@ def as_leaf_array(where: str, leaf: Any) -> np.ndarray:
         )
     try:
         arr = np.asarray(leaf)
-    except MemoryError:
-        raise  # (a jax array too large to copy) the call's out-of-memory refusal names it
     except Exception as e:
         raise AdagradError(f"{where}: cannot be read as a NumPy array ({type(e).__name__}: {e})") from None
     check_leaf_dtype(where, arr)
