@@ -27,6 +27,16 @@ class AdagradMemoryError(AdagradError, MemoryError):
         return type(self), (self.where, self.detail)
 
 
+def overflow(name: str, value: float, dtype: Any, largest: str) -> AdagradError:
+    """The one refusal of a finite hyperparameter that rounds to Inf in the arrays' dtype (it would act
+    as infinity); ``largest`` is the dtype's largest finite value as the message says it.
+
+    >>> overflow("eps", 1e39, "float32", "3.4028235e+38")
+    AdagradError('eps 1e+39 overflows float32 (largest finite 3.4028235e+38)')
+    """
+    return AdagradError(f"{name} {value!r} overflows {dtype} (largest finite {largest})")
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: How NumPy begins a ValueError for an array larger than any it can describe (2**61 float32 elements):

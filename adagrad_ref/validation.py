@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from adagrad_ref import trees
-from adagrad_ref.errors import AdagradError, short
+from adagrad_ref.errors import AdagradError, overflow, short
 from adagrad_ref.numerics import lowprec
 from adagrad_ref.numerics.lowprec import is_low_precision
 
@@ -101,12 +101,12 @@ def check_hyperparameter(name: str, value: Any) -> float:
     return v
 
 
-def largest_finite(dtype: Any) -> str:
+def _largest_text(dtype: Any) -> str:
     """The largest finite value of ``dtype`` as a message says it: NumPy's shortest text for float32
     and float64 (complex: of a component); the exact value for bfloat16 and float16, whose shortest
     text (``6.55e+04``) would read as a different number.
 
-    >>> largest_finite(np.float32), largest_finite(np.complex128), largest_finite(np.float16)
+    >>> _largest_text(np.float32), _largest_text(np.complex128), _largest_text(np.float16)
     ('3.4028235e+38', '1.7976931348623157e+308', '65504.0')
     """
     dtype = np.dtype(dtype)
@@ -136,7 +136,7 @@ def in_dtype(name: str, value: Any, dtype: Any, negate: bool = False) -> np.gene
     with np.errstate(over="ignore"):
         r = dtype.type(-v if negate else v)
     if math.isfinite(v) and not np.isfinite(r):
-        raise AdagradError(f"{name} {v!r} overflows {dtype} (largest finite {largest_finite(dtype)})")
+        raise overflow(name, v, dtype, _largest_text(dtype))
     return r
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from adagrad_ref.errors import AdagradError
+from adagrad_ref.errors import overflow
 
 __all__ = [
     "FLOAT32_TINY",
@@ -101,10 +101,7 @@ def hyperparameter(name: str, value: float, dtype: Any, negate: bool = False) ->
     with np.errstate(over="ignore", invalid="ignore"):
         r = scalar(-value if negate else value, dtype)
     if math.isfinite(value) and not np.isfinite(r.astype(_F32)):
-        largest = largest_finite(dtype)
-        raise AdagradError(
-            f"{name} {float(value)!r} overflows {np.dtype(dtype)} (largest finite {largest!r})"
-        )
+        raise overflow(name, float(value), np.dtype(dtype), repr(largest_finite(dtype)))
     return r
 
 
