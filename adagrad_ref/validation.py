@@ -72,7 +72,10 @@ def as_real_scalar(name: str, value: Any) -> float:
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
     if arr.shape != ():
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
-    return float(arr)
+    v = float(arr)
+    if math.isinf(v) and np.isfinite(arr):  # a wider float (np.longdouble 1e4000) beyond float64's range
+        raise overflow(name, value, np.dtype(np.float64), _largest_text(np.float64))
+    return v
 
 
 def _is_extended_float(dtype: np.dtype) -> bool:

@@ -130,6 +130,27 @@ def test_schedule_returning_a_bad_value_raises_at_that_step(bad):
     assert int(state.count) == 2
 
 
+def test_a_value_beyond_float64_is_named_not_read_as_inf():
+    """np.longdouble('1e4000') is finite (x86's 80-bit long double): the message gives it, not the inf
+    that float() makes of it. Where long double is float64 it is inf already, and refused as such."""
+    with np.errstate(over="ignore"):
+        huge = np.longdouble("1e4000")
+    if not np.isfinite(huge):  # long double is float64 on this platform
+        with raises_one_line(r"^learning_rate must be finite, got inf$"):
+            adagrad(huge)
+        return
+    beyond = r"np\.longdouble\('1e\+4000'\) overflows float64 \(largest finite 1\.7976931348623157e\+308\)$"
+    with raises_one_line("^learning_rate " + beyond):
+        adagrad(huge)
+    with raises_one_line("^eps " + beyond):
+        adagrad(0.1, eps=huge)
+    for backend in ("numpy", "numba"):
+        opt = adagrad(lambda c: 0.1 if c < 1 else huge, backend=backend)
+        _, state = opt.update(np.ones(2), opt.init(np.zeros(2)))
+        with raises_one_line(r"^schedule: learning_rate\(1\) " + beyond):
+            opt.update(np.ones(2), state)
+
+
 def test_apply_updates_mismatch():
     with raises_one_line(r"^updates\['w'\] has shape \(2,\); expected \(3,\) as in params$"):
         apply_updates({"w": np.zeros(3)}, {"w": np.zeros(2)})
