@@ -189,7 +189,7 @@ for t in range(1, 6):
     g = f32(2) * w
     G = G + g * g
     s = f32(1) / np.sqrt(G + eps)
-    u = f32(-1) * (s * g)  # the reference: η·(s·g), three roundings after √
+    u = f32(-1) * (s * g)  # the reference: -η·(s·g); ×(-1) is exact, so two roundings after √
     du = ulp_distance(-(f32(1) * g / np.sqrt(G + eps)), u).astype(int)  # one division, same state
     w = w + u
     assert np.array_equal(w.view(np.uint32), table[t].view(np.uint32)), t
@@ -255,16 +255,16 @@ assert rec[-3:].mean() > 2 * rec[:3].mean()
 # %% [markdown]
 # ### Notebook 8, exercise 1: a short budget
 #
-# With 3 epochs, each method tuned again, Adam and Adagrad tie for the lowest objective (within 2%),
-# both clearly ahead of SGD and RMSProp: Adam with its momentum (notebook 8's control), Adagrad with
-# rates that start at $\eta/\sqrt{G_0} \approx 3.2\,\eta$.
+# With 3 epochs the best rates are larger (Adagrad's is 1 in every order, against 0.316 for 15
+# epochs). In each of notebook 8's four orders of the mini-batches the lowest objective is Adam's or
+# Adagrad's, never SGD's or RMSProp's; which of the two depends on the order. So on a short budget
+# the two share the lead, and again one run would have named a single winner.
 
 # %%
-s = real.facts(3)["final_loss"]
-print("3 epochs:", ", ".join(f"{m} {v:.3f}" for m, v in s.items()))
-assert abs(s["Adam"] / s["Adagrad"] - 1) < 0.02 and 1.05 * max(s["Adam"], s["Adagrad"]) < min(
-    s["SGD"], s["RMSProp"]
-)
+for seed, row in real.orders(3).items():
+    best = min(row, key=lambda m: row[m]["final"])
+    finals = ", ".join(f"{m} {r['final']:.3f} (eta {r['eta']:.3g})" for m, r in row.items())
+    print(f"order {seed}, 3 epochs: {finals}; lowest: {best}")
 
 # %% [markdown]
 # ### Notebook 8, exercise 2: where the rates end

@@ -107,9 +107,12 @@ else:
     assert worst <= 4
 
 # %% [markdown]
-# At most a few ULP (the bound asserted above): optax computes $1/\sqrt{G+\epsilon}$ with XLA's
-# approximate `rsqrt`, the reference with a correctly rounded square root and a division. The
-# README's section *How close the reference is to optax* measures and explains every such gap.
+# A few ULP in this example: optax computes $1/\sqrt{G+\epsilon}$ with XLA's approximate `rsqrt`,
+# the reference with a correctly rounded square root and a division. That few-ULP bound holds for the
+# *updates* in general; a parameter is $w + u$, and where that sum nearly cancels (a coordinate passing
+# near 0) one ULP of $u$ is many ULP of the small $w$, so for parameters the general bound is absolute,
+# not in ULP. `docs/numerics.md`, *How close the reference is to optax*, measures
+# and explains every such gap.
 #
 # ## Exercise (solution in `10_solutions.ipynb`)
 #

@@ -62,4 +62,4 @@ print(lesson.zero_accumulator_guard())
 # %% [markdown]
 # **Conclusion.** optax's guard returns a zero update where $G = 0$; the others compute $0/0$.
 # This is the guard at work, not the placement of ε. Golden values for each convention, for ports to
-# check themselves against, are in `adagrad_ref/golden/` (see the README's porter's guide).
+# check themselves against, are in `adagrad_ref/golden/` (the porter's guide: `docs/porting.md`).

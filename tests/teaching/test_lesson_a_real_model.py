@@ -42,41 +42,46 @@ def test_every_best_rate_is_inside_the_grid():
         assert np.isfinite(final).sum() >= 5, m
 
 
-def test_all_four_reach_about_95_percent_and_adam_ends_lowest():
+def _near(eta: float, stated: float) -> bool:
+    """A grid rate as the prose writes it (three significant digits)."""
+    return f"{eta:.3g}" == f"{stated:.3g}"
+
+
+def test_in_the_run_drawn_adam_leads_after_one_epoch_and_ends_lowest_sgd_ends_highest():
+    """'In this run Adam is ahead after one epoch and ends lowest, and SGD ends highest.'"""
     f = lesson.facts()
-    assert all(0.93 < a < 0.98 for a in f["final_accuracy"].values()), f["final_accuracy"]
-    assert f["final_loss"]["Adam"] == min(f["final_loss"].values())
+    first = {m: v[1] for m, v in f["loss_at"].items()}
+    assert min(first, key=first.get) == "Adam"
+    assert min(f["final_loss"], key=f["final_loss"].get) == "Adam"
+    assert max(f["final_loss"], key=f["final_loss"].get) == "SGD"
 
 
-def test_adagrad_leads_sgd_and_rmsprop_after_one_epoch_only_adam_is_ahead():
-    first = {m: v[1] for m, v in lesson.facts()["loss_at"].items()}
-    assert first["Adagrad"] < min(first["SGD"], first["RMSProp"])
-    assert first["Adam"] < first["Adagrad"]
-    # and over the whole run: Adagrad's mean objective is below SGD's and RMSProp's, above Adam's
-    mean = {m: np.mean(v[1:]) for m, v in lesson.facts()["loss_at"].items()}
-    assert mean["Adam"] < mean["Adagrad"] < min(mean["SGD"], mean["RMSProp"])
+def test_in_every_order_all_four_reach_about_95_percent_within_a_few_hundredths():
+    """'Tuned, all four reach about 95% test accuracy (93% to 97% in every order) and training objectives
+    within a few hundredths of each other.'"""
+    for seed, row in lesson.orders().items():
+        assert all(0.93 <= r["accuracy"] <= 0.97 for r in row.values()), (seed, row)
+        finals = [r["final"] for r in row.values()]
+        assert max(finals) - min(finals) < 0.05, (seed, finals)
 
 
-def test_adams_early_lead_comes_with_its_momentum():
-    """'without it, Adam is behind Adagrad after one epoch, at its own best rate or at Adam's'."""
-    first = {m: v[1] for m, v in lesson.facts()["loss_at"].items()}
-    ctl = lesson.momentum_control()
-    assert lesson.GRID[0] < ctl["eta"] < lesson.GRID[-1]
-    assert first["Adam"] < first["Adagrad"] < min(ctl["epoch1"], ctl["epoch1_at_adam_eta"])
-    assert ctl["epoch1"] > first["RMSProp"]  # tuned alike, the bias correction alone is no lead
-
-
-def test_sgd_is_the_steadiest_and_slowest_adagrad_the_noisiest_with_the_largest_rates():
-    """'SGD's falls at almost every epoch and ends highest; Adagrad's is the noisiest, and its rates
-    the largest: two to three times SGD's constant rate'."""
-    f = lesson.facts()
-    rises, falls = f["rises"], f["falls"]
-    assert falls["SGD"] >= lesson.EPOCHS - 1 and rises["SGD"] == min(rises.values())
-    assert f["final_loss"]["SGD"] == max(f["final_loss"].values())
-    assert all(rises["Adagrad"] > n for m, n in rises.items() if m != "Adagrad")
-    lo, hi = f["adagrad_pixel_rate_range"]
-    assert 1.8 < lo / f["eta"]["SGD"] and hi / f["eta"]["SGD"] < 3.3
-    assert all(lo > eta for m, eta in f["eta"].items() if m != "Adagrad")
+def test_which_one_is_ahead_changes_with_the_order_of_the_mini_batches():
+    """'Which one is ahead ... changes with the order': the leader after one epoch and at the end each
+    differ between two orders; 'SGD's best rate moves from 0.316 to 1, and SGD ends level with Adagrad';
+    'in one, Adam's moves from 0.0316 to 0.01 and Adam is last after one epoch instead of first';
+    'Adagrad's own best rate is the same in every order'."""
+    o = lesson.orders()
+    lead1 = {seed: min(row, key=lambda m: row[m]["epoch1"]) for seed, row in o.items()}
+    lead = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in o.items()}
+    assert len(set(lead1.values())) > 1 and len(set(lead.values())) > 1, (lead1, lead)
+    moved = [seed for seed, row in o.items() if _near(row["SGD"]["eta"], 1.0)]
+    assert moved and _near(o[0]["SGD"]["eta"], 0.316)
+    assert all(abs(o[s]["SGD"]["final"] - o[s]["Adagrad"]["final"]) < 0.005 for s in moved)
+    slow = [seed for seed, row in o.items() if _near(row["Adam"]["eta"], 0.01)]
+    assert len(slow) == 1 and _near(o[0]["Adam"]["eta"], 0.0316)
+    row = o[slow[0]]
+    assert max(row, key=lambda m: row[m]["epoch1"]) == "Adam" and lead1[0] == "Adam"
+    assert len({row["Adagrad"]["eta"] for row in o.values()}) == 1
 
 
 def test_adagrads_rate_has_not_run_out_on_this_model():
@@ -98,10 +103,15 @@ def test_rarer_pixels_get_larger_rates():
     assert f["never_seen"] == int(np.sum(freq[:-1] == 0)) and f["rare"] > 5 and f["common"] > 5
 
 
-def test_with_three_epochs_adam_and_adagrad_tie_ahead_of_sgd_and_rmsprop():
-    s = lesson.facts(3)["final_loss"]
-    assert abs(s["Adam"] / s["Adagrad"] - 1) < 0.02, s  # "a tie"
-    assert max(s["Adam"], s["Adagrad"]) * 1.05 < min(s["SGD"], s["RMSProp"]), s
+def test_with_three_epochs_adam_or_adagrad_is_lowest_in_every_order_and_both_lead_in_one():
+    """10_solutions, notebook 8 exercise 1: 'Adagrad's [best rate] is 1 in every order, against 0.316 for 15
+    epochs ... the lowest objective is Adam's or Adagrad's, never SGD's or RMSProp's; which of the two
+    depends on the order'."""
+    short, long = lesson.orders(3), lesson.orders()
+    lowest = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in short.items()}
+    assert set(lowest.values()) == {"Adam", "Adagrad"}, lowest
+    assert all(_near(row["Adagrad"]["eta"], 1.0) for row in short.values())
+    assert all(_near(row["Adagrad"]["eta"], 0.316) for row in long.values())
 
 
 def test_the_solutions_state_the_rank_correlation_measured():

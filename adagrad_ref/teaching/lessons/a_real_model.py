@@ -126,13 +126,14 @@ def train(method: str, learning_rate: float, epochs: int = EPOCHS, seed: int = 0
 
 @functools.cache
 def compare(
-    epochs: int = EPOCHS, methods: tuple[str, ...] = METHODS
+    epochs: int = EPOCHS, methods: tuple[str, ...] = METHODS, seed: int = 0
 ) -> dict[str, tuple[float, Training, np.ndarray]]:
     """Each method at its best rate of :data:`GRID`: the lowest training loss after the last epoch.
-    Returns ``{method: (best rate, its training, final training loss per rate)}``."""
+    Returns ``{method: (best rate, its training, final training loss per rate)}``. ``seed``: the order
+    of the mini-batches (every method sees the same order)."""
     out = {}
     for m in methods:
-        runs = [train(m, float(eta), epochs) for eta in GRID]
+        runs = [train(m, float(eta), epochs, seed) for eta in GRID]
         final = np.array([r.train_loss[-1] for r in runs])
         final = np.where(np.isfinite(final), final, np.inf)
         i = int(np.argmin(final))
@@ -140,19 +141,26 @@ def compare(
     return out
 
 
-def momentum_control(epochs: int = EPOCHS) -> dict[str, float]:
-    """Where Adam's lead after one epoch comes from: Adam without momentum (β₁ = 0), tuned by the same
-    rule, and run at full Adam's best rate; their objectives after one epoch."""
-    runs = compare(epochs)
-    eta, t, _ = compare(epochs, (NO_MOMENTUM,))[NO_MOMENTUM]
-    at_adam = train(NO_MOMENTUM, runs["Adam"][0], epochs)
-    return {
-        "eta": eta,
-        "epoch1": float(t.train_loss[1]),
-        "final": float(t.train_loss[-1]),
-        "adam_eta": runs["Adam"][0],
-        "epoch1_at_adam_eta": float(at_adam.train_loss[1]),
-    }
+#: The orders of the mini-batches notebook 08 compares (seed 0 is the run it shows).
+ORDERS = (0, 1, 2, 3)
+
+
+def orders(epochs: int = EPOCHS, seeds: tuple[int, ...] = ORDERS) -> dict[int, dict[str, dict[str, float]]]:
+    """The same comparison with other orders of the mini-batches: for each seed and method, the best
+    rate (``eta``), the objective after one epoch (``epoch1``) and after the last (``final``), and the
+    test accuracy (``accuracy``)."""
+    out: dict[int, dict[str, dict[str, float]]] = {}
+    for seed in seeds:
+        out[seed] = {
+            m: {
+                "eta": eta,
+                "epoch1": float(t.train_loss[1]),
+                "final": float(t.train_loss[-1]),
+                "accuracy": float(t.test_accuracy[-1]),
+            }
+            for m, (eta, t, _) in compare(epochs, METHODS, seed).items()
+        }
+    return out
 
 
 def pixel_frequency() -> np.ndarray:
