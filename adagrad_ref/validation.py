@@ -49,8 +49,10 @@ INT32_MAX = int(np.iinfo(np.int32).max)
 # ---------------------------------------------------------------- hyperparameters
 
 
-def as_real_scalar(name: str, value: Any) -> float:
-    """Anything that converts to a 0-d real array: a number, a NumPy scalar, a 0-d NumPy or JAX array."""
+def as_real_scalar(name: str, value: Any, *, overflow_to_inf: bool = False) -> float:
+    """Anything that converts to a 0-d real array: a number, a NumPy scalar, a 0-d NumPy or JAX array.
+    A finite value beyond float64's range (``np.longdouble('1e4000')``) is refused as what it is, or
+    read as ±inf with ``overflow_to_inf`` (as ``float()`` reads it: torch's convention does)."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise AdagradError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     if isinstance(value, int) and not -(2**63) <= value < 2**64:  # NumPy would make an object array
@@ -73,8 +75,8 @@ def as_real_scalar(name: str, value: Any) -> float:
     if arr.shape != ():
         raise AdagradError(f"{name} must be a real scalar, got {arr.dtype} array of shape {arr.shape}")
     v = float(arr)
-    if math.isinf(v) and np.isfinite(arr):  # a wider float (np.longdouble 1e4000) beyond float64's range
-        raise overflow(name, value, np.dtype(np.float64), _largest_text(np.float64))
+    if math.isinf(v) and np.isfinite(arr) and not overflow_to_inf:  # a wider float beyond float64's range
+        raise overflow(name, arr[()], np.dtype(np.float64), _largest_text(np.float64))
     return v
 
 

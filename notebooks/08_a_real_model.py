@@ -100,10 +100,10 @@ plt.show()
 # the methods here: it changes with the order of the mini-batches. In some orders SGD's best rate on
 # this grid of two rates a decade moves from 0.316 to 1, and SGD ends level with Adagrad; in one,
 # Adam's moves from 0.0316 to 0.01 and Adam is last after one epoch instead of first. One run does
-# not rank optimizers: on this small convex model the four tie. Adagrad's own best rate is the same in
-# every order, and what it does with that rate, weight by weight, is the next section. Its rate does
-# not run out here: the documentation's warning (notebook 3) needs a problem that keeps changing, or
-# far more steps.
+# not rank optimizers: on this small convex model the four end in a tie. Adagrad's own best rate is
+# the same in every order, and what it does with that rate, weight by weight, is the next section.
+# Its rate does not run out here: the documentation's warning (notebook 3) needs a problem that keeps
+# changing, or far more steps.
 #
 # ## The rates Adagrad gave each pixel
 #

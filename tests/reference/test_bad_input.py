@@ -144,6 +144,10 @@ def test_a_value_beyond_float64_is_named_not_read_as_inf():
         adagrad(huge)
     with raises_one_line("^eps " + beyond):
         adagrad(0.1, eps=huge)
+    with raises_one_line("^eps " + beyond):
+        adagrad(0.1, eps=np.asarray(huge))  # a 0-d array: the message names its value, not the array
+    torch_like = conventions.pytorch(lr=huge)  # torch reads it as inf, as it reads float("inf"): accepted
+    assert torch_like.hyperparameters["lr"] == float("inf")
     for backend in ("numpy", "numba"):
         opt = adagrad(lambda c: 0.1 if c < 1 else huge, backend=backend)
         _, state = opt.update(np.ones(2), opt.init(np.zeros(2)))

@@ -75,7 +75,7 @@ def test_which_one_is_ahead_changes_with_the_order_of_the_mini_batches():
     lead = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in o.items()}
     assert len(set(lead1.values())) > 1 and len(set(lead.values())) > 1, (lead1, lead)
     moved = [seed for seed, row in o.items() if _near(row["SGD"]["eta"], 1.0)]
-    assert moved and _near(o[0]["SGD"]["eta"], 0.316)
+    assert len(moved) >= 2 and _near(o[0]["SGD"]["eta"], 0.316)  # 'in some orders
     assert all(abs(o[s]["SGD"]["final"] - o[s]["Adagrad"]["final"]) < 0.005 for s in moved)
     slow = [seed for seed, row in o.items() if _near(row["Adam"]["eta"], 0.01)]
     assert len(slow) == 1 and _near(o[0]["Adam"]["eta"], 0.0316)
@@ -104,12 +104,13 @@ def test_rarer_pixels_get_larger_rates():
 
 
 def test_with_three_epochs_adam_or_adagrad_is_lowest_in_every_order_and_both_lead_in_one():
-    """10_solutions, notebook 8 exercise 1: 'Adagrad's [best rate] is 1 in every order, against 0.316 for 15
-    epochs ... the lowest objective is Adam's or Adagrad's, never SGD's or RMSProp's; which of the two
-    depends on the order'."""
+    """10_solutions, notebook 8 exercise 1: 'Adagrad's best rate is 1 in every order, against 0.316 for 15
+    epochs ... the lowest objective is Adam's or Adagrad's, never SGD's or RMSProp's: Adam's in three
+    orders, Adagrad's in the fourth'."""
     short, long = lesson.orders(3), lesson.orders()
     lowest = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in short.items()}
     assert set(lowest.values()) == {"Adam", "Adagrad"}, lowest
+    assert list(lowest.values()).count("Adam") == 3  # 'Adam's in three orders, Adagrad's in the fourth'
     assert all(_near(row["Adagrad"]["eta"], 1.0) for row in short.values())
     assert all(_near(row["Adagrad"]["eta"], 0.316) for row in long.values())
 

@@ -86,15 +86,9 @@ class Training(NamedTuple):
     state: Any
 
 
-#: The control for Adam's early lead: Adam without momentum (β₁ = 0), its bias correction kept.
-NO_MOMENTUM = "Adam, β₁ = 0"
-
-
 def _optimizer(method: str, learning_rate: float):
     if method == "Adagrad":
         return adagrad(learning_rate)  # the package: optax's defaults, G₀ = 0.1, ε = 1e-7
-    if method == NO_MOMENTUM:
-        return ra.adam(learning_rate, b1=0.0)
     return {"SGD": ra.sgd, "RMSProp": ra.rmsprop, "Adam": ra.adam}[method](learning_rate)
 
 
@@ -183,12 +177,7 @@ def facts(epochs: int = EPOCHS) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
     rare, common = seen & (freq < 0.1), freq > 0.9
-    pixels = seen & (np.arange(freq.size) < 64)  # the 64 pixels that get gradients, not the bias
-    steps = {m: np.diff(t.train_loss) for m, (_, t, _) in runs.items()}  # epoch 0 → 1, 1 → 2, …
     return {
-        "rises": {m: int(np.sum(d > 0)) for m, d in steps.items()},
-        "falls": {m: int(np.sum(d < 0)) for m, d in steps.items()},
-        "adagrad_pixel_rate_range": (float(rates[pixels].min()), float(rates[pixels].max())),
         "eta": {m: eta for m, (eta, _, _) in runs.items()},
         "final_loss": {m: float(t.train_loss[-1]) for m, (_, t, _) in runs.items()},
         "loss_at": {m: t.train_loss for m, (_, t, _) in runs.items()},

@@ -123,8 +123,8 @@ def show_sliders(explore) -> bool:
     """Sliders for ``explore``'s arguments, shown only in a live front end with ipywidgets installed;
     returns whether they were shown (and says why not)."""
     if not live_front_end():
-        print("No live notebook front end here (executed by a script): no sliders; the figure below is")
-        print("explore() at its defaults. In Jupyter the sliders appear (ADAGRAD_REF_SLIDERS=1 forces them).")
+        print("Not running live in Jupyter: no sliders (run live, with ipywidgets, they appear here);")
+        print("the figure below is explore() at its defaults.")
         return False
     try:
         import ipywidgets as w
