@@ -130,14 +130,44 @@ def _execute(src):
     return nb
 
 
+def _number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found, pattern
+    return float(found[1])
+
+
+#: What a notebook prints and its prose builds on, checked on the run (the notebook asserts nothing: a
+#: student reads no test code). Notebook -> a check of its printed text.
+PRINTED = {
+    # 'the from-scratch weights, the reference class's and the sparse Numba step's are identical'
+    "01_why_adagrad": lambda text: "identical to the last bit" in text and "NOT identical" not in text,
+    # 'The two updates differ by at most ... over 20 steps' (diagonal and full matrix, 1-sparse gradients)
+    "06_diagonal_vs_full_matrix": lambda text: (
+        _number(r"differ by at most (\S+) over 20 steps", text) < 1e-12
+    ),
+    # 'optax's params and ours are at most N ULP apart': 'a few ULP in this example'
+    "p1_documented_example": lambda text: _number(r"at most (\d+) ULP apart", text) <= 4,
+}
+
+
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(src):
     """Executes the .py's cells, each within CELL_TIMEOUT (the solutions notebook asserts its answers as it
-    runs); a stall fails here instead of waiting forever."""
+    runs); a stall fails here instead of waiting forever. What it prints holds (:data:`PRINTED`)."""
     nb = _execute(src)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert not _harness_output(_stream_text(nb))
+    assert PRINTED.get(src.stem, lambda text: True)(_stream_text(nb))
+
+
+def test_the_printed_checks_can_fail():
+    assert not PRINTED["01_why_adagrad"]("... are NOT identical on all 512 features.")
+    assert not PRINTED["06_diagonal_vs_full_matrix"](
+        "The two updates differ by at most 3.0e-09 over 20 steps"
+    )
+    assert not PRINTED["p1_documented_example"]("optax's params and ours are at most 9 ULP apart.")
+    assert PRINTED["p1_documented_example"]("optax's params and ours are at most 2 ULP apart.")
 
 
 @pytest.mark.parametrize("run", range(2, SLIDER_RUNS + 1))

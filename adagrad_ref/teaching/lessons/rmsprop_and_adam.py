@@ -408,12 +408,16 @@ def fig_moves(path: str | None = None):
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
         window = slice(7 * PHASE - 200, 9 * PHASE + 400)  # the moves at steps 7,000, 8,000 and 9,000
         t = np.arange(PHASES * PHASE + 1)[window]
+        half = 25  # the running median's half width: the noise hides the recoveries, its median shows them
         for m, (eta, r, _) in runs.items():
-            axes[0].semilogy(t, np.maximum(r.loss[window], 1e-16), color=_COLORS[m], lw=1, alpha=0.85,
-                             label=f"{m}, η = {eta:.3g}")  # fmt: skip
+            loss = np.maximum(r.loss, 1e-16)
+            axes[0].semilogy(t, loss[window], color=_COLORS[m], lw=0.5, alpha=0.2)
+            padded = np.pad(loss, half, mode="edge")
+            median = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+            axes[0].semilogy(t, median[window], color=_COLORS[m], lw=2, label=f"{m}, η = {eta:.3g}")
         axes[0].axhline(RECOVERED, color="k", ls="--", lw=0.8, label=f"loss {RECOVERED:g}: recovered")
-        shared.dress(axes[0], "Loss around the last three moves", "step t",
-                     "loss against the current optimum (log)", fontsize=8, loc="lower left")  # fmt: skip
+        shared.dress(axes[0], f"Loss around the last three moves\n(thin: every step; thick: median of {2 * half + 1})",
+                     "step t", "loss against the current optimum (log)", fontsize=8, loc="lower left")  # fmt: skip
         for m, (_, r, _) in runs.items():
             rec = recovery_steps(r)
             axes[1].plot(np.arange(1, rec.size + 1), rec, "o-", color=_COLORS[m], label=m)
