@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 10. Solutions to the exercises
 #
-# Each answer is computed, and asserted: the test run executes this notebook, so an answer that
-# stops being true fails it. In the course's order: notebooks 1–6, then the porters' track, then
+# Each answer is computed here, and checked as it runs: an `assert` stops the notebook if an answer
+# stops being true. In the course's order: notebooks 1–6, then the porters' track, then
 # (at the end) notebooks 7 and 8 (notebook 9 has no exercise).
 
 # %%

@@ -416,8 +416,9 @@ def fig_moves(path: str | None = None):
             median = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
             axes[0].semilogy(t, median[window], color=_COLORS[m], lw=2, label=f"{m}, η = {eta:.3g}")
         axes[0].axhline(RECOVERED, color="k", ls="--", lw=0.8, label=f"loss {RECOVERED:g}: recovered")
-        shared.dress(axes[0], f"Loss around the last three moves\n(thin: every step; thick: median of {2 * half + 1})",
-                     "step t", "loss against the current optimum (log)", fontsize=8, loc="lower left")  # fmt: skip
+        title = f"Loss around the last three moves\n(thin: every step; thick: median of {2 * half + 1})"
+        shared.dress(axes[0], title, "step t", "loss against the current optimum (log)", fontsize=8,
+                     loc="lower left")  # fmt: skip
         for m, (_, r, _) in runs.items():
             rec = recovery_steps(r)
             axes[1].plot(np.arange(1, rec.size + 1), rec, "o-", color=_COLORS[m], label=m)

@@ -484,7 +484,9 @@ def fig_condition_numbers(path: str | None = None):
     title = "G₀ = ε = 0: one path for every κ (iterates agree to"
     title += f" {max(free.values['max_rel_path_difference'], 1e-16):.2g}),"
     title += "\nthe curvatures cancel out of g/√Σg²"
-    plots.dress(axes[1], title, "step t", "loss (log; below 1e-16 drawn at 1e-16)", fontsize=9)
+    plots.dress(axes[1], title, "step t (the first 50 of the 500)", "loss (log; below 1e-16 drawn at 1e-16)",
+                fontsize=9)  # fmt: skip
+    axes[1].set_xlim(-1, 50)  # where the paths are: every loss is at the floor well before step 50
     axes[0].set_ylim(floor / 3, 3)
     fig.suptitle("Adagrad (η = 0.5) and gradient descent on f = ½(x1²/κ + x2²) from (1, 1)")
     return plots.save(fig, path)
