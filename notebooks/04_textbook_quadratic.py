@@ -174,10 +174,13 @@ print(f"after 50 steps |x1| = {abs(w[0]):.3g}")
 # %%
 eta = 1.0  # exercise 3: try values from 0.05 to 10
 gd_best = lesson.tuned_adagrad_beats_tuned_gd_on_the_textbook_quadratic().values
-n = lesson.steps_to(ex.run_adagrad(q, [-5, -2], eta, 300), lesson.TARGET)
+run = ex.run_adagrad(q, [-5, -2], eta, 300)
+n = lesson.steps_to(run, lesson.TARGET)
 reach = f"{n} steps to loss 1e-12" if n < 10**9 else "does not reach loss 1e-12 in 300 steps"
-print(f"Adagrad at eta = {eta:g}: {reach}; gradient descent at its best eta", end=" ")
-print(f"({gd_best['gd_best_eta']:g}): {gd_best['gd_steps']:.0f} steps")
+rule = "" if lesson.never_climbs(run) else " (its loss first rises above its start: the rule excludes it)"
+print(f"Adagrad at eta = {eta:g}: {reach}{rule};")
+best_eta, best_steps = gd_best["gd_best_eta"], gd_best["gd_steps"]
+print(f"gradient descent at its best eta on the grid ({best_eta:.3g}): {best_steps:.0f} steps")
 
 # %% [markdown]
 # ## Summary

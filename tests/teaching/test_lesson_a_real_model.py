@@ -56,32 +56,38 @@ def test_in_the_run_drawn_adam_leads_after_one_epoch_and_ends_lowest_sgd_ends_hi
     assert max(f["final_loss"], key=f["final_loss"].get) == "SGD"
 
 
-def test_in_every_order_all_four_reach_about_95_percent_within_a_few_hundredths():
-    """'Tuned, all four reach about 95% test accuracy (93% to 97% in every order) and training objectives
-    within a few hundredths of each other.'"""
+def test_in_every_order_all_four_reach_95_to_97_percent_within_0_03():
+    """'Tuned, all four reach 95% to 97% test accuracy in every order, and training objectives within 0.03
+    of each other.'"""
     for seed, row in lesson.orders().items():
-        assert all(0.93 <= r["accuracy"] <= 0.97 for r in row.values()), (seed, row)
+        assert all(0.95 <= r["accuracy"] <= 0.97 for r in row.values()), (seed, row)
         finals = [r["final"] for r in row.values()]
-        assert max(finals) - min(finals) < 0.05, (seed, finals)
+        assert max(finals) - min(finals) < 0.03, (seed, finals)
 
 
-def test_which_one_is_ahead_changes_with_the_order_of_the_mini_batches():
-    """'Which one is ahead ... changes with the order': the leader after one epoch and at the end each
-    differ between two orders; 'SGD's best rate moves from 0.316 to 1, and SGD ends level with Adagrad';
-    'in one, Adam's moves from 0.0316 to 0.01 and Adam is last after one epoch instead of first';
-    'Adagrad's own best rate is the same in every order'."""
+def test_the_ranking_changes_with_the_order_of_the_mini_batches():
+    """'SGD, highest at the end of order 0, ends lowest in the orders where its best rate ... moves from
+    0.316 to 1; in one order Adam's best rate moves from 0.0316 to 0.01, and Adam is last after one epoch
+    instead of first.'"""
     o = lesson.orders()
-    lead1 = {seed: min(row, key=lambda m: row[m]["epoch1"]) for seed, row in o.items()}
-    lead = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in o.items()}
-    assert len(set(lead1.values())) > 1 and len(set(lead.values())) > 1, (lead1, lead)
+    final = {seed: sorted(row, key=lambda m: row[m]["final"]) for seed, row in o.items()}
+    first = {seed: sorted(row, key=lambda m: row[m]["epoch1"]) for seed, row in o.items()}
+    assert final[0][-1] == "SGD" and _near(o[0]["SGD"]["eta"], 0.316)
     moved = [seed for seed, row in o.items() if _near(row["SGD"]["eta"], 1.0)]
-    assert len(moved) >= 2 and _near(o[0]["SGD"]["eta"], 0.316)  # 'in some orders
-    assert all(abs(o[s]["SGD"]["final"] - o[s]["Adagrad"]["final"]) < 0.005 for s in moved)
+    assert moved and all(final[s][0] == "SGD" for s in moved), final
+    assert all(_near(row["SGD"]["eta"], 0.316) for s, row in o.items() if s not in moved)
     slow = [seed for seed, row in o.items() if _near(row["Adam"]["eta"], 0.01)]
-    assert len(slow) == 1 and _near(o[0]["Adam"]["eta"], 0.0316)
-    row = o[slow[0]]
-    assert max(row, key=lambda m: row[m]["epoch1"]) == "Adam" and lead1[0] == "Adam"
+    assert len(slow) == 1 and first[slow[0]][-1] == "Adam" and first[0][0] == "Adam"
+    assert all(_near(row["Adam"]["eta"], 0.0316) for s, row in o.items() if s not in slow)
+
+
+def test_what_holds_in_every_order():
+    """'Two things do hold in all four orders: Adagrad is ahead of RMSProp after one epoch, and neither
+    Adagrad's best rate nor RMSProp's moves.'"""
+    o = lesson.orders()
+    assert all(row["Adagrad"]["epoch1"] < row["RMSProp"]["epoch1"] for row in o.values())
     assert len({row["Adagrad"]["eta"] for row in o.values()}) == 1
+    assert len({row["RMSProp"]["eta"] for row in o.values()}) == 1
 
 
 def test_adagrads_rate_has_not_run_out_on_this_model():
@@ -106,11 +112,17 @@ def test_rarer_pixels_get_larger_rates():
 def test_with_three_epochs_adam_or_adagrad_is_lowest_in_every_order_and_both_lead_in_one():
     """10_solutions, notebook 8 exercise 1: 'Adagrad's best rate is 1 in every order, against 0.316 for 15
     epochs ... the lowest objective is Adam's or Adagrad's, never SGD's or RMSProp's: Adam's in three
-    orders, Adagrad's in the fourth'."""
+    orders, Adagrad's in the fourth, by less than 0.005 in two of them ... in order 1 Adagrad is third,
+    behind RMSProp'."""
     short, long = lesson.orders(3), lesson.orders()
     lowest = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in short.items()}
     assert set(lowest.values()) == {"Adam", "Adagrad"}, lowest
     assert list(lowest.values()).count("Adam") == 3  # 'Adam's in three orders, Adagrad's in the fourth'
+    margins = [abs(row["Adam"]["final"] - row["Adagrad"]["final"]) for row in short.values()]
+    assert sum(m < 0.005 for m in margins) == 2, margins  # 'by less than 0.005 in two of them'
+    order1 = sorted(short[1], key=lambda m: short[1][m]["final"])
+    assert order1.index("Adagrad") == 2 and order1.index("RMSProp") == 1  # 'in order 1 Adagrad is third'
+
     assert all(_near(row["Adagrad"]["eta"], 1.0) for row in short.values())
     assert all(_near(row["Adagrad"]["eta"], 0.316) for row in long.values())
 
