@@ -185,6 +185,8 @@ def test_the_notebooks_prose_agrees_with_the_claims():
         ],
         "10_solutions": [
             ("about a decade", 5 < 10 / v["adagrad_beats_tuned_gd_over_a_wide_band"]["edge"] < 20),
+            ("From η ≈ 5 on", 4.5 < v["adagrad_beats_tuned_gd_over_a_wide_band"]["rule_edge"] < 5.5),
+            ("ends near 4", 3.5 < v["adagrad_beats_tuned_gd_over_a_wide_band"]["rule_band_top"] < 4.5),
             (
                 "= {:g} - {:g}\\,\\eta_0 + {:g}\\,\\eta_0^2".format(
                     first["start_loss"], first["gTg"], first["half_gTAg"]

@@ -372,12 +372,18 @@ def adagrad_beats_tuned_gd_over_a_wide_band():
     n, wins = len(TEXTBOOK_GRID), c["etas_where_adagrad_beats_best_gd"]
     vals = {"edge": hi, "steps_at_eta_1": at_one, "below_edge_grid_eta": max(e for e in table if e < hi)}
     vals["below_edge_grid_steps"] = table[vals["below_edge_grid_eta"]]
+    # The tuning rule's part of the band: from this η on, the loss first rises above its start (overshoot).
+    climbs = [float(e) for e in TEXTBOOK_GRID if not never_climbs(ex.run_adagrad(q, START, float(e), BUDGET))]
+    vals["rule_edge"] = min(climbs)
+    vals["rule_band_top"] = max(float(e) for e in TEXTBOOK_GRID if e < vals["rule_edge"])
     text = (
         f"Adagrad beats gradient descent's best ({target:.0f} steps) at every η of the grid from"
         f" {c['smallest_such_eta']:g} to {max(TEXTBOOK_GRID):g} ({wins:.0f} of"
         f" {n} rates); between grid points, bisection puts the band's lower edge at η = {hi:.3f}"
         f" (η = {vals['below_edge_grid_eta']:g} takes {vals['below_edge_grid_steps']} steps; the exercise's"
-        f" η = 1 takes {at_one}). Reaching loss 1e-12 within 300 steps at all: Adagrad at"
+        f" η = 1 takes {at_one}). From η = {vals['rule_edge']:.3g} on, the loss first rises above its start,"
+        f" so the band the tuning rule allows ends at {vals['rule_band_top']:.3g}."
+        f" Reaching loss 1e-12 within 300 steps at all: Adagrad at"
         f" {c['adagrad_rates_reaching']:.0f} of the {n} rates (η from {c['adagrad_reaching_from']:g} to"
         f" {c['adagrad_reaching_to']:g}), gradient descent at {c['gd_rates_reaching']:.0f} (from"
         f" {c['gd_reaching_from']:g} to {c['gd_reaching_to']:g}, {c['gd_reaching_from'] / 0.5:.0%} to"
@@ -386,6 +392,9 @@ def adagrad_beats_tuned_gd_over_a_wide_band():
     held = vals["below_edge_grid_steps"] >= target and at_one < target and hi <= 1.0
     held = held and c["adagrad_rates_reaching"] > 3 * c["gd_rates_reaching"]
     held = held and c["gd_reaching_to"] / c["gd_reaching_from"] < 2 and c["gd_reaching_to"] < 0.5
+    above = [float(e) for e in TEXTBOOK_GRID if e >= vals["rule_edge"]]
+    held = held and all(not never_climbs(ex.run_adagrad(q, START, e, BUDGET)) for e in above)  # one edge
+    held = held and 2 < vals["rule_band_top"] / hi < 10  # the rule's band: still most of a decade
     return text, vals, held
 
 
