@@ -159,7 +159,7 @@ print(
 # * On a real (small, convex) model, with each method at its own tuned rate, Adagrad, SGD, RMSProp and
 #   Adam reach about the same test accuracy and nearly the same objective. Which one is ahead changes
 #   with the order of the mini-batches: one run does not rank optimizers.
-# * Adagrad gives each weight the rate its own feature's history allows: the rare pixels end with the
-#   largest rates, the rank correlation with frequency is almost perfect.
+# * Adagrad gives each weight the rate its own feature's history allows: the rarer the pixel, the
+#   larger its final rate, almost in rank order (rank correlation with frequency close to −1).
 # * Adagrad's rate only falls; over 15 epochs of this problem it has not run out. Its weakness shows
 #   where the problem changes, as in notebooks 3 and 7.

@@ -108,8 +108,9 @@ assert c.holds
 # most of a decade. On this problem Adagrad need not be tuned carefully to win. Put to the same
 # test, whether loss $10^{-12}$ is reached at all within the 300 steps, Adagrad passes at many more of
 # the 31 rates than gradient descent, whose narrow band lies below its stability limit
-# $2/\lambda_{\max} = 0.5$ (the printed shares of it): too small and it is too slow for the budget,
-# above 0.5 it diverges.
+# $2/\lambda_{\max} = 0.5$ (the printed shares of it): too small and it is too slow for the budget;
+# close below 0.5 too (at the grid's 0.497 the steep axis is multiplied by $1 - \eta\lambda_{\max}
+# \approx -0.99$ a step: it oscillates, and shrinks slowly); above 0.5 it diverges.
 
 # %%
 c = textbook.adagrad_beats_tuned_gd_over_a_wide_band()

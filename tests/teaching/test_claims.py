@@ -188,6 +188,11 @@ def test_the_notebooks_prose_agrees_with_the_claims():
             ("From η ≈ 5 on", 4.5 < v["adagrad_beats_tuned_gd_over_a_wide_band"]["rule_edge"] < 5.5),
             ("ends near 4", 3.5 < v["adagrad_beats_tuned_gd_over_a_wide_band"]["rule_band_top"] < 4.5),
             (
+                "at the grid's 0.497",
+                f"{v['adagrad_beats_tuned_gd_over_a_wide_band']['gd_next_above']:.3g}" == "0.497"
+                and v["adagrad_beats_tuned_gd_over_a_wide_band"]["gd_next_above_steps"] >= 10**9,
+            ),
+            (
                 "= {:g} - {:g}\\,\\eta_0 + {:g}\\,\\eta_0^2".format(
                     first["start_loss"], first["gTg"], first["half_gTAg"]
                 ),

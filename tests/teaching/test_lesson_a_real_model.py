@@ -77,7 +77,8 @@ def test_the_ranking_changes_with_the_order_of_the_mini_batches():
     assert moved and all(final[s][0] == "SGD" for s in moved), final
     assert all(_near(row["SGD"]["eta"], 0.316) for s, row in o.items() if s not in moved)
     slow = [seed for seed, row in o.items() if _near(row["Adam"]["eta"], 0.01)]
-    assert len(slow) == 1 and first[slow[0]][-1] == "Adam" and first[0][0] == "Adam"
+    assert len(slow) == 1 and first[slow[0]][-1] == "Adam"
+    assert all(first[s][0] == "Adam" for s in o if s not in slow)  # '... instead of first'
     assert all(_near(row["Adam"]["eta"], 0.0316) for s, row in o.items() if s not in slow)
 
 
@@ -118,8 +119,8 @@ def test_with_three_epochs_adam_or_adagrad_is_lowest_in_every_order_and_both_lea
     lowest = {seed: min(row, key=lambda m: row[m]["final"]) for seed, row in short.items()}
     assert set(lowest.values()) == {"Adam", "Adagrad"}, lowest
     assert list(lowest.values()).count("Adam") == 3  # 'Adam's in three orders, Adagrad's in the fourth'
-    margins = [abs(row["Adam"]["final"] - row["Adagrad"]["final"]) for row in short.values()]
-    assert sum(m < 0.005 for m in margins) == 2, margins  # 'by less than 0.005 in two of them'
+    leads = [np.diff(sorted(r["final"] for r in row.values()))[0] for row in short.values()]
+    assert sum(lead < 0.005 for lead in leads) == 2, leads  # the lowest's lead: 'by less than 0.005 in two'
     order1 = sorted(short[1], key=lambda m: short[1][m]["final"])
     assert order1.index("Adagrad") == 2 and order1.index("RMSProp") == 1  # 'in order 1 Adagrad is third'
 
