@@ -407,9 +407,8 @@ def _torch_check(name: str, value: Any, message: str, fill: bool = False) -> flo
         and not isinstance(value, (str, bytes, list, tuple))
     ):
         value = np.asarray(value).reshape(())
-    v = validation.as_real_scalar(
-        name, value, overflow_to_inf=True
-    )  # torch takes np.longdouble 1e4000 as inf
+    # torch takes np.longdouble('1e4000') as inf, as it takes float("inf")
+    v = validation.as_real_scalar(name, value, overflow_to_inf=True)
     if not 0.0 <= v:
         raise AdagradError(f"{name}: {message}: {v!r} (torch.optim.Adagrad requires 0.0 <= {name})")
     return v
