@@ -373,8 +373,8 @@ def adagrad_beats_tuned_gd_over_a_wide_band():
     vals = {"edge": hi, "steps_at_eta_1": at_one, "below_edge_grid_eta": max(e for e in table if e < hi)}
     vals["below_edge_grid_steps"] = table[vals["below_edge_grid_eta"]]
     # The tuning rule's part of the band: from this η on, the loss first rises above its start (overshoot).
-    climbs = [float(e) for e in TEXTBOOK_GRID if not never_climbs(ex.run_adagrad(q, START, float(e), BUDGET))]
-    vals["rule_edge"] = min(climbs)
+    climbs = {float(e): not never_climbs(ex.run_adagrad(q, START, float(e), BUDGET)) for e in TEXTBOOK_GRID}
+    vals["rule_edge"] = min(e for e, up in climbs.items() if up)
     vals["rule_band_top"] = max(float(e) for e in TEXTBOOK_GRID if e < vals["rule_edge"])
     # Gradient descent's next grid rate above its band: below the stability limit, yet too slow (the steep
     # axis is multiplied by 1 - η·λ_max, near -1: it oscillates and shrinks slowly).
@@ -397,8 +397,7 @@ def adagrad_beats_tuned_gd_over_a_wide_band():
     held = vals["below_edge_grid_steps"] >= target and at_one < target and hi <= 1.0
     held = held and c["adagrad_rates_reaching"] > 3 * c["gd_rates_reaching"]
     held = held and c["gd_reaching_to"] / c["gd_reaching_from"] < 2 and c["gd_reaching_to"] < 0.5
-    above = [float(e) for e in TEXTBOOK_GRID if e >= vals["rule_edge"]]
-    held = held and all(not never_climbs(ex.run_adagrad(q, START, e, BUDGET)) for e in above)  # one edge
+    held = held and all(up for e, up in climbs.items() if e >= vals["rule_edge"])  # one edge, no gap above
     held = held and 10**0.5 < vals["rule_band_top"] / hi < 10  # the rule's band: still most of a decade
     held = held and vals["gd_next_above"] < 0.5 and vals["gd_next_above_steps"] >= 10**9
     return text, vals, held
