@@ -118,13 +118,19 @@ def train(method: str, learning_rate: float, epochs: int = EPOCHS, seed: int = 0
     return Training(method, learning_rate, np.array(losses), np.array(accs), W, state)
 
 
-@functools.cache
 def compare(
     epochs: int = EPOCHS, methods: tuple[str, ...] = METHODS, seed: int = 0
 ) -> dict[str, tuple[float, Training, np.ndarray]]:
     """Each method at its best rate of :data:`GRID`: the lowest training loss after the last epoch.
     Returns ``{method: (best rate, its training, final training loss per rate)}``. ``seed``: the order
     of the mini-batches (every method sees the same order)."""
+    return _compare(epochs, methods, seed)  # one cache key however the arguments are written
+
+
+@functools.cache
+def _compare(
+    epochs: int, methods: tuple[str, ...], seed: int
+) -> dict[str, tuple[float, Training, np.ndarray]]:
     out = {}
     for m in methods:
         runs = [train(m, float(eta), epochs, seed) for eta in GRID]
