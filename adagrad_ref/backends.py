@@ -99,3 +99,48 @@ def compiled_apply() -> Callable[[list, list, Callable], list] | None:
     """
     fast = sys.modules.get("adagrad_ref.fast.tree")
     return None if fast is None else fast.apply_leaves
+
+
+#: ``(p_leaves, g_leaves, sum_leaves, learning_rate, eps, donate) -> (w_leaves, sum_leaves)``: a whole
+#: tree's ``update`` then ``apply_updates`` (checked leaves in).
+TreeStep = Callable[[list, list, list, float, float, bool], tuple[list, list]]
+
+
+def tree_step(backend: Any, update: LeafUpdate, add: Callable[[Any, Any], Any]) -> TreeStep:
+    """The whole-tree step of ``backend``: ``update`` (its leaf update) then ``add`` (``w + u``), per leaf;
+    with ``donate``, the results copied into the params' and sums' arrays. ``"numba"``:
+    :func:`adagrad_ref.fast.tree.step_leaves`, the float32/float64 leaves fused in one compiled pass per
+    dtype (the same bits), the others as here."""
+
+    def leaf_step(p: np.ndarray, g: np.ndarray, G: np.ndarray, eta: float, eps: float) -> tuple:
+        u, G_new = update(g, G, eta, eps)
+        return add(p, u), G_new
+
+    def written(p_leaves: list, sums: list, new: list) -> tuple[list, list]:
+        """``donate``: each leaf's new values copied into its params and sums (after every leaf is computed,
+        so a refusal leaves every array as it was), those arrays returned."""
+        for p, G, (w, G_new) in zip(p_leaves, sums, new, strict=True):
+            if w is not p:
+                np.copyto(p, w)
+                np.copyto(G, G_new)
+        return p_leaves, sums
+
+    def per_leaf(p_leaves: list, g_leaves: list, sums: list, eta: float, eps: float, donate: bool):
+        new = [leaf_step(p, g, G, eta, eps) for p, g, G in zip(p_leaves, g_leaves, sums, strict=True)]
+        if donate:
+            return written(p_leaves, sums, new)
+        return [w for w, _ in new], [G for _, G in new]
+
+    if not (isinstance(backend, str) and backend == "numba"):
+        return per_leaf
+    from adagrad_ref.fast.tree import step_leaves  # Numba loads on the first Numba step
+
+    def fused(p_leaves: list, g_leaves: list, sums: list, eta: float, eps: float, donate: bool):
+        w_leaves, G_leaves = step_leaves(
+            p_leaves, g_leaves, sums, eta, eps, lambda p, g, G: leaf_step(p, g, G, eta, eps), donate
+        )
+        if donate:  # the compiled leaves are written in place already; the others are copied now
+            return written(p_leaves, sums, list(zip(w_leaves, G_leaves, strict=True)))
+        return w_leaves, G_leaves
+
+    return fused

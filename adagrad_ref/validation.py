@@ -10,12 +10,14 @@ masked array, a big-endian array, a list or a Python float.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from adagrad_ref import trees
 from adagrad_ref.errors import AdagradError, overflow, short
@@ -34,6 +36,7 @@ __all__ = [
     "check_leaf_dtype",
     "check_learning_rate",
     "check_schedule_value",
+    "check_step_leaves",
     "check_update",
     "check_update_leaves",
     "in_dtype",
@@ -330,6 +333,10 @@ def _check_params(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarray
         raise AdagradError(
             "update(grads, state, params): this optimizer needs params (e.g. for weight decay)"
         )
+    return trees.unflatten(spec, _params_leaves(params, spec, g_leaves))
+
+
+def _params_leaves(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarray]) -> list[np.ndarray]:
     paths, leaves, p_spec = trees.flatten(params, "params")
     where = trees.first_difference(spec, p_spec, "params")
     if where is not None:
@@ -340,7 +347,67 @@ def _check_params(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarray
             raise AdagradError(
                 f"params{paths[i]} is {p.dtype} {p.shape}; expected {g.dtype} {g.shape} as grads"
             )
-    return trees.unflatten(spec, out)
+    return out
+
+
+def check_step_leaves(
+    params: Any, grads: Any, state: Any, state_type: type, *, check_finite: bool = False, donate: bool = False
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], trees.PyTreeSpec]:
+    """``step(params, grads, state)``'s checks: :func:`check_update_leaves`' and params of the grads'
+    structure, shapes and dtypes; with ``donate``, every array written in place (each params leaf and
+    each sum) an ndarray, C-contiguous, writable and sharing no memory with any other array of the call.
+    Returns ``(params' leaves, grads' leaves, sums' leaves, spec)``."""
+    if params is None:
+        raise AdagradError("step(params, grads, state): params is None; pass the params the grads are of")
+    if not isinstance(state, state_type) or isinstance(params, state_type) or isinstance(grads, state_type):
+        raise AdagradError(
+            f"step(params, grads, state): state must be the AdagradState returned by init, update or step, "
+            f"got {type(state).__name__} (the order is params, grads, state)"
+        )
+    g_leaves, sums, spec, _ = check_update_leaves(grads, state, state_type, check_finite=check_finite)
+    p_leaves = _params_leaves(params, spec, g_leaves)
+    if donate:
+        _check_donated(p_leaves, sums, g_leaves, trees.flatten(params, "params")[0])
+    return p_leaves, g_leaves, sums, spec
+
+
+def _check_donated(
+    p_leaves: list[np.ndarray], sums: list[np.ndarray], g_leaves: list[np.ndarray], paths: trees.LeafPaths
+) -> None:
+    """Each array ``step(..., donate=True)`` writes is writable, C-contiguous and overlaps no other array
+    of the call (byte ranges compared after one sort: O(n log n) for n leaves)."""
+    written = [(f"params{q}", p) for q, p in zip(paths, p_leaves, strict=True)]
+    written += [(f"state.sum_of_squares{q}", G) for q, G in zip(paths, sums, strict=True)]
+    for name, a in written:
+        if not a.flags.writeable:
+            raise AdagradError(f"{name} is read-only; step(..., donate=True) writes the new values into it")
+        if not a.flags.c_contiguous:
+            raise AdagradError(
+                f"{name} is not C-contiguous; step(..., donate=True) writes in place into contiguous arrays"
+            )
+
+    def ranges(named: list[tuple[str, np.ndarray]]) -> list[tuple[int, int, str]]:
+        out = []
+        for name, a in named:
+            if a.nbytes:
+                lo, hi = byte_bounds(a)
+                out.append((lo, hi, name))
+        return sorted(out)
+
+    mine = ranges(written)
+    for (_, end, n1), (start, _, n2) in itertools.pairwise(mine):
+        if start < end:
+            raise AdagradError(f"{n1} and {n2} share memory; step(..., donate=True) writes both in place")
+    read = ranges([(f"grads{q}", g) for q, g in zip(paths, g_leaves, strict=True)])
+    starts = np.array([r[0] for r in read], np.int64)
+    reach = np.maximum.accumulate(np.array([r[1] for r in read], np.int64)) if read else starts
+    for lo, hi, name in mine:
+        k = int(np.searchsorted(starts, hi, side="left"))  # the grads that start before this array ends
+        if k and reach[k - 1] > lo:  # one of them ends after it starts
+            j = next(i for i in range(k) if read[i][1] > lo)
+            raise AdagradError(
+                f"{name} and {read[j][2]} share memory; step(..., donate=True) writes {name} in place"
+            )
 
 
 def _check_all_finite(paths: trees.LeafPaths, g_leaves: list[np.ndarray]) -> None:

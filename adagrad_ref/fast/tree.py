@@ -54,6 +54,7 @@ import operator
 import platform
 import sys
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -65,7 +66,7 @@ from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
 from adagrad_ref.fast.cache import cached_njit
-from adagrad_ref.fast.dispatch import Dispatch
+from adagrad_ref.fast.dispatch import ALL, Dispatch
 from adagrad_ref.fast.kernels import element_step, parallel_or_serial
 from adagrad_ref.validation import DTYPE_OF, SHAPE_OF, in_dtype
 
@@ -77,6 +78,7 @@ __all__ = [
     "apply_leaves",
     "choices",
     "set_parallel",
+    "step_leaves",
     "update_leaves",
 ]
 
@@ -203,40 +205,63 @@ def _stream_fence(typingctx):
     return types.none(), codegen
 
 
+def _vector_element(builder, gv, Gv, neg_lr, eps, vt):
+    """One vector of elements of :func:`adagrad_ref.fast.kernels._adagrad_element`: the same IEEE
+    operations in the same order on each lane (so the same bits). Returns ``(u, G_new)``."""
+    G_new = builder.fadd(builder.fmul(gv, gv), Gv)  # G_t = g_t² + G_{t-1}
+    name = f"llvm.sqrt.v{vt.count}f{vt.element.intrinsic_name[1:]}"  # correctly rounded, as np.sqrt
+    sqrt = builder.module.declare_intrinsic(name, fnty=ir.FunctionType(vt, [vt]))
+    root = builder.call(sqrt, [builder.fadd(G_new, _splat(builder, eps, vt))])
+    one = _splat(builder, ir.Constant(vt.element, 1.0), vt)
+    zero = ir.Constant(vt, None)
+    s = builder.select(builder.fcmp_ordered(">", G_new, zero), builder.fdiv(one, root), zero)
+    u = builder.fmul(_splat(builder, neg_lr, vt), builder.fmul(s, gv))  # u_t = -η · (s · g_t)
+    return u, G_new
+
+
+def _arrays_of(context, builder, signature, args, which):
+    return [context.make_array(signature.args[k])(context, builder, args[k]) for k in which]
+
+
 @intrinsic
 def _stream_update(typingctx, g, G, i, neg_lr, eps, u_out, G_out):
-    """Elements ``i`` to ``i + lanes`` of :func:`_update_run`, as one vector: the same IEEE operations
-    in the same order as :func:`adagrad_ref.fast.kernels._adagrad_element` on each lane (so the same
-    bits), the outputs streamed (``u_out`` and ``G_out`` at ``i`` 32-byte aligned)."""
+    """Elements ``i`` to ``i + lanes`` of :func:`_update_run`, as one vector (:func:`_vector_element`),
+    the outputs streamed (``u_out`` and ``G_out`` at ``i`` 32-byte aligned)."""
 
     def codegen(context, builder, signature, args):
-        ty = signature.args[0]
-        vt = _vector_type(context, ty.dtype)
-        size = ty.dtype.bitwidth // 8
-        ga, Ga, ua, Goa = (
-            context.make_array(t)(context, builder, a)
-            for t, a in zip(
-                (signature.args[0], signature.args[1], signature.args[5], signature.args[6]),
-                (args[0], args[1], args[5], args[6]),
-                strict=True,
-            )
-        )
+        vt = _vector_type(context, signature.args[0].dtype)
+        size = signature.args[0].dtype.bitwidth // 8
+        ga, Ga, ua, Goa = _arrays_of(context, builder, signature, args, (0, 1, 5, 6))
         i = args[2]
         gv = _load(builder, _vector_at(builder, ga, i, vt), size)
         Gv = _load(builder, _vector_at(builder, Ga, i, vt), size)
-        G_new = builder.fadd(builder.fmul(gv, gv), Gv)  # G_t = g_t² + G_{t-1}
-        name = f"llvm.sqrt.v{vt.count}f{ty.dtype.bitwidth}"  # correctly rounded, as np.sqrt
-        sqrt = builder.module.declare_intrinsic(name, fnty=ir.FunctionType(vt, [vt]))
-        root = builder.call(sqrt, [builder.fadd(G_new, _splat(builder, args[4], vt))])
-        one = _splat(builder, ir.Constant(vt.element, 1.0), vt)
-        zero = ir.Constant(vt, None)
-        s = builder.select(builder.fcmp_ordered(">", G_new, zero), builder.fdiv(one, root), zero)
-        u = builder.fmul(_splat(builder, args[3], vt), builder.fmul(s, gv))  # u_t = -η · (s · g_t)
+        u, G_new = _vector_element(builder, gv, Gv, args[3], args[4], vt)
         _stream(builder, u, _vector_at(builder, ua, i, vt))
         _stream(builder, G_new, _vector_at(builder, Goa, i, vt))
         return context.get_dummy_value()
 
     return types.none(g, G, i, neg_lr, eps, u_out, G_out), codegen
+
+
+@intrinsic
+def _stream_step(typingctx, p, g, G, i, neg_lr, eps, w_out, G_out):
+    """Elements ``i`` to ``i + lanes`` of :func:`_step_run` (the update, then ``w + u``), as one vector;
+    ``w_out`` and ``G_out`` streamed (aligned at ``i``). The update itself is never stored."""
+
+    def codegen(context, builder, signature, args):
+        vt = _vector_type(context, signature.args[0].dtype)
+        size = signature.args[0].dtype.bitwidth // 8
+        pa, ga, Ga, wa, Goa = _arrays_of(context, builder, signature, args, (0, 1, 2, 6, 7))
+        i = args[3]
+        pv = _load(builder, _vector_at(builder, pa, i, vt), size)
+        gv = _load(builder, _vector_at(builder, ga, i, vt), size)
+        Gv = _load(builder, _vector_at(builder, Ga, i, vt), size)
+        u, G_new = _vector_element(builder, gv, Gv, args[4], args[5], vt)
+        _stream(builder, builder.fadd(pv, u), _vector_at(builder, wa, i, vt))  # w_{t+1} = w_t + u_t
+        _stream(builder, G_new, _vector_at(builder, Goa, i, vt))
+        return context.get_dummy_value()
+
+    return types.none(p, g, G, i, neg_lr, eps, w_out, G_out), codegen
 
 
 @intrinsic
@@ -305,6 +330,27 @@ def _add_run(p, u, out, stream):
     _stream_fence()
 
 
+@njit(error_model="numpy")
+def _step_run(p, g, G, neg_lr, eps, w_out, G_out, stream):
+    """One run of :func:`_update_run` and ``w + u`` fused: the update stays in a register."""
+    one = G_out.dtype.type(1)
+    zero = G_out.dtype.type(0)
+    lanes = _VECTOR_BYTES // w_out.itemsize
+    aligned_alike = (w_out.ctypes.data - G_out.ctypes.data) % _VECTOR_BYTES == 0
+    start = _head(w_out, lanes) if stream and aligned_alike else w_out.size
+    for i in range(start):
+        u, G_out[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
+        w_out[i] = p[i] + u  # w_{t+1} = w_t + u_t
+    i = start
+    while i + lanes <= g.size:
+        _stream_step(p, g, G, i, neg_lr, eps, w_out, G_out)
+        i += lanes
+    for j in range(i, g.size):
+        u, G_out[j] = element_step(g[j], G[j], neg_lr, eps, one, zero)
+        w_out[j] = p[j] + u
+    _stream_fence()
+
+
 @cached_njit()
 def _update_serial(g_at, G_at, sizes, neg_lr, eps, u_out, G_out, stream):
     """Every leaf k (``sizes[k]`` elements at addresses ``g_at[k]``, ``G_at[k]``), in order, into the
@@ -349,6 +395,63 @@ def _add_parallel(p_at, u_at, chunks, out, stream):
         p = carray(_pointer_like(p_at[k], out), hi)
         u = carray(_pointer_like(u_at[k], out), hi)
         _add_run(p[lo:hi], u[lo:hi], out[at + lo : at + hi], stream)
+
+
+@cached_njit()
+def _step_serial(p_at, g_at, G_at, sizes, neg_lr, eps, w_out, G_out, stream):
+    """Every leaf's update and ``w + u`` in one pass, in order, into the flat outputs."""
+    start = 0
+    for k in range(sizes.size):
+        n = sizes[k]
+        p = carray(_pointer_like(p_at[k], w_out), n)
+        g = carray(_pointer_like(g_at[k], w_out), n)
+        G = carray(_pointer_like(G_at[k], G_out), n)
+        _step_run(p, g, G, neg_lr, eps, w_out[start : start + n], G_out[start : start + n], stream)
+        start += n
+
+
+@cached_njit(parallel=True)
+def _step_parallel(p_at, g_at, G_at, chunks, neg_lr, eps, w_out, G_out, stream):
+    """:func:`_step_serial` over the pieces of :func:`_chunks` on all cores."""
+    for c in prange(chunks.shape[0]):
+        k, lo, hi, out = chunks[c, 0], chunks[c, 1], chunks[c, 2], chunks[c, 3]
+        p = carray(_pointer_like(p_at[k], w_out), hi)
+        g = carray(_pointer_like(g_at[k], w_out), hi)
+        G = carray(_pointer_like(G_at[k], G_out), hi)
+        w, G_new = w_out[out + lo : out + hi], G_out[out + lo : out + hi]
+        _step_run(p[lo:hi], g[lo:hi], G[lo:hi], neg_lr, eps, w, G_new, stream)
+
+
+@njit(error_model="numpy")
+def _inplace_run(p, g, G, neg_lr, eps):
+    """One run of the step in place (``step(..., donate=True)``), as the in-place core's loop."""
+    one = G.dtype.type(1)
+    zero = G.dtype.type(0)
+    for i in range(p.size):
+        u, G[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
+        p[i] = p[i] + u  # w_{t+1} = w_t + u_t
+
+
+@cached_njit()
+def _inplace_serial(p_at, g_at, G_at, sizes, neg_lr, eps, like):
+    """Every leaf k's step in place, in order (``like``: an array of the leaves' dtype)."""
+    for k in range(sizes.size):
+        n = sizes[k]
+        p = carray(_pointer_like(p_at[k], like), n)
+        g = carray(_pointer_like(g_at[k], like), n)
+        G = carray(_pointer_like(G_at[k], like), n)
+        _inplace_run(p, g, G, neg_lr, eps)
+
+
+@cached_njit(parallel=True)
+def _inplace_parallel(p_at, g_at, G_at, chunks, neg_lr, eps, like):
+    """:func:`_inplace_serial` over the pieces of :func:`_chunks` on all cores."""
+    for c in prange(chunks.shape[0]):
+        k, lo, hi = chunks[c, 0], chunks[c, 1], chunks[c, 2]
+        p = carray(_pointer_like(p_at[k], like), hi)
+        g = carray(_pointer_like(g_at[k], like), hi)
+        G = carray(_pointer_like(G_at[k], like), hi)
+        _inplace_run(p[lo:hi], g[lo:hi], G[lo:hi], neg_lr, eps)
 
 
 # ---------------------------------------------------------------- the Python side
@@ -511,6 +614,27 @@ def _views(buf: np.ndarray, shapes: list[tuple[int, ...]], sizes: tuple[int, ...
     return out
 
 
+def _hyperparameters(
+    groups: dict[type, list[int]], others: list[int], learning_rate: float, eps: float,
+    other: Callable[[int], None],
+) -> dict[type, tuple[Any, Any]]:  # fmt: skip
+    """Each group's ``(-η, ε)`` in its dtype. In leaf order, as the reference: the other leaves' own steps
+    (``other(i)``), and each group's hyperparameters checked at its first leaf (a refusal names the dtype
+    of the first leaf that refuses them)."""
+    hyper: dict[type, tuple[Any, Any]] = {}
+    first = {index[0]: scalar for scalar, index in groups.items()}
+    for i in sorted([*others, *first]):
+        if i in first:
+            dtype = np.dtype(first[i])
+            hyper[first[i]] = (
+                in_dtype("learning_rate", learning_rate, dtype, negate=True),
+                in_dtype("eps", eps, dtype),
+            )
+        else:
+            other(i)
+    return hyper
+
+
 def update_leaves(
     g_leaves: list[np.ndarray],
     G_leaves: list[np.ndarray],
@@ -523,19 +647,11 @@ def update_leaves(
     u_out: list[Any] = [None] * len(g_leaves)
     G_new: list[Any] = [None] * len(g_leaves)
     groups, others = _groups(list(map(DTYPE_OF, G_leaves)))
-    # In leaf order, as the reference: the other leaves' steps, and each group's hyperparameters checked
-    # at its first leaf (a refusal names the dtype of the first leaf that refuses them).
-    hyper: dict[type, tuple[Any, Any]] = {}
-    first = {index[0]: scalar for scalar, index in groups.items()}
-    for i in sorted([*others, *first]):
-        if i in first:
-            dtype = np.dtype(first[i])
-            hyper[first[i]] = (
-                in_dtype("learning_rate", learning_rate, dtype, negate=True),
-                in_dtype("eps", eps, dtype),
-            )
-        else:
-            u_out[i], G_new[i] = leaf_update(g_leaves[i], G_leaves[i], learning_rate, eps)
+
+    def other(i: int) -> None:
+        u_out[i], G_new[i] = leaf_update(g_leaves[i], G_leaves[i], learning_rate, eps)
+
+    hyper = _hyperparameters(groups, others, learning_rate, eps, other)
     for scalar, index in groups.items():
         dtype = np.dtype(scalar)
         neg_lr, eps_ = hyper[scalar]
@@ -603,3 +719,80 @@ def apply_leaves(
         for i, w in zip(index, _views(buf, list(map(SHAPE_OF, ps)), sizes), strict=True):
             out[i] = w
     return out
+
+
+def _run_once(key: tuple, nbytes: int, serial: Callable[[], None], parallel: Callable[[], None]) -> None:
+    """An in-place call (it must not run twice): one core or all as :meth:`Dispatch.choose` says, timed
+    and recorded when it asks."""
+    how = DISPATCH.choose(key, nbytes)
+    all_cores = how % 2 == 1  # odd: all cores
+    run = partial(parallel_or_serial, parallel, serial) if all_cores else serial
+    if how <= ALL:
+        run()
+        return
+    t = time.perf_counter()
+    run()
+    DISPATCH.record(key, all_cores, time.perf_counter() - t)
+
+
+def step_leaves(
+    p_leaves: list[np.ndarray],
+    g_leaves: list[np.ndarray],
+    G_leaves: list[np.ndarray],
+    learning_rate: float,
+    eps: float,
+    leaf_step: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    donate: bool = False,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(params, sums)`` after one step of checked leaves (params, grads and sums of one shape and dtype
+    per leaf): :func:`update_leaves` then :func:`apply_leaves` fused, the same bits. The float32 and
+    float64 leaves go through one compiled pass per dtype that keeps each update in a register (5 N
+    elements of memory traffic: read w, g, G, write fresh w and G; the two calls move 7 N), into pooled
+    buffers; any other leaf by ``leaf_step(p, g, G) -> (w, G_new)``. ``donate``: the float32 and float64
+    leaves' new values are written into ``p_leaves`` and ``G_leaves`` themselves (checked writable,
+    contiguous and apart by :func:`adagrad_ref.validation.check_step_leaves`), and returned."""
+    w_out: list[Any] = [None] * len(g_leaves)
+    G_new: list[Any] = [None] * len(g_leaves)
+    groups, others = _groups(list(map(DTYPE_OF, G_leaves)))
+
+    def other(i: int) -> None:
+        w_out[i], G_new[i] = leaf_step(p_leaves[i], g_leaves[i], G_leaves[i])
+
+    hyper = _hyperparameters(groups, others, learning_rate, eps, other)
+    for scalar, index in groups.items():
+        dtype = np.dtype(scalar)
+        neg_lr, eps_ = hyper[scalar]
+        every = len(index) == len(g_leaves)
+        ps = _contiguous(p_leaves if every else [p_leaves[i] for i in index])
+        gs = _contiguous(g_leaves if every else [g_leaves[i] for i in index])
+        Gs = _contiguous(G_leaves if every else [G_leaves[i] for i in index])
+        sizes = tuple(map(_SIZE, gs))
+        total = sum(sizes)
+        p_at, g_at, G_at = _addresses(ps), _addresses(gs), _addresses(Gs)
+        if donate:
+            like = np.empty(0, dtype)
+            serial = partial(_inplace_serial, p_at, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, like)
+            parallel = partial(_inplace_parallel, p_at, g_at, G_at, _chunks_cached(sizes), neg_lr, eps_, like)
+            _run_once(("step in place", dtype.str, sizes), total * dtype.itemsize, serial, parallel)
+            for i, p, G in zip(index, ps, Gs, strict=True):
+                w_out[i], G_new[i] = p, G
+            continue
+        w_buf, G_buf = POOL.take(dtype, total), POOL.take(dtype, total)
+        if w_buf is G_buf:  # pragma: no cover - the first is referred to by w_buf: never free
+            G_buf = np.empty(total, dtype)
+        stream = total * dtype.itemsize >= STREAM_FROM_BYTES
+        serial = partial(
+            _step_serial, p_at, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, w_buf, G_buf, stream
+        )
+        chunks = _chunks_cached(sizes)
+        parallel = partial(_step_parallel, p_at, g_at, G_at, chunks, neg_lr, eps_, w_buf, G_buf, stream)
+        DISPATCH.run(
+            ("step", dtype.str, sizes),
+            total * dtype.itemsize,
+            serial,
+            partial(parallel_or_serial, parallel, serial),
+        )
+        shapes = list(map(SHAPE_OF, gs))
+        for i, w, G in zip(index, _views(w_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
+            w_out[i], G_new[i] = w, G
+    return w_out, G_new

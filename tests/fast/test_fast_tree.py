@@ -11,6 +11,7 @@ untouched; and a pooled buffer never handed out while any array still refers to 
 from __future__ import annotations
 
 import gc
+import re
 import time
 
 import ml_dtypes
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import random_floats
 
-from adagrad_ref import adagrad, apply_updates, backends
+from adagrad_ref import AdagradError, adagrad, apply_updates, backends
 from adagrad_ref.fast import tree
 from adagrad_ref.numerics.ulp import same_bits
 
@@ -325,3 +326,114 @@ def test_a_refused_hyperparameter_names_the_first_leaf_s_dtype_as_the_reference_
             adagrad(**bad, backend=backend).update(leaves, state)
         said.append(str(refused.value))
     assert said[0] == said[1] and np.dtype(dtypes[order[0]]).name in said[1]
+
+
+# ---------------------------------------------------------------- solver.step: update and apply_updates fused
+
+
+def _copy_tree(t):
+    import optree
+
+    return optree.tree_map(lambda x: x.copy(), t, namespace="adagrad_ref")
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("donate", [False, True], ids=["fresh", "donated"])
+def test_step_gives_the_bits_of_update_then_apply_updates(
+    rng, monkeypatch, parallel, stream_from, backend, donate
+):
+    """``solver.step(params, grads, state)``: the NumPy reference's update then apply_updates, bit for bit,
+    over three steps of the mixed tree (NaN, Inf, the G = 0 guard, complex, bfloat16, None); fresh
+    outputs and the inputs untouched, or (``donate=True``) the new values written into the very arrays
+    of params and state, which are returned."""
+    params = _tree(rng)
+    ref, solver = adagrad(0.7), adagrad(0.7, backend=backend)
+    s_ref = ref.init(params)
+    p, s = _copy_tree(params), solver.init(params)
+    numpy_apply = _numpy_apply(monkeypatch)
+    for _ in range(3):
+        grads = _grads_like(rng, params)
+        u_ref, s_ref = ref.update(grads, s_ref)
+        params = numpy_apply(params, u_ref)
+        inputs = _all_arrays(p, grads, s.sum_of_squares)
+        before = [x.copy() for x in inputs]
+        new_p, new_s = solver.step(p, grads, s, donate=donate)
+        for what, a, b in (("params", new_p, params), ("sums", new_s.sum_of_squares, s_ref.sum_of_squares)):
+            la, lb = _leaves(a), _leaves(b)
+            assert len(la) == len(lb) == 7, what
+            assert all(_bits_equal(x, y) for x, y in zip(la, lb, strict=True)), what
+        assert int(new_s.count) == int(s_ref.count)
+        outputs = _all_arrays(new_p, new_s.sum_of_squares)
+        if donate:  # the same arrays, holding the new values
+            assert all(o is x for o, x in zip(outputs, _all_arrays(p, s.sum_of_squares), strict=True))
+        else:
+            assert all(_bits_equal(x, saved) for x, saved in zip(inputs, before, strict=True))
+            assert not any(np.shares_memory(o, x) for o in outputs for x in inputs if o.size and x.size)
+        p, s = new_p, new_s
+    assert new_p["e"][1] is None and list(new_p) == list(params)
+
+
+def test_step_with_the_numba_backend_keeps_the_update_in_a_register(rng):
+    """The fused pass writes two output buffers per dtype (params and sums), not three: no updates tree."""
+    params = {"w": rng.standard_normal((64, 33)).astype(np.float32), "v": rng.standard_normal(70)}
+    solver = adagrad(0.1, backend="numba")
+    tree.POOL.clear()
+    new_p, new_s = solver.step(params, _copy_tree(params), solver.init(params))
+    assert len(tree.POOL) == 4  # float32 and float64: params and sums each
+    assert new_p["w"].base is not None and new_p["w"].base is not new_s.sum_of_squares["w"].base
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_donated_step_refuses_what_it_cannot_write_and_writes_nothing(rng, backend):
+    """donate=True: read-only, non-contiguous and overlapping arrays are refused, naming them, before
+    anything is written; a refusal that comes while stepping (a learning rate that overflows float16)
+    leaves every array as it was too."""
+    solver = adagrad(0.1, backend=backend)
+    params = {"a": rng.standard_normal((30, 7)).astype(np.float32), "b": rng.standard_normal(5)}
+    grads = _copy_tree(params)
+    state = solver.init(params)
+    read_only = params["b"].copy()
+    read_only.flags.writeable = False
+    big = np.zeros(400, np.float32)
+    cases = {
+        "params['b'] is read-only": ({**params, "b": read_only}, grads, state),
+        "params['a'] is not C-contiguous": ({**params, "a": np.asfortranarray(params["a"])}, grads, state),
+        "params['a'] and grads['a'] share memory": ({**params, "a": grads["a"]}, grads, state),
+        "params['a'] and state.sum_of_squares['a'] share memory": (
+            {**params, "a": state.sum_of_squares["a"]}, grads, state,
+        ),
+        "params['a'] and state.sum_of_squares['a'] share memory; ": (  # overlapping views of one buffer
+            {**params, "a": big[:210].reshape(30, 7)},
+            grads,
+            state._replace(sum_of_squares={**state.sum_of_squares, "a": big[190:].reshape(30, 7)}),
+        ),
+    }  # fmt: skip
+    for expected, (p, g, s) in cases.items():
+        before = [x.copy() for x in _all_arrays(p, s.sum_of_squares)]
+        with pytest.raises(AdagradError, match=re.escape(expected)):
+            solver.step(p, g, s, donate=True)
+        assert all(_bits_equal(x, y) for x, y in zip(_all_arrays(p, s.sum_of_squares), before, strict=True))
+    mixed = {"c": (rng.standard_normal(4) + 1j).astype(np.complex64), "h": np.ones(3, np.float16), **params}
+    big_lr = adagrad(lambda count: 1e5, backend=backend)  # at the step: 1e5 overflows float16 (largest 65504)
+    s = big_lr.init(mixed)
+    before = [x.copy() for x in _all_arrays(mixed, s.sum_of_squares)]
+    with pytest.raises(AdagradError, match=r"^learning_rate .*float16"):
+        big_lr.step(mixed, _copy_tree(mixed), s, donate=True)
+    assert all(_bits_equal(x, y) for x, y in zip(_all_arrays(mixed, s.sum_of_squares), before, strict=True))
+
+
+def test_step_names_a_misplaced_argument():
+    solver = adagrad(0.1, backend="numba")
+    params = {"w": np.ones(3, np.float32)}
+    state = solver.init(params)
+    with pytest.raises(AdagradError, match=r"^step\(params, grads, state\): params is None"):
+        solver.step(None, params, state)
+    for args in ((params, state, params), (state, params, state)):
+        with pytest.raises(
+            AdagradError, match=r"^step\(params, grads, state\): state must be the AdagradState"
+        ):
+            solver.step(*args)
+    with pytest.raises(
+        AdagradError, match=r"^params\['w'\] is float32 \(2,\); expected float32 \(3,\) as grads$"
+    ):
+        solver.step({"w": np.ones(2, np.float32)}, params, state)
