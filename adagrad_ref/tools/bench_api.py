@@ -39,6 +39,7 @@ __all__ = [
     "api_step",
     "api_targets",
     "bench_api",
+    "fused_step",
     "model_shapes",
     "model_tree",
     "optax_tree_step",
@@ -51,6 +52,8 @@ API_TARGET = 1.5
 API_TRAFFIC = 7 / 5
 API_NAMES = {
     "numba_api": "**Numba backend**",
+    "numba_step": "Numba `step`",
+    "numba_step_donated": "Numba `step`, donated",
     "numpy_api": "NumPy backend",
     "optax_jit": "optax jitted",
     "optax_donated": "optax jitted, donated",
@@ -94,6 +97,37 @@ def api_step(params: dict, grads: dict, backend: str) -> Callable[[], None]:
         box["p"] = apply_updates(box["p"], updates)
 
     return step
+
+
+def fused_step(params: dict, grads: dict, donate: bool) -> Callable[[], None]:
+    """``solver.step(params, grads, state)`` (the Numba backend's fused update and ``apply_updates``), on
+    a copy of the params; ``donate``: written in place (``donate=True``)."""
+    solver = Adagrad(LR, G0, EPS, backend="numba")
+    p = {k: v.copy() for k, v in params.items()}
+    box = {"p": p, "s": solver.init(p)}
+
+    def step() -> None:
+        box["p"], box["s"] = solver.step(box["p"], grads, box["s"], donate=donate)
+
+    return step
+
+
+def _own_pool(step: Callable[[], None]) -> Callable[[], None]:
+    """``step`` with an output pool of its own (:data:`adagrad_ref.fast.tree.POOL` swapped in for each
+    call): two Numba rows interleaved would otherwise take each other's pooled buffers (more than
+    :attr:`~adagrad_ref.fast.tree.BufferPool.PER_SIZE` live at once), and a user runs one of them."""
+    from adagrad_ref.fast import tree
+
+    pool = tree.BufferPool()
+
+    def run() -> None:
+        saved, tree.POOL = tree.POOL, pool
+        try:
+            step()
+        finally:
+            tree.POOL = saved
+
+    return run
 
 
 def optax_tree_step(params: dict, grads: dict, donate: bool) -> Callable[[], None]:
@@ -155,10 +189,14 @@ def bench_api(
                 samples.update(measure_interleaved(numpy_step, repeats, min_seconds))
                 del numpy_step
                 tree.POOL.clear()
-            numba_step = api_step(params, grads, "numba")
-            for _ in range(1 + tree.Dispatch.TRIALS):  # its one-core/all-cores trials, before the clock
-                numba_step()
-            steps: dict[str, Callable[[], None]] = {"numba_api": numba_step}
+            steps: dict[str, Callable[[], None]] = {
+                "numba_api": api_step(params, grads, "numba"),
+                "numba_step": _own_pool(fused_step(params, grads, donate=False)),
+                "numba_step_donated": fused_step(params, grads, donate=True),
+            }
+            for _ in range(1 + tree.Dispatch.TRIALS):  # their one-core/all-cores trials, before the clock
+                for step in steps.values():
+                    step()
             n = sum(v.size for v in params.values())
             roof_arrays = [np.ones(n, dtype) for _ in range(3)]  # p, g, G: 5 N per call, no math
             steps["traffic_roof"] = partial(traffic_roof(True), *roof_arrays)
@@ -218,7 +256,8 @@ def api_lines(result: dict) -> list[str]:
         "**The optax-shaped API** (`solver.update(grads, state)` then `apply_updates(params, updates)`) on "
         "model-shaped pytrees, ms per step, and in brackets the time over the Numba backend's "
         "(above 1: the Numba backend is faster). optax: `update` and `apply_updates` in one `jax.jit`; "
-        "torch: `torch.optim.Adagrad(fused=True).step()` on the same tensors."
+        "torch: `torch.optim.Adagrad(fused=True).step()` on the same tensors. `step`: "
+        "`solver.step(params, grads, state)`, the two calls fused (the same bits, 5 N), and `donate=True`."
         + (
             " *Limit*: the API's own traffic (7 N elements: fresh updates, state and params) at the memory "
             "bandwidth measured in the same run, and in brackets the limit over the Numba backend's time "
@@ -250,13 +289,20 @@ def api_lines(result: dict) -> list[str]:
 
 def api_targets(result: dict) -> list[tuple[str, str, int, float, float]]:
     """``(target, where, elements, measured, bound)`` of every API case: the Numba backend's speed-up
-    over jitted optax (>= :data:`API_TARGET`) and over donated optax (>= 1: ahead of it)."""
+    over jitted optax (>= :data:`API_TARGET`) and over donated optax (>= 1: ahead of it), for the two
+    calls (``update`` then ``apply_updates``), for ``solver.step`` and for ``solver.step(donate=True)``."""
     rows = []
+    ours = (
+        ("numba_api", "optax-shaped API, Numba backend", (("optax_jit", API_TARGET), ("optax_donated", 1.0))),
+        ("numba_step", "solver.step, Numba backend", (("optax_jit", API_TARGET), ("optax_donated", 1.0))),
+        ("numba_step_donated", "solver.step(donate=True), Numba backend", (("optax_donated", 1.0),)),
+    )
     for case in result.get("api") or []:
         s = case["seconds"]
         where = f"{case['dtype']} {case['leaves']} leaves {case.get('layout', '1-D')}"
-        for peer, bound in (("optax_jit", API_TARGET), ("optax_donated", 1.0)):
-            if peer in s:
-                target = f"optax-shaped API, Numba backend: speed-up over {API_NAMES[peer]} >= {bound}"
-                rows.append((target, where, case["elements"], s[peer] / s["numba_api"], bound))
+        for mine, name, peers in ours:
+            for peer, bound in peers:
+                if mine in s and peer in s:
+                    target = f"{name}: speed-up over {API_NAMES[peer]} >= {bound}"
+                    rows.append((target, where, case["elements"], s[peer] / s[mine], bound))
     return rows

@@ -279,7 +279,15 @@ def test_the_optax_shaped_api_is_measured_against_optax_and_torch_on_model_trees
     result = run(_small(sizes=[1000], api=True, api_cases=cases, api_elements=20_000), progress=False)
     rows = result["api"]
     assert [(r["dtype"], r["leaves"], r["layout"]) for r in rows] == cases
-    peers = {"numba_api", "optax_jit", "optax_donated", "torch_fused", "traffic_roof"}
+    peers = {
+        "numba_api",
+        "numba_step",
+        "numba_step_donated",
+        "optax_jit",
+        "optax_donated",
+        "torch_fused",
+        "traffic_roof",
+    }
     assert set(rows[0]["seconds"]) == peers and set(rows[1]["seconds"]) == peers | {"numpy_api"}
     for r in rows:  # the API's own limit: 7 N at the bandwidth of the 5 N roof timed in the same run
         assert r["traffic_limit_s"] == pytest.approx(r["seconds"]["traffic_roof"] * 7 / 5)
