@@ -144,3 +144,13 @@ def tree_step(backend: Any, update: LeafUpdate, add: Callable[[Any, Any], Any]) 
         return w_leaves, G_leaves
 
     return fused
+
+
+def data_addresses(backend: Any) -> Callable[[list], np.ndarray] | None:
+    """A reader of many arrays' data pointers at once for ``backend``'s checks (the Numba backend's
+    compiled one: :func:`adagrad_ref.fast.tree.data_addresses`), or ``None``."""
+    if isinstance(backend, str) and backend == "numba":
+        from adagrad_ref.fast.tree import data_addresses
+
+        return data_addresses
+    return None

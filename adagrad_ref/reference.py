@@ -278,8 +278,9 @@ class Adagrad:
         (array([0.01227039, 1.0031104 , 2.001386  ], dtype=float32), 1)
         """
         p_leaves, g_leaves, sums, spec = validation.check_step_leaves(
-            params, grads, state, AdagradState, check_finite=self.check_finite, donate=donate
-        )
+            params, grads, state, AdagradState, check_finite=self.check_finite, donate=donate,
+            addresses=backends.data_addresses(self.backend) if donate else None,
+        )  # fmt: skip
         eta = self.learning_rate_at(int(state.count))  # η_t
         whole_tree = backends.tree_step(self.backend, self.update_leaf, add_leaf)
         w_leaves, sums = whole_tree(p_leaves, g_leaves, sums, eta, self.eps, donate)

@@ -10,7 +10,6 @@ masked array, a big-endian array, a list or a Python float.
 
 from __future__ import annotations
 
-import itertools
 import math
 import operator
 from collections.abc import Callable
@@ -351,12 +350,20 @@ def _params_leaves(params: Any, spec: trees.PyTreeSpec, g_leaves: list[np.ndarra
 
 
 def check_step_leaves(
-    params: Any, grads: Any, state: Any, state_type: type, *, check_finite: bool = False, donate: bool = False
+    params: Any,
+    grads: Any,
+    state: Any,
+    state_type: type,
+    *,
+    check_finite: bool = False,
+    donate: bool = False,
+    addresses: Callable[[list[np.ndarray]], np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], trees.PyTreeSpec]:
     """``step(params, grads, state)``'s checks: :func:`check_update_leaves`' and params of the grads'
     structure, shapes and dtypes; with ``donate``, every array written in place (each params leaf and
-    each sum) an ndarray, C-contiguous, writable and sharing no memory with any other array of the call.
-    Returns ``(params' leaves, grads' leaves, sums' leaves, spec)``."""
+    each sum) an ndarray, C-contiguous, writable and sharing no memory with any other array of the call
+    (``addresses``: a reader of many arrays' data pointers at once, as the Numba backend has). Returns
+    ``(params' leaves, grads' leaves, sums' leaves, spec)``."""
     if params is None:
         raise AdagradError("step(params, grads, state): params is None; pass the params the grads are of")
     if not isinstance(state, state_type) or isinstance(params, state_type) or isinstance(grads, state_type):
@@ -367,46 +374,79 @@ def check_step_leaves(
     g_leaves, sums, spec, _ = check_update_leaves(grads, state, state_type, check_finite=check_finite)
     p_leaves = _params_leaves(params, spec, g_leaves)
     if donate:
-        _check_donated(p_leaves, sums, g_leaves, trees.flatten(params, "params")[0])
+        _check_donated(p_leaves, sums, g_leaves, params, addresses or _data_addresses)
     return p_leaves, g_leaves, sums, spec
 
 
+def _data_addresses(arrays: list[np.ndarray]) -> np.ndarray:
+    """Each array's data pointer (the documented interface; the Numba backend passes a bulk reader)."""
+    return np.fromiter((a.__array_interface__["data"][0] for a in arrays), np.int64, len(arrays))
+
+
+def _byte_ranges(
+    arrays: list[np.ndarray], addresses: Callable[[list[np.ndarray]], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(first byte, one past the last)`` of each array's memory; a non-contiguous one's whole extent."""
+    lo = np.asarray(addresses(arrays), np.int64)
+    hi = lo + np.fromiter(map(_NBYTES, arrays), np.int64, len(arrays))
+    for i, a in enumerate(arrays):
+        if not a.flags.c_contiguous:  # strided (grads may be): the bytes its strides reach
+            lo[i], hi[i] = byte_bounds(a)
+    return lo, hi
+
+
+_NBYTES = operator.attrgetter("nbytes")
+_WRITEABLE = operator.attrgetter("flags.writeable")
+_C_CONTIGUOUS = operator.attrgetter("flags.c_contiguous")
+
+
 def _check_donated(
-    p_leaves: list[np.ndarray], sums: list[np.ndarray], g_leaves: list[np.ndarray], paths: trees.LeafPaths
+    p_leaves: list[np.ndarray],
+    sums: list[np.ndarray],
+    g_leaves: list[np.ndarray],
+    params: Any,
+    addresses: Callable[[list[np.ndarray]], np.ndarray],
 ) -> None:
     """Each array ``step(..., donate=True)`` writes is writable, C-contiguous and overlaps no other array
-    of the call (byte ranges compared after one sort: O(n log n) for n leaves)."""
-    written = [(f"params{q}", p) for q, p in zip(paths, p_leaves, strict=True)]
-    written += [(f"state.sum_of_squares{q}", G) for q, G in zip(paths, sums, strict=True)]
-    for name, a in written:
-        if not a.flags.writeable:
-            raise AdagradError(f"{name} is read-only; step(..., donate=True) writes the new values into it")
-        if not a.flags.c_contiguous:
-            raise AdagradError(
-                f"{name} is not C-contiguous; step(..., donate=True) writes in place into contiguous arrays"
-            )
+    of the call: byte ranges compared in bulk after one sort (O(n log n) for n leaves); the names are
+    looked up only for a refusal."""
+    written = p_leaves + sums
 
-    def ranges(named: list[tuple[str, np.ndarray]]) -> list[tuple[int, int, str]]:
-        out = []
-        for name, a in named:
-            if a.nbytes:
-                lo, hi = byte_bounds(a)
-                out.append((lo, hi, name))
-        return sorted(out)
+    def name(i: int) -> str:
+        paths = trees.flatten(params, "params")[0]
+        k = i % len(p_leaves)
+        return f"params{paths[k]}" if i < len(p_leaves) else f"state.sum_of_squares{paths[k]}"
 
-    mine = ranges(written)
-    for (_, end, n1), (start, _, n2) in itertools.pairwise(mine):
-        if start < end:
-            raise AdagradError(f"{n1} and {n2} share memory; step(..., donate=True) writes both in place")
-    read = ranges([(f"grads{q}", g) for q, g in zip(paths, g_leaves, strict=True)])
-    starts = np.array([r[0] for r in read], np.int64)
-    reach = np.maximum.accumulate(np.array([r[1] for r in read], np.int64)) if read else starts
-    for lo, hi, name in mine:
-        k = int(np.searchsorted(starts, hi, side="left"))  # the grads that start before this array ends
-        if k and reach[k - 1] > lo:  # one of them ends after it starts
-            j = next(i for i in range(k) if read[i][1] > lo)
+    if not all(map(_WRITEABLE, written)):
+        i = next(i for i, a in enumerate(written) if not a.flags.writeable)
+        raise AdagradError(f"{name(i)} is read-only; step(..., donate=True) writes the new values into it")
+    if not all(map(_C_CONTIGUOUS, written)):
+        i = next(i for i, a in enumerate(written) if not a.flags.c_contiguous)
+        raise AdagradError(f"{name(i)} is not C-contiguous; step(..., donate=True) writes in place into it")
+    lo, hi = _byte_ranges(written, addresses)
+    mine = np.flatnonzero(hi > lo)
+    mine = mine[np.argsort(lo[mine], kind="stable")]
+    clash = np.flatnonzero(lo[mine[1:]] < np.maximum.accumulate(hi[mine])[:-1])
+    if clash.size:  # the first array that starts before an earlier one ends: it overlaps that one
+        j = mine[clash[0] + 1]
+        i = next(i for i in mine if lo[i] <= lo[j] < hi[i] and i != j)
+        raise AdagradError(
+            f"{name(i)} and {name(j)} share memory; step(..., donate=True) writes both in place"
+        )
+    g_lo, g_hi = _byte_ranges(g_leaves, addresses)
+    read = np.flatnonzero(g_hi > g_lo)
+    read = read[np.argsort(g_lo[read], kind="stable")]
+    if read.size and mine.size:
+        reach = np.maximum.accumulate(g_hi[read])  # the furthest any grads leaf starting so far reaches
+        k = np.searchsorted(g_lo[read], hi[mine], side="left")  # the grads leaves starting before each ends
+        bad = np.flatnonzero((k > 0) & (reach[np.maximum(k, 1) - 1] > lo[mine]))
+        if bad.size:
+            i = mine[bad[0]]
+            g = next(g for g in read if g_lo[g] < hi[i] and g_hi[g] > lo[i])
+            paths = trees.flatten(params, "params")[0]
+            what = name(i)
             raise AdagradError(
-                f"{name} and {read[j][2]} share memory; step(..., donate=True) writes {name} in place"
+                f"{what} and grads{paths[g]} share memory; step(..., donate=True) writes {what} in place"
             )
 
 

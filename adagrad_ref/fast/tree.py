@@ -77,6 +77,7 @@ __all__ = [
     "Dispatch",
     "apply_leaves",
     "choices",
+    "data_addresses",
     "set_parallel",
     "step_leaves",
     "update_leaves",
@@ -603,6 +604,11 @@ def _pick_addresses() -> Callable[[list[np.ndarray]], np.ndarray]:
 
 
 _addresses = _pick_addresses()
+
+
+def data_addresses(arrays: list[np.ndarray]) -> np.ndarray:
+    """Each array's data pointer, read in bulk (one compiled loop where the object layout allows)."""
+    return _addresses(arrays)
 
 
 def _views(buf: np.ndarray, shapes: list[tuple[int, ...]], sizes: tuple[int, ...]) -> list[np.ndarray]:

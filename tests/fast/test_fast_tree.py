@@ -394,7 +394,7 @@ def test_a_donated_step_refuses_what_it_cannot_write_and_writes_nothing(rng, bac
     state = solver.init(params)
     read_only = params["b"].copy()
     read_only.flags.writeable = False
-    big = np.zeros(400, np.float32)
+    big = np.zeros(1000, np.float32)
     cases = {
         "params['b'] is read-only": ({**params, "b": read_only}, grads, state),
         "params['a'] is not C-contiguous": ({**params, "a": np.asfortranarray(params["a"])}, grads, state),
@@ -405,7 +405,13 @@ def test_a_donated_step_refuses_what_it_cannot_write_and_writes_nothing(rng, bac
         "params['a'] and state.sum_of_squares['a'] share memory; ": (  # overlapping views of one buffer
             {**params, "a": big[:210].reshape(30, 7)},
             grads,
-            state._replace(sum_of_squares={**state.sum_of_squares, "a": big[190:].reshape(30, 7)}),
+            state._replace(sum_of_squares={**state.sum_of_squares, "a": big[190:400].reshape(30, 7)}),
+        ),
+        # a sum inside the reach of a strided (non-contiguous) grads leaf of another key
+        "state.sum_of_squares['b'] and grads['a'] share memory": (
+            params,
+            {**grads, "a": big[::4][:210].reshape(30, 7)},
+            state._replace(sum_of_squares={**state.sum_of_squares, "b": big[500:510].view(np.float64)}),
         ),
     }  # fmt: skip
     for expected, (p, g, s) in cases.items():
