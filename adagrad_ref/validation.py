@@ -24,6 +24,7 @@ from adagrad_ref.numerics import lowprec
 from adagrad_ref.numerics.lowprec import is_low_precision
 
 __all__ = [
+    "C_CONTIGUOUS_OF",
     "INT32_MAX",
     "SUPPORTED_DTYPES",
     "as_leaf_array",
@@ -240,6 +241,7 @@ _NATIVE_SUPPORTED = frozenset(np.dtype(t) for t in SUPPORTED_DTYPES)
 #: A leaf's dtype and shape, as C-level getters for ``map`` over a tree's leaves (no Python call per leaf).
 DTYPE_OF = operator.attrgetter("dtype")
 SHAPE_OF = operator.attrgetter("shape")
+C_CONTIGUOUS_OF = operator.attrgetter("flags.c_contiguous")
 
 
 def _all_plain(leaves: list[Any]) -> bool:
@@ -397,7 +399,6 @@ def _byte_ranges(
 
 _NBYTES = operator.attrgetter("nbytes")
 _WRITEABLE = operator.attrgetter("flags.writeable")
-_C_CONTIGUOUS = operator.attrgetter("flags.c_contiguous")
 
 
 def _check_donated(
@@ -420,7 +421,7 @@ def _check_donated(
     if not all(map(_WRITEABLE, written)):
         i = next(i for i, a in enumerate(written) if not a.flags.writeable)
         raise AdagradError(f"{name(i)} is read-only; step(..., donate=True) writes the new values into it")
-    if not all(map(_C_CONTIGUOUS, written)):
+    if not all(map(C_CONTIGUOUS_OF, written)):
         i = next(i for i, a in enumerate(written) if not a.flags.c_contiguous)
         raise AdagradError(f"{name(i)} is not C-contiguous; step(..., donate=True) writes in place into it")
     lo, hi = _byte_ranges(written, addresses)

@@ -68,7 +68,7 @@ from numba.extending import intrinsic
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.dispatch import ALL, Dispatch
 from adagrad_ref.fast.kernels import element_step, parallel_or_serial
-from adagrad_ref.validation import DTYPE_OF, SHAPE_OF, in_dtype
+from adagrad_ref.validation import C_CONTIGUOUS_OF, DTYPE_OF, SHAPE_OF, in_dtype
 
 __all__ = [
     "DISPATCH",
@@ -533,12 +533,11 @@ def _chunks_cached(sizes: tuple[int, ...]) -> np.ndarray:
 
 def _contiguous(arrays: list[np.ndarray]) -> list[np.ndarray]:
     """Each array, C-contiguous (a copy where it is not: the same values, so the same bits)."""
-    if all(map(_C_CONTIGUOUS, arrays)):  # the common case, without a Python call per leaf
+    if all(map(C_CONTIGUOUS_OF, arrays)):  # the common case, without a Python call per leaf
         return arrays
     return [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
 
 
-_C_CONTIGUOUS = operator.attrgetter("flags.c_contiguous")
 _SIZE = operator.attrgetter("size")
 
 
