@@ -267,8 +267,9 @@ class Adagrad:
         With ``backend="numba"`` each dtype's leaves take one compiled pass that never stores the
         updates: 5 N elements of memory traffic instead of the two calls' 7 N (see
         :mod:`adagrad_ref.fast.tree`). ``donate=True`` is an opt-in, as jax's donated buffers: the new
-        params and sums are written into the arrays of ``params`` and ``state.sum_of_squares`` (which
-        must be writable, C-contiguous and share no memory), and those arrays are returned.
+        params and sums are written into the arrays of ``params`` and ``state.sum_of_squares`` (plain
+        ndarrays of native byte order, writable, C-contiguous, sharing no memory), and those arrays are
+        returned.
 
         >>> solver = Adagrad(1.0, backend="numba")
         >>> params = {"w": np.array([1.0, 2.0, 3.0], np.float32)}

@@ -376,7 +376,7 @@ def check_step_leaves(
     g_leaves, sums, spec, _ = check_update_leaves(grads, state, state_type, check_finite=check_finite)
     p_leaves = _params_leaves(params, spec, g_leaves)
     if donate:
-        _check_donated(p_leaves, sums, g_leaves, params, addresses or _data_addresses)
+        _check_donated(p_leaves, sums, g_leaves, params, state.sum_of_squares, addresses or _data_addresses)
     return p_leaves, g_leaves, sums, spec
 
 
@@ -406,6 +406,7 @@ def _check_donated(
     sums: list[np.ndarray],
     g_leaves: list[np.ndarray],
     params: Any,
+    state_sums: Any,
     addresses: Callable[[list[np.ndarray]], np.ndarray],
 ) -> None:
     """Each array ``step(..., donate=True)`` writes is writable, C-contiguous and overlaps no other array
@@ -418,6 +419,20 @@ def _check_donated(
         k = i % len(p_leaves)
         return f"params{paths[k]}" if i < len(p_leaves) else f"state.sum_of_squares{paths[k]}"
 
+    given = trees.flatten(params, "params")[1] + trees.flatten(state_sums, "state.sum_of_squares")[1]
+    if any(a is not b for a, b in zip(written, given, strict=True)):  # a leaf the checks had to convert
+        i = next(i for i, (a, b) in enumerate(zip(written, given, strict=True)) if a is not b)
+        kind = f"a {type(given[i]).__name__}"
+        if isinstance(given[i], np.generic):
+            kind = f"a NumPy scalar ({type(given[i]).__name__}: immutable)"
+        if type(given[i]) is np.ndarray:
+            kind = f"dtype {given[i].dtype.str}" + (
+                " (big-endian)" if given[i].dtype.byteorder == ">" else ""
+            )
+        raise AdagradError(
+            f"{name(i)} is {kind}; step(..., donate=True) writes only into the arrays given: "
+            "plain numpy.ndarray leaves of native byte order"
+        )
     if not all(map(_WRITEABLE, written)):
         i = next(i for i, a in enumerate(written) if not a.flags.writeable)
         raise AdagradError(f"{name(i)} is read-only; step(..., donate=True) writes the new values into it")

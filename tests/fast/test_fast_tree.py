@@ -407,6 +407,20 @@ def test_a_donated_step_refuses_what_it_cannot_write_and_writes_nothing(rng, bac
             grads,
             state._replace(sum_of_squares={**state.sum_of_squares, "a": big[190:400].reshape(30, 7)}),
         ),
+        "params['b'] is dtype >f8 (big-endian); step(..., donate=True) writes only into the arrays given": (
+            {**params, "b": params["b"].astype(">f8")}, grads, state,
+        ),
+        "params['b'] is a NumPy scalar (float64: immutable)": (
+            {**params, "b": np.float64(1.0)}, {**grads, "b": np.ones((), np.float64)},
+            state._replace(sum_of_squares={**state.sum_of_squares, "b": np.full((), 0.1)}),
+        ),
+        "state.sum_of_squares['a'] is a memmap": (  # a subclass: the checks hand the kernel a plain view of it
+            params,
+            grads,
+            state._replace(
+                sum_of_squares={**state.sum_of_squares, "a": np.full((30, 7), 0.1, np.float32).view(np.memmap)}
+            ),
+        ),
         # a sum inside the reach of a strided (non-contiguous) grads leaf of another key
         "state.sum_of_squares['b'] and grads['a'] share memory": (
             params,
