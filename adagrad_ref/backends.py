@@ -119,6 +119,13 @@ def tree_step(backend: Any, update: LeafUpdate, add: Callable[[Any, Any], Any]) 
     def written(p_leaves: list, sums: list, new: list) -> tuple[list, list]:
         """``donate``: each leaf's new values copied into its params and sums (after every leaf is computed,
         so a refusal leaves every array as it was), those arrays returned."""
+        for p, G, (w, G_new) in zip(p_leaves, sums, new, strict=True):  # all checked before the first write
+            if w is not p and not (_fits(w, p) and _fits(G_new, G)):
+                got = f"{type(w).__name__} {np.shape(w)}, {type(G_new).__name__} {np.shape(G_new)}"
+                raise AdagradError(
+                    f"the backend's leaf update returned ({got}) for a leaf of {p.dtype} {p.shape}; "
+                    "step(..., donate=True) cannot write it in place (nothing written)"
+                )
         for p, G, (w, G_new) in zip(p_leaves, sums, new, strict=True):
             if w is not p:
                 np.copyto(p, w)
@@ -154,3 +161,13 @@ def data_addresses(backend: Any) -> Callable[[list], np.ndarray] | None:
 
         return data_addresses
     return None
+
+
+def _fits(value: Any, target: np.ndarray) -> bool:
+    """``value`` can be copied into ``target`` as it is: its shape, and a dtype of the same kind."""
+    try:
+        return np.shape(value) == target.shape and np.can_cast(
+            np.asarray(value).dtype, target.dtype, "same_kind"
+        )
+    except Exception:  # an object NumPy cannot read: not copyable
+        return False

@@ -366,6 +366,8 @@ def check_step_leaves(
     each sum) an ndarray, C-contiguous, writable and sharing no memory with any other array of the call
     (``addresses``: a reader of many arrays' data pointers at once, as the Numba backend has). Returns
     ``(params' leaves, grads' leaves, sums' leaves, spec)``."""
+    if not isinstance(donate, bool | np.bool_):
+        raise AdagradError(f"step(..., donate=...): donate must be True or False, got {short(donate)}")
     if params is None:
         raise AdagradError("step(params, grads, state): params is None; pass the params the grads are of")
     if not isinstance(state, state_type) or isinstance(params, state_type) or isinstance(grads, state_type):

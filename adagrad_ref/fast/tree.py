@@ -258,7 +258,9 @@ def _stream_step(typingctx, p, g, G, i, neg_lr, eps, w_out, G_out):
         gv = _load(builder, _vector_at(builder, ga, i, vt), size)
         Gv = _load(builder, _vector_at(builder, Ga, i, vt), size)
         u, G_new = _vector_element(builder, gv, Gv, args[4], args[5], vt)
-        _stream(builder, builder.fadd(pv, u), _vector_at(builder, wa, i, vt))  # w_{t+1} = w_t + u_t
+        nan = builder.fcmp_unordered("uno", pv, pv)  # w + u, with w's NaN where both are NaN (_plus)
+        w = builder.select(nan, builder.fadd(pv, pv), builder.fadd(pv, u))
+        _stream(builder, w, _vector_at(builder, wa, i, vt))  # w_{t+1} = w_t + u_t
         _stream(builder, G_new, _vector_at(builder, Goa, i, vt))
         return context.get_dummy_value()
 
@@ -293,6 +295,14 @@ def _stream_add(typingctx, p, u, i, out):
 def _head(out, lanes):
     """Elements before ``out``'s first 32-byte-aligned one (all of them if fewer)."""
     return min(out.size, ((-out.ctypes.data) % _VECTOR_BYTES) // out.itemsize) if lanes > 0 else out.size
+
+
+@njit(error_model="numpy")
+def _plus(w, u):
+    """``w + u`` with NumPy's NaN: where both are NaN, ``w``'s (quieted). LLVM may swap the operands of an
+    addition, and x86 keeps the first operand's NaN, so a fused step that adds an update computed in a
+    register could keep ``u``'s; ``w + w`` is ``w``'s NaN in either order (a branch-free select)."""
+    return w + w if w != w else w + u
 
 
 @njit(error_model="numpy")
@@ -341,14 +351,14 @@ def _step_run(p, g, G, neg_lr, eps, w_out, G_out, stream):
     start = _head(w_out, lanes) if stream and aligned_alike else w_out.size
     for i in range(start):
         u, G_out[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
-        w_out[i] = p[i] + u  # w_{t+1} = w_t + u_t
+        w_out[i] = _plus(p[i], u)  # w_{t+1} = w_t + u_t
     i = start
     while i + lanes <= g.size:
         _stream_step(p, g, G, i, neg_lr, eps, w_out, G_out)
         i += lanes
     for j in range(i, g.size):
         u, G_out[j] = element_step(g[j], G[j], neg_lr, eps, one, zero)
-        w_out[j] = p[j] + u
+        w_out[j] = _plus(p[j], u)
     _stream_fence()
 
 
@@ -430,7 +440,7 @@ def _inplace_run(p, g, G, neg_lr, eps):
     zero = G.dtype.type(0)
     for i in range(p.size):
         u, G[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
-        p[i] = p[i] + u  # w_{t+1} = w_t + u_t
+        p[i] = _plus(p[i], u)  # w_{t+1} = w_t + u_t
 
 
 @cached_njit()

@@ -22,6 +22,7 @@ from conftest import random_floats
 from adagrad_ref import AdagradError, adagrad, apply_updates, backends
 from adagrad_ref.fast import tree
 from adagrad_ref.numerics.ulp import same_bits
+from adagrad_ref.reference import update_leaf
 
 
 def _bits_equal(a, b) -> bool:
@@ -457,3 +458,59 @@ def test_step_names_a_misplaced_argument():
         AdagradError, match=r"^params\['w'\] is float32 \(2,\); expected float32 \(3,\) as grads$"
     ):
         solver.step({"w": np.ones(2, np.float32)}, params, state)
+
+
+@pytest.mark.parametrize(
+    "dtype, bits, p_nan, g_nan",
+    [
+        (np.float32, np.uint32, 0xFFC00005, 0x7FC00003),  # -NaN with payload 5, +NaN with payload 3
+        (np.float64, np.uint64, 0xFFF8000000000005, 0x7FF8000000000003),
+    ],
+)
+@pytest.mark.parametrize("donate", [False, True], ids=["fresh", "donated"])
+def test_step_keeps_the_param_s_nan_where_param_and_update_are_both_nan(
+    rng, parallel, stream_from, dtype, bits, p_nan, g_nan, donate
+):
+    """Raw bits, NaN payloads included (the other tests count any NaN equal to any NaN): where the param
+    and its update are both NaN, the compiled apply_updates keeps the param's NaN at every element (NumPy's
+    own ``p + u`` does so in its vector loop, not in its scalar tail: see docs/usage.md); the fused step
+    computes u in a register, and an addition LLVM may commute kept u's NaN instead."""
+    n = tree._CHUNK + 77
+    p, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    p.view(bits)[rng.random(n) < 0.5] = p_nan
+    g.view(bits)[rng.random(n) < 0.5] = g_nan
+    solver = adagrad(1.0, 0.0, 0.0, backend="numba")
+    state = solver.init({"w": p})
+    updates, _ = solver.update({"w": g}, state)
+    expected = apply_updates({"w": p}, updates)["w"].view(bits)  # the two calls, on the compiled path
+    both = np.isnan(p) & np.isnan(updates["w"])
+    assert both.sum() > 1000 and not np.array_equal(p.view(bits)[both], updates["w"].view(bits)[both])
+    assert np.array_equal(expected[both], p.view(bits)[both])  # the param's NaN, everywhere
+    sums = state._replace(sum_of_squares={"w": state.sum_of_squares["w"].copy()})
+    w, _ = solver.step({"w": p.copy()}, {"w": g}, sums, donate=donate)
+    assert np.array_equal(w["w"].view(bits), expected)
+
+
+def test_a_donated_step_refuses_a_backend_result_it_cannot_write_before_writing_any():
+    """A leaf-update function (``backend=``) that returns the wrong shape for one leaf: refused, and the
+    leaves before it are not written either; ``donate`` must be a bool."""
+
+    def broken(g, G, learning_rate, eps):
+        u, G_new = update_leaf(g, G, learning_rate, eps)
+        return (u[:1], G_new[:1]) if g.size == 3 else (u, G_new)
+
+    solver = adagrad(0.1, backend=broken)
+    params = {"a": np.ones(4), "b": np.ones(3)}
+    state = solver.init(params)
+    before = [x.copy() for x in _all_arrays(params, state.sum_of_squares)]
+    with pytest.raises(
+        AdagradError, match=r"^the backend's leaf update returned .* float64 \(3,\); .*nothing written"
+    ):
+        solver.step(params, {"a": np.ones(4), "b": np.ones(3)}, state, donate=True)
+    assert all(
+        _bits_equal(x, y) for x, y in zip(_all_arrays(params, state.sum_of_squares), before, strict=True)
+    )
+    with pytest.raises(
+        AdagradError, match=r"^step\(\.\.\., donate=\.\.\.\): donate must be True or False, got 'no'"
+    ):
+        adagrad(0.1).step(params, params, state, donate="no")
