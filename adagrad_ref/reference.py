@@ -264,12 +264,12 @@ class Adagrad:
     ) -> tuple[Any, AdagradState]:
         """``update`` then :func:`apply_updates` in one call: ``(new_params, new_state)``, the same bits.
 
-        With ``backend="numba"`` each dtype's leaves take one compiled pass that never stores the
-        updates: 5 N elements of memory traffic instead of the two calls' 7 N (see
-        :mod:`adagrad_ref.fast.tree`). ``donate=True`` is an opt-in, as jax's donated buffers: the new
-        params and sums are written into the arrays of ``params`` and ``state.sum_of_squares`` (plain
-        ndarrays of native byte order, writable, C-contiguous, sharing no memory), and those arrays are
-        returned.
+        With ``backend="numba"`` the float32 and float64 leaves take one compiled pass per dtype that
+        never stores the updates: 5 N elements of memory traffic instead of the two calls' 7 N (see
+        :mod:`adagrad_ref.fast.tree`); other leaves take the two calls leaf by leaf. ``donate=True`` is
+        an opt-in, as jax's donated buffers: the new params and sums are written into the arrays of
+        ``params`` and ``state.sum_of_squares`` (plain ndarrays of native byte order, writable,
+        C-contiguous, sharing no memory), and those arrays are returned.
 
         >>> solver = Adagrad(1.0, backend="numba")
         >>> params = {"w": np.array([1.0, 2.0, 3.0], np.float32)}
@@ -353,11 +353,10 @@ def apply_updates(params: Any, updates: Any) -> Any:
     {'b': None, 'w': array([0.75], dtype=float32)}
     """
     p_leaves, u_leaves, spec = validation.check_apply_updates_leaves(params, updates)  # the boundary
-    add = add_leaf
     compiled = backends.compiled_apply()  # loaded by a Numba step: one compiled call per dtype, same bits
     if compiled is not None:
-        return trees.unflatten(spec, compiled(p_leaves, u_leaves, add))
-    return trees.unflatten(spec, [add(p, u) for p, u in zip(p_leaves, u_leaves, strict=True)])
+        return trees.unflatten(spec, compiled(p_leaves, u_leaves, add_leaf))
+    return trees.unflatten(spec, [add_leaf(p, u) for p, u in zip(p_leaves, u_leaves, strict=True)])
 
 
 def add_leaf(p: np.ndarray | None, u: np.ndarray | None) -> np.ndarray | None:
