@@ -299,9 +299,10 @@ def _head(out, lanes):
 
 @njit(error_model="numpy")
 def _plus(w, u):
-    """``w + u`` with NumPy's NaN: where both are NaN, ``w``'s (quieted). LLVM may swap the operands of an
-    addition, and x86 keeps the first operand's NaN, so a fused step that adds an update computed in a
-    register could keep ``u``'s; ``w + w`` is ``w``'s NaN in either order (a branch-free select)."""
+    """``w + u``, keeping ``w``'s NaN (quieted) where both are NaN, as :func:`_add_run` (the compiled
+    ``apply_updates``) does. LLVM may swap the operands of an addition, and x86 keeps the first operand's
+    NaN, so a fused step that adds an update held in a register kept ``u``'s; ``w + w`` is ``w``'s NaN
+    in either order (a branch-free select)."""
     return w + w if w != w else w + u
 
 
