@@ -38,7 +38,16 @@ import numpy as np
 from adagrad_ref.errors import AdagradError
 from adagrad_ref.numerics.lowprec import is_low_precision
 
-__all__ = ["BACKENDS", "LeafUpdate", "compiled_apply", "leaf_update", "tree_update"]
+__all__ = [
+    "BACKENDS",
+    "LeafUpdate",
+    "TreeStep",
+    "compiled_apply",
+    "data_addresses",
+    "leaf_update",
+    "tree_step",
+    "tree_update",
+]
 
 #: ``(g, G, learning_rate, eps) -> (u, G_new)``, the step of one array.
 LeafUpdate = Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray]]
@@ -120,12 +129,8 @@ def tree_step(backend: Any, update: LeafUpdate, add: Callable[[Any, Any], Any]) 
         """``donate``: each leaf's new values copied into its params and sums (after every leaf is computed,
         so a refusal leaves every array as it was), those arrays returned."""
         for p, G, (w, G_new) in zip(p_leaves, sums, new, strict=True):  # all checked before the first write
-            if w is not p and not (_fits(w, p) and _fits(G_new, G)):
-                got = f"{type(w).__name__} {np.shape(w)}, {type(G_new).__name__} {np.shape(G_new)}"
-                raise AdagradError(
-                    f"the backend's leaf update returned ({got}) for a leaf of {p.dtype} {p.shape}; "
-                    "step(..., donate=True) cannot write it in place (nothing written)"
-                )
+            if w is not p:
+                _check_fits(p, G, w, G_new)
         for p, G, (w, G_new) in zip(p_leaves, sums, new, strict=True):
             if w is not p:
                 np.copyto(p, w)
@@ -142,9 +147,15 @@ def tree_step(backend: Any, update: LeafUpdate, add: Callable[[Any, Any], Any]) 
         return per_leaf
     from adagrad_ref.fast.tree import step_leaves  # Numba loads on the first Numba step
 
+    def other(p: np.ndarray, g: np.ndarray, G: np.ndarray, eta: float, eps: float, donate: bool) -> tuple:
+        new = leaf_step(p, g, G, eta, eps)
+        if donate:  # checked here, before step_leaves writes the compiled leaves in place
+            _check_fits(p, G, *new)
+        return new
+
     def fused(p_leaves: list, g_leaves: list, sums: list, eta: float, eps: float, donate: bool):
         w_leaves, G_leaves = step_leaves(
-            p_leaves, g_leaves, sums, eta, eps, lambda p, g, G: leaf_step(p, g, G, eta, eps), donate
+            p_leaves, g_leaves, sums, eta, eps, lambda p, g, G: other(p, g, G, eta, eps, donate), donate
         )
         if donate:  # the compiled leaves are written in place already; the others are copied now
             return written(p_leaves, sums, list(zip(w_leaves, G_leaves, strict=True)))
@@ -171,3 +182,13 @@ def _fits(value: Any, target: np.ndarray) -> bool:
         )
     except Exception:  # an object NumPy cannot read: not copyable
         return False
+
+
+def _check_fits(p: np.ndarray, G: np.ndarray, w: Any, G_new: Any) -> None:
+    """Refuse a leaf update's result that cannot be copied into the leaf's own arrays (``donate=True``)."""
+    if not (_fits(w, p) and _fits(G_new, G)):
+        got = f"{type(w).__name__} {np.shape(w)}, {type(G_new).__name__} {np.shape(G_new)}"
+        raise AdagradError(
+            f"the backend's leaf update returned ({got}) for a leaf of {p.dtype} {p.shape}; "
+            "step(..., donate=True) cannot write it in place (nothing written)"
+        )

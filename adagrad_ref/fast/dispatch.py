@@ -14,7 +14,8 @@ Two kinds of callers:
 * a step that writes fresh outputs (:mod:`adagrad_ref.fast.tree`) may run twice on one call:
   :meth:`Dispatch.run` runs both kernels on the first call of a key (loading and warming each);
 * an in-place step may not (it would step twice): :meth:`Dispatch.choose` says which to run and
-  whether to time it, and :meth:`Dispatch.record` takes the time (:mod:`adagrad_ref.fast.kernels`).
+  whether to time it, and :meth:`Dispatch.record` takes the time (:mod:`adagrad_ref.fast.kernels`, and
+  ``step(..., donate=True)`` in :mod:`adagrad_ref.fast.tree`).
 """
 
 from __future__ import annotations

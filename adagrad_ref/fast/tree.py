@@ -24,7 +24,8 @@ the three:
   scalar element's, lane by lane, in the same order (the same bits).
 
 Semantics unchanged: every output is a fresh array (no byte shared with any input, or any array
-alive before the call), the input state is not written, and the bits are those of the NumPy
+alive before the call), the input state is not written (``step(..., donate=True)`` alone writes params and
+sums in place, by request), and the bits are those of the NumPy
 reference (:func:`adagrad_ref.fast.kernels._adagrad_element` is the element's arithmetic, as in
 the in-place core). Leaves the compiled path does not take (complex, bfloat16, float16, an update
 of another dtype than its param) go through the per-leaf path, as before.

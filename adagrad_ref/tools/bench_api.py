@@ -163,8 +163,9 @@ def bench_api(
     progress: bool,
 ) -> list[dict]:
     """The optax-shaped API (``solver.update`` then ``apply_updates``) on model-shaped pytrees, the Numba
-    backend against jitted optax (params and state donated, and not), torch's fused Adagrad over the same
-    tensors and, at 200 leaves, the NumPy backend: one row per case, the median seconds per step.
+    backend (and its ``solver.step``, fresh and donated) against jitted optax (params and state donated,
+    and not), torch's fused Adagrad over the same tensors and, at 200 leaves, the NumPy backend: one row
+    per case, the median seconds per step.
 
     Each implementation steps its own copy of the tree, interleaved (the NumPy backend's rows before
     the others, alone: its ``apply_updates`` would share the Numba path's output pool; the Numba

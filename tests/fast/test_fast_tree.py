@@ -473,7 +473,7 @@ def test_step_keeps_the_param_s_nan_where_param_and_update_are_both_nan(
 ):
     """Raw bits, NaN payloads included (the other tests count any NaN equal to any NaN): where the param
     and its update are both NaN, the compiled apply_updates keeps the param's NaN at every element (NumPy's
-    own ``p + u`` does so in its vector loop, not in its scalar tail: see docs/usage.md); the fused step
+    own ``p + u`` does so in its vector loop, not in its scalar tail); the fused step
     computes u in a register, and an addition LLVM may commute kept u's NaN instead."""
     n = tree._CHUNK + 77
     p, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
@@ -514,3 +514,22 @@ def test_a_donated_step_refuses_a_backend_result_it_cannot_write_before_writing_
         AdagradError, match=r"^step\(\.\.\., donate=\.\.\.\): donate must be True or False, got 'no'"
     ):
         adagrad(0.1).step(params, params, state, donate="no")
+
+
+def test_a_donated_numba_step_checks_the_other_leaves_before_writing_the_compiled_ones():
+    """With the Numba backend the float32/float64 leaves are written in place by the compiled pass; a
+    leaf it does not take (complex here) whose leaf update returns the wrong shape is refused before
+    that pass runs, so the float32 leaf is unwritten too."""
+    solver = adagrad(0.1, backend="numba")
+    good = solver.update_leaf
+    solver.update_leaf = lambda g, G, lr, eps: (
+        tuple(x[:1] for x in good(g, G, lr, eps)) if g.size == 3 else good(g, G, lr, eps)
+    )
+    params = {"a": np.ones(4, np.float32), "z": np.ones(3, np.complex64)}
+    state = solver.init(params)
+    before = [x.copy() for x in _all_arrays(params, state.sum_of_squares)]
+    with pytest.raises(AdagradError, match=r"^the backend's leaf update returned .*nothing written"):
+        solver.step(params, {"a": np.ones(4, np.float32), "z": np.ones(3, np.complex64)}, state, donate=True)
+    assert all(
+        _bits_equal(x, y) for x, y in zip(_all_arrays(params, state.sum_of_squares), before, strict=True)
+    )
