@@ -675,28 +675,39 @@ def update_leaves(
         every = len(index) == len(g_leaves)
         gs = _contiguous(g_leaves if every else [g_leaves[i] for i in index])
         Gs = _contiguous(G_leaves if every else [G_leaves[i] for i in index])
-        sizes = tuple(map(_SIZE, gs))
-        total = sum(sizes)
-        u_buf, G_buf = POOL.take(dtype, total), POOL.take(dtype, total)
-        if u_buf is G_buf:  # pragma: no cover - the first is referred to by u_buf: never free
-            G_buf = np.empty(total, dtype)
-        g_at, G_at = _addresses(gs), _addresses(Gs)
-        stream = total * dtype.itemsize >= STREAM_FROM_BYTES
-        serial = partial(
-            _update_serial, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, u_buf, G_buf, stream
+        inputs = (_addresses(gs), _addresses(Gs))
+        u_views, G_views = _two_fresh_outputs(
+            "update", _update_serial, _update_parallel, inputs, neg_lr, eps_, dtype, gs
         )
-        chunks = _chunks_cached(sizes)
-        parallel = partial(_update_parallel, g_at, G_at, chunks, neg_lr, eps_, u_buf, G_buf, stream)
-        DISPATCH.run(
-            ("update", dtype.str, sizes),
-            total * dtype.itemsize,
-            serial,
-            partial(parallel_or_serial, parallel, serial),
-        )
-        shapes = list(map(SHAPE_OF, gs))
-        for i, u, G in zip(index, _views(u_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
+        for i, u, G in zip(index, u_views, G_views, strict=True):
             u_out[i], G_new[i] = u, G
     return u_out, G_new
+
+
+def _two_fresh_outputs(
+    kind: str, serial_kernel: Callable, parallel_kernel: Callable, inputs: tuple, neg_lr: Any, eps: Any,
+    dtype: np.dtype, like: list[np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+    """Run ``serial_kernel(*inputs, sizes, neg_lr, eps, out1, out2, stream)`` or its ``parallel_kernel``
+    (``chunks`` in place of ``sizes``), as :data:`DISPATCH` chooses, into two pooled flat buffers, and
+    return each buffer (of the native ``dtype``) as views shaped like the leaves ``like`` (the update's
+    ``(u, G)``, the fused step's ``(w, G)``)."""
+    sizes = tuple(map(_SIZE, like))
+    total = sum(sizes)
+    out1, out2 = POOL.take(dtype, total), POOL.take(dtype, total)
+    if out1 is out2:  # pragma: no cover - the first is referred to by out1: never free
+        out2 = np.empty(total, dtype)
+    stream = total * dtype.itemsize >= STREAM_FROM_BYTES
+    serial = partial(serial_kernel, *inputs, np.array(sizes, np.intp), neg_lr, eps, out1, out2, stream)
+    parallel = partial(parallel_kernel, *inputs, _chunks_cached(sizes), neg_lr, eps, out1, out2, stream)
+    DISPATCH.run(
+        (kind, dtype.str, sizes),
+        total * dtype.itemsize,
+        serial,
+        partial(parallel_or_serial, parallel, serial),
+    )
+    shapes = list(map(SHAPE_OF, like))
+    return _views(out1, shapes, sizes), _views(out2, shapes, sizes)
 
 
 def apply_leaves(
@@ -794,22 +805,10 @@ def step_leaves(
             for i, p, G in zip(index, ps, Gs, strict=True):
                 w_out[i], G_new[i] = p, G
             continue
-        w_buf, G_buf = POOL.take(dtype, total), POOL.take(dtype, total)
-        if w_buf is G_buf:  # pragma: no cover - the first is referred to by w_buf: never free
-            G_buf = np.empty(total, dtype)
-        stream = total * dtype.itemsize >= STREAM_FROM_BYTES
-        serial = partial(
-            _step_serial, p_at, g_at, G_at, np.array(sizes, np.intp), neg_lr, eps_, w_buf, G_buf, stream
+        inputs = (p_at, g_at, G_at)
+        w_views, G_views = _two_fresh_outputs(
+            "step", _step_serial, _step_parallel, inputs, neg_lr, eps_, dtype, gs
         )
-        chunks = _chunks_cached(sizes)
-        parallel = partial(_step_parallel, p_at, g_at, G_at, chunks, neg_lr, eps_, w_buf, G_buf, stream)
-        DISPATCH.run(
-            ("step", dtype.str, sizes),
-            total * dtype.itemsize,
-            serial,
-            partial(parallel_or_serial, parallel, serial),
-        )
-        shapes = list(map(SHAPE_OF, gs))
-        for i, w, G in zip(index, _views(w_buf, shapes, sizes), _views(G_buf, shapes, sizes), strict=True):
+        for i, w, G in zip(index, w_views, G_views, strict=True):
             w_out[i], G_new[i] = w, G
     return w_out, G_new
