@@ -7,7 +7,8 @@ Xeon and of a later AMD EPYC with AVX-512: 8.8 against 9.6 us) and on the machin
 load (on 2 cores shared with another busy process, all cores can be many times slower than one).
 So a :class:`Dispatch` times both on the first calls of each kind and size, runs the faster, and
 measures again every :data:`Dispatch.REVISIT` calls, or sooner where all cores were chosen and
-:data:`SLOW_CALLS` all-cores calls in a row were slower than one core.
+:data:`SLOW_CALLS` timed all-cores calls in a row (one in :data:`CHECK_EVERY` is timed) were slower
+than one core.
 
 Two kinds of callers:
 
@@ -27,6 +28,7 @@ from collections.abc import Callable, Hashable
 __all__ = [
     "ALL",
     "CHECK_ALL",
+    "CHECK_EVERY",
     "MARGIN",
     "ONE",
     "SLOW_CALLS",
@@ -40,10 +42,15 @@ __all__ = [
 #: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
 MARGIN = 0.9
 
-#: All cores chosen, this many all-cores calls in a row slower than both one core's median and twice their own
-#: start the trials again: the machine changed (another process took a core). One such call alone is not
-#: enough: a garbage collection or a preemption makes one slow call, and trials cost one-core calls.
+#: All cores chosen, this many timed all-cores calls in a row slower than both one core's median and twice
+#: their own start the trials again: the machine changed (another process took a core). One such call alone
+#: is not enough: a garbage collection or a preemption makes one slow call, and trials cost one-core calls.
 SLOW_CALLS = 2
+
+#: All cores chosen, one call in this many is timed to check the choice (:data:`CHECK_ALL`), so that the
+#: others pay no clock and no record (~1 us of Python a call, measured on the AMD EPYC: 7 % of a float32
+#: step of 100,000 elements). A machine that changed is then seen within ``SLOW_CALLS * CHECK_EVERY`` calls.
+CHECK_EVERY = 8
 
 #: What :meth:`Dispatch.choose` answers: run on one core or all, untimed; timed, as a trial; or on all cores,
 #: timed, to check the choice (odd: all cores; above ALL: time it and :meth:`Dispatch.record` the time).
@@ -62,7 +69,7 @@ class Dispatch:
     :meth:`run`, a first call runs both, untimed: it loads and warms each kernel); from then on the
     faster of the two medians runs (all cores only if faster by :data:`MARGIN`), and every
     :data:`REVISIT` calls the trials are run again (the machine's load changes; sooner after
-    :data:`SLOW_CALLS` too slow all-cores calls in a row). ``force(True/False)``
+    :data:`SLOW_CALLS` too slow timed all-cores calls in a row). ``force(True/False)``
     fixes the choice (``None``: measure again). At most :data:`KEYS` keys are remembered. A call of
     fewer than ``serial_below_bytes`` runs on one core, unmeasured (the threads' start would cost more
     than its whole work).
@@ -106,14 +113,16 @@ class Dispatch:
 
     def choose(self, key: Hashable, nbytes: int) -> int:
         """For a step that cannot run twice: :data:`ONE` or :data:`ALL`; a trial to time and :meth:`record`
-        (:data:`TIME_ONE`, :data:`TIME_ALL`); or, between trials where all cores were chosen, an all-cores
-        call to time and record too (:data:`CHECK_ALL`: :data:`SLOW_CALLS` in a row slower than one core
-        restart the trials)."""
+        (:data:`TIME_ONE`, :data:`TIME_ALL`); or, between trials where all cores were chosen, one call in
+        :data:`CHECK_EVERY` on all cores to time and record too (:data:`CHECK_ALL`: :data:`SLOW_CALLS` in a
+        row slower than one core restart the trials)."""
         decided = self._decided.get(key)
         if decided is not None and self._forced is None:  # between trials: no lock, no count
             if decided[1] > 0:
                 decided[1] -= 1
-                return CHECK_ALL if decided[0] == ALL else ONE
+                if decided[0] != ALL:
+                    return ONE
+                return CHECK_ALL if decided[1] % CHECK_EVERY == 0 else ALL
             self._decided.pop(key, None)
         if self._forced is not None:
             return ALL if self._forced else ONE

@@ -8,7 +8,17 @@ import pytest
 
 from adagrad_ref import adagrad_step_inplace
 from adagrad_ref.fast import kernels
-from adagrad_ref.fast.dispatch import ALL, CHECK_ALL, MARGIN, ONE, SLOW_CALLS, TIME_ALL, TIME_ONE, Dispatch
+from adagrad_ref.fast.dispatch import (
+    ALL,
+    CHECK_ALL,
+    CHECK_EVERY,
+    MARGIN,
+    ONE,
+    SLOW_CALLS,
+    TIME_ALL,
+    TIME_ONE,
+    Dispatch,
+)
 
 
 def trials(d: Dispatch, key, one_s: float, all_s: float) -> list[int]:
@@ -26,10 +36,11 @@ def test_the_trials_alternate_then_the_faster_runs_until_the_next_revisit():
     asked = trials(d, "k", one_s=2.0, all_s=1.0)
     assert asked.count(TIME_ALL) == asked.count(TIME_ONE) == Dispatch.TRIALS // 2
     assert d.choice("k") is True
-    # all cores from now on; after the first, each call timed to check the choice (CHECK_ALL)
-    assert [d.choose("k", 1 << 20) for _ in range(5)] == [ALL] + [CHECK_ALL] * 4
-    for _ in range(Dispatch.REVISIT - Dispatch.TRIALS - 5 - 1):
-        assert d.choose("k", 1 << 20) == CHECK_ALL
+    # all cores from now on; after the first, one call in CHECK_EVERY timed to check the choice (CHECK_ALL)
+    between = [d.choose("k", 1 << 20) for _ in range(Dispatch.REVISIT - Dispatch.TRIALS - 1)]
+    assert between[0] == ALL and set(between) == {ALL, CHECK_ALL}
+    checked = [i for i, how in enumerate(between) if how == CHECK_ALL]
+    assert set(np.diff(checked)) == {CHECK_EVERY} and checked[0] <= CHECK_EVERY
     assert d.choose("k", 1 << 20) == ALL  # call REVISIT: still the choice
     # the next call starts the trials again; this time all cores are slower (a busy second core)
     assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ALL
@@ -87,15 +98,24 @@ def test_all_cores_calls_slower_than_one_core_in_a_row_start_the_trials_again():
     trials, not the 500th; one alone (a garbage collection, a preemption) does not."""
     d = Dispatch(serial_below_bytes=1024)
     trials(d, "k", one_s=2.0, all_s=1.0)
-    assert d.choose("k", 1 << 20) == ALL and d.choose("k", 1 << 20) == CHECK_ALL
+
+    def checked() -> None:
+        """Up to the next call timed to check the choice: all cores, untimed, until it."""
+        for _ in range(CHECK_EVERY - 1):
+            if d.choose("k", 1 << 20) == CHECK_ALL:
+                return
+        assert d.choose("k", 1 << 20) == CHECK_ALL
+
+    assert d.choose("k", 1 << 20) == ALL
+    checked()
     d.record("k", True, 1.5)  # slower than its trials, not than one core: kept
     for _ in range(3):  # one slow call between normal ones, three times: kept
-        assert d.choose("k", 1 << 20) == CHECK_ALL
+        checked()
         d.record("k", True, 2.5)
-        assert d.choose("k", 1 << 20) == CHECK_ALL
+        checked()
         d.record("k", True, 1.0)
     for _ in range(SLOW_CALLS):
-        assert d.choose("k", 1 << 20) == CHECK_ALL
+        checked()
         d.record("k", True, 2.5)  # slower than one core's median
     assert d.choose("k", 1 << 20) == TIME_ALL  # the trials again
     assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ONE  # (the first was asked above)

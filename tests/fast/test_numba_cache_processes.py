@@ -307,6 +307,10 @@ kernels.sparse_step_inplace(t, np.array([1]), np.ones((1, 2)), np.ones((3, 2)), 
 for n in (3, 300_000):  # a large tree: the tree path times (so compiles) its one-core and all-core kernels
     u, _ = adagrad(0.1, backend="numba").update({"w": np.ones(n)}, adagrad(0.1).init({"w": np.ones(n)}))
     apply_updates({"w": np.ones(n)}, u)
+import time
+end = time.monotonic() + 60  # the helper threads the all-cores steps started load (or compile) _serve
+while not kernels._serve.signatures and time.monotonic() < end:
+    time.sleep(0.01)
 found = {}
 for module in (kernels, tree):
     for name, d in vars(module).items():
@@ -331,6 +335,8 @@ def test_only_the_parallel_kernel_holds_parallel_code(tmp_path):
         "kernels._step_kernel": [False],
         "kernels._step_kernel_parallel": [True],
         "kernels._sparse_entry": [False],
+        "kernels._split_step": [False],  # the all-cores step with the helper threads: no parallel code
+        "kernels._serve": [False],  # (a helper thread's loop)
         "tree._data_pointers": [False],  # the leaves' data addresses, read in one loop
         "tree._head": [False],  # inlined helpers of the tree kernels (not cached themselves)
         "tree._update_run": [False],
