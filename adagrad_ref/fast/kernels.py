@@ -366,28 +366,23 @@ def adagrad_step_inplace(
     refused call comes back to Python, where :func:`_slow_step` names
     what was wrong in one :class:`AdagradError` line. Nothing is written then.
     """
-    nd = np.ndarray
+    nd = _ND
     if type(params) is not nd or type(grads) is not nd or type(sum_of_squares) is not nd:
         return _not_plain(params, grads, sum_of_squares, learning_rate, eps, parallel)
-    if parallel is None and params.nbytes < PARALLEL_MIN_BYTES and params.itemsize != 2:  # the short path
+    if parallel is None and params.nbytes < PARALLEL_MIN_BYTES:  # the short path
         try:
             code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, _NEVER)
         except MemoryError as e:  # Numba's, loading or compiling the kernel
             raise out_of_memory("adagrad_step_inplace", e) from None
-        except Exception:  # an argument Numba cannot type at all (object arrays, ...)
+        except Exception:  # an argument Numba cannot type at all (bfloat16, object arrays, ...)
             code = UNTYPED
-        if code != STEPPED:
+        if code:  # refused; or bfloat16 or float16 (2-byte floats), stepped below
+            if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):
+                return _low_precision_step(params, grads, sum_of_squares, learning_rate, eps, parallel)
             _slow_step(params, grads, sum_of_squares, learning_rate, eps, _NEVER, code)
         return None
     if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16
-        from adagrad_ref.fast.lowprec_kernels import checked_step_inplace  # (one core)
-
-        if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
-            _refuse_parallel(parallel)
-        try:
-            return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
-        except MemoryError as e:  # Numba's, loading or compiling the kernel
-            raise out_of_memory("adagrad_step_inplace", e) from None
+        return _low_precision_step(params, grads, sum_of_squares, learning_rate, eps, parallel)
     if parallel is None:
         key = (params.dtype.char, params.nbytes.bit_length())  # per dtype and power-of-two size
         how = STEP_DISPATCH.choose(key, params.nbytes)
@@ -417,6 +412,21 @@ def adagrad_step_inplace(
     if how > ALL:  # a trial of the dispatch, or a check of its all-cores choice: the time
         STEP_DISPATCH.record(key, how in TIMED_ALL_CORES, time.perf_counter() - t)
     return None
+
+
+_ND = np.ndarray
+
+
+def _low_precision_step(params, grads, sum_of_squares, learning_rate, eps, parallel) -> None:
+    """bfloat16 or float16 (all three arrays): the low-precision kernel, on one core."""
+    from adagrad_ref.fast.lowprec_kernels import checked_step_inplace
+
+    if not (parallel is None or isinstance(parallel, (bool, np.bool_))):
+        _refuse_parallel(parallel)
+    try:
+        return checked_step_inplace(params, grads, sum_of_squares, learning_rate, eps)
+    except MemoryError as e:  # Numba's, loading or compiling the kernel
+        raise out_of_memory("adagrad_step_inplace", e) from None
 
 
 def _start_helpers() -> None:
