@@ -20,8 +20,11 @@ def calls_for(step: Callable[[], None], min_seconds: float, at_least: bool = Fal
     return max(1, math.ceil(min_seconds / one) if at_least else int(min_seconds / one))
 
 
-#: Before each timed block, untimed calls of the same step for at least this long (and at least one call).
-SETTLE_SECONDS = 0.005
+#: Before each timed block, untimed calls of the same step for at least this long (and at least one call):
+#: longer than the spin of the threads the implementation before it leaves behind (GNU OpenMP's, after
+#: Numba's parallel loop, the traffic roof's or torch's: 8 ms of CPU time after each loop, measured on the
+#: AMD EPYC; this package's helper threads: 2 ms), so that they do not share the cores with the timed block.
+SETTLE_SECONDS = 0.012
 
 
 def measure_interleaved(
