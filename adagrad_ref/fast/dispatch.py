@@ -68,7 +68,8 @@ class Dispatch:
     The first :data:`TRIALS` calls of a key alternate one core and all cores, timing each (for
     :meth:`run`, a first call runs both, untimed: it loads and warms each kernel); from then on the
     faster of the two medians runs (all cores only if faster by :data:`MARGIN`), and every
-    :data:`REVISIT` calls the trials are run again (the machine's load changes; sooner after
+    :data:`REVISIT` calls the trials are run again (:data:`REVISIT_ALL` where :meth:`choose` chose all
+    cores; the machine's load changes; sooner after
     :data:`SLOW_CALLS` too slow timed all-cores calls in a row). ``force(True/False)``
     fixes the choice (``None``: measure again). At most :data:`KEYS` keys are remembered. A call of
     fewer than ``serial_below_bytes`` runs on one core, unmeasured (the threads' start would cost more
@@ -77,6 +78,10 @@ class Dispatch:
 
     TRIALS = 10
     REVISIT = 500
+    #: :meth:`choose`, all cores chosen: the trials again after this many calls (their one-core calls cost
+    #: ~1.5 % of a float32 step of 100,000 elements at every 500 calls; the checks of :data:`CHECK_EVERY`
+    #: see a machine that got busier within ``SLOW_CALLS * CHECK_EVERY`` calls meanwhile).
+    REVISIT_ALL = 2000
     KEYS = 64
 
     def __init__(self, serial_below_bytes: int = 0, clock: Callable[[], float] = time.perf_counter) -> None:
@@ -132,7 +137,8 @@ class Dispatch:
         if phase == 0 or phase > self.TRIALS:
             how = ALL if self._faster_all(seen) else ONE
             if phase > self.TRIALS:  # the calls up to the next trials need no count
-                self._decided[key] = [how, self.REVISIT - 1 - phase, self._too_slow(seen), 0]
+                period = self.REVISIT_ALL if how == ALL else self.REVISIT
+                self._decided[key] = [how, period - 1 - phase, self._too_slow(seen), 0]
                 seen[0] = self.REVISIT - 1
             return how
         if phase == 1:  # (re)start the trials

@@ -37,14 +37,17 @@ def test_the_trials_alternate_then_the_faster_runs_until_the_next_revisit():
     assert asked.count(TIME_ALL) == asked.count(TIME_ONE) == Dispatch.TRIALS // 2
     assert d.choice("k") is True
     # all cores from now on; after the first, one call in CHECK_EVERY timed to check the choice (CHECK_ALL)
-    between = [d.choose("k", 1 << 20) for _ in range(Dispatch.REVISIT - Dispatch.TRIALS - 1)]
+    between = [d.choose("k", 1 << 20) for _ in range(Dispatch.REVISIT_ALL - Dispatch.TRIALS - 1)]
     assert between[0] == ALL and set(between) == {ALL, CHECK_ALL}
     checked = [i for i, how in enumerate(between) if how == CHECK_ALL]
     assert set(np.diff(checked)) == {CHECK_EVERY} and checked[0] <= CHECK_EVERY
-    assert d.choose("k", 1 << 20) == ALL  # call REVISIT: still the choice
+    assert d.choose("k", 1 << 20) == ALL  # call REVISIT_ALL: still the choice
     # the next call starts the trials again; this time all cores are slower (a busy second core)
     assert trials(d, "k", one_s=1.0, all_s=5.0)[0] == TIME_ALL
     assert d.choice("k") is False and d.choose("k", 1 << 20) == ONE
+    # one core chosen: the trials again after REVISIT calls, sooner than after an all-cores choice
+    assert {d.choose("k", 1 << 20) for _ in range(Dispatch.REVISIT - Dispatch.TRIALS - 1)} == {ONE}
+    assert Dispatch.REVISIT < Dispatch.REVISIT_ALL and d.choose("k", 1 << 20) == TIME_ALL
 
 
 def test_all_cores_must_win_by_the_margin_and_small_calls_are_not_measured():
