@@ -320,8 +320,9 @@ _tried = False
 
 
 def _helper_count() -> int:
-    """One helper per other core Numba may use (``NUMBA_NUM_THREADS``, and the CPUs this process may run
-    on), at most 63; none without Linux's futex."""
+    """One helper per other core Numba may use (``numba.get_num_threads()`` now: ``NUMBA_NUM_THREADS`` or
+    ``numba.set_num_threads``; and the CPUs this process may run on), at most 63; none without Linux's
+    futex."""
     import numba
 
     if _SYS_FUTEX is None:
@@ -330,7 +331,11 @@ def _helper_count() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    return max(0, min(numba.config.NUMBA_NUM_THREADS, cpus, 64) - 1)
+    try:
+        threads = numba.get_num_threads()
+    except Exception:  # no threading layer: Numba's configured count
+        threads = numba.config.NUMBA_NUM_THREADS
+    return max(0, min(threads, cpus, 64) - 1)
 
 
 def _ticks_per_second() -> float:

@@ -236,3 +236,10 @@ def test_a_process_exits_promptly_with_helpers_spinning_or_asleep():
 def test_with_one_thread_allowed_there_is_no_helper_and_the_step_is_the_same():
     out = _python(_STEP + "assert step_and_check()\nprint(helpers.BLOCK.shape[0])\n", NUMBA_NUM_THREADS="1")
     assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr[-2000:]
+    limited = (
+        "import numba\nnumba.set_num_threads(1)\n"
+        + _STEP
+        + "assert step_and_check()\nprint(helpers.BLOCK.shape[0])\n"
+    )
+    out = _python(limited)  # set_num_threads before the first all-cores call
+    assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr[-2000:]
