@@ -26,8 +26,10 @@ The states move only by atomic operations:
 * ``-> STOP`` at interpreter exit.
 
 Every element is independent and each share runs the same compiled kernel, so who steps which share
-changes no bit. Where no helper can run (one core, ``NUMBA_NUM_THREADS=1``, not Linux, no thread),
-:data:`BLOCK` has no row and the caller runs Numba's parallel loop instead.
+changes no bit. The first all-cores call of a process starts the helpers (5 ms once: the cycle
+counter's rate, which times the spin, is measured then) and runs Numba's parallel loop itself. Where
+no helper can run (one core, one Numba thread, not Linux, no thread could start), :data:`BLOCK` has no
+row and every all-cores call runs Numba's parallel loop.
 
 What it needs to be safe:
 
@@ -377,19 +379,20 @@ def start(serve) -> None:
         try:
             spin = int(SPIN_SECONDS * _ticks_per_second())
             block = _block(rows)
-            threads = [
-                threading.Thread(
-                    target=_run, args=(serve, block, row, spin), name=f"adagrad_ref helper {row}"
-                )
-                for row in range(rows)
-            ]
-            for thread in threads:
-                thread.daemon = True
-                thread.start()  # a row whose thread does not start stays PARKED: posts to it are taken back
-        except Exception:
+        except Exception:  # out of memory compiling the tick reader, or for the block: no helpers
             return
-        _threads[:] = threads
-        BLOCK = block
+        for row in range(rows):
+            thread = threading.Thread(
+                target=_run, args=(serve, block, row, spin), name=f"adagrad_ref helper {row}"
+            )
+            thread.daemon = True
+            try:
+                thread.start()
+            except Exception:  # "can't start new thread": this row and the rest stay PARKED (taken back)
+                break
+            _threads.append(thread)
+        if _threads:
+            BLOCK = block
 
 
 def _run(serve, block: np.ndarray, row: int, spin: int) -> None:
@@ -397,7 +400,7 @@ def _run(serve, block: np.ndarray, row: int, spin: int) -> None:
     thread quietly, its row STOP: calls step its share themselves."""
     try:
         serve(block, row, spin)
-    except BaseException:
+    except BaseException:  # never printed into the user's process: the calls step this row's shares
         block[row, _STATE] = STOP
 
 

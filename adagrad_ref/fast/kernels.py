@@ -107,10 +107,11 @@ __all__ = [
 ]
 
 #: From arrays of this many bytes on, :func:`adagrad_step_inplace` (``parallel=None``) chooses one core
-#: or all by measuring (:data:`STEP_DISPATCH`); below, one core. Below it a step is shorter than the fixed
-#: cost of a call on all cores, measured on both machines of this project: the threads' start and join
-#: ~2.3 us on an Intel Xeon (a no-math loop of 1,000 elements: 0.36 us on one core, 2.28 on two), ~4 us
-#: on an AMD EPYC, while one core steps 16 KiB in ~1.6 us (float32) to ~2.9 us (float64).
+#: or all by measuring (:data:`STEP_DISPATCH`); below, one core, unmeasured: the short path, one compiled
+#: call after the fewest Python checks. With Numba's parallel loop, a step below it was shorter than the
+#: threads' start and join (~2.3 us on an Intel Xeon, ~4 us on an AMD EPYC, while one core steps 16 KiB in
+#: ~1.6 us in float32 to ~2.9 us in float64). With the helper threads the hand-over costs ~0.2 us, but
+#: the dispatch's own Python (~0.3 us a call) would cost more than two cores save on a step this small.
 PARALLEL_MIN_BYTES = 16 * 1024
 
 #: How :func:`adagrad_step_inplace` picks one core or all, per dtype and power-of-two size: the first

@@ -243,3 +243,17 @@ def test_with_one_thread_allowed_there_is_no_helper_and_the_step_is_the_same():
     )
     out = _python(limited)  # set_num_threads before the first all-cores call
     assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr[-2000:]
+
+
+def test_where_no_helper_thread_can_start_the_step_runs_without_them():
+    """``threading.Thread.start`` refused (a process at its thread limit): no helper, Numba's loop."""
+    script = (
+        "import threading\n"
+        "def refuse(self):\n"
+        '    raise RuntimeError("can\'t start new thread")\n'
+        "threading.Thread.start = refuse\n"
+        + _STEP
+        + "assert step_and_check()\nprint(helpers.BLOCK.shape[0], helpers.started())\n"
+    )
+    out = _python(script)
+    assert out.returncode == 0 and out.stdout.strip() == "0 True", (out.stdout, out.stderr[-2000:])
