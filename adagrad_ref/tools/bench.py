@@ -51,7 +51,7 @@ from adagrad_ref.tools.roofs import (
     traffic_roof,
     traffic_roof_serial,
 )
-from adagrad_ref.tools.timing import cpu_name, measure_interleaved
+from adagrad_ref.tools.timing import SETTLE_SECONDS, cpu_name, measure_interleaved
 
 __all__ = ["PEERS", "BenchConfig", "measure_interleaved", "missing_peers", "model_shapes", "run"]
 
@@ -297,7 +297,11 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                 )
                 bar.set_postfix_str(f"{dtype_name} n={n:.0e}")
                 # the public call's one-core/all-cores trials first, so that the traffic roof (dispatched
-                # like the step) and the clock see the choice they made
+                # like the step) and the clock see the choice they made; after the threads the previous
+                # size's last implementation left spinning have stopped (GNU OpenMP's: 8 ms, measured on
+                # the AMD EPYC), or they share the second core with the trials (float64 1e6 chose one
+                # core in one run: 988 us a step against ~460 on two)
+                time.sleep(2 * SETTLE_SECONDS)
                 for _ in range(1 + STEP_DISPATCH.TRIALS):
                     adagrad_step_inplace(b.p, b.g, b.G, LR, EPS)
                 all_cores = parallel_dispatch(n, dtype)
