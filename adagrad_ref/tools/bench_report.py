@@ -94,10 +94,10 @@ def limits(result: dict) -> list[dict]:
                 "all_cores": all_cores,
                 "fixed_s": fixed,
                 # the explanation of a gap, measured: the step's time less the fixed cost of a call
-                # (dispatch, checks, threads' start), against the roofs less it too (the traffic roof is
-                # a call dispatched like the step; taking the public call's larger cost out of it is
-                # conservative), the arithmetic roof holding none; None where the fitted fixed cost is
-                # not below the step's time (a fit spoiled by a noisy run: nothing to take out)
+                # (dispatch, checks, the hand-over to the other cores), against the roofs less it too
+                # (the traffic roof is a call dispatched like the step; taking the public call's larger
+                # cost out of it is conservative), the arithmetic roof holding none; None where the fitted
+                # fixed cost is not below the step's time (a fit spoiled by a noisy run: nothing to take out)
                 "efficiency_without_fixed": (
                     max(traffic - fixed, arithmetic) / (t - fixed) if t > fixed else None
                 ),
@@ -336,7 +336,7 @@ def _gaps(result: dict) -> list[str]:
     if explained:
         text += (
             f" At {_where(explained, False)} the fixed cost of a call (the fit's intercept: dispatch, checks,"
-            " the threads' start on all cores) explains the gap: the rest is within the target of the limit."
+            " the hand-over to the other cores) explains the gap: the rest is within the target of the limit."
         )
     if unexplained:
         rest = ", ".join(

@@ -30,7 +30,7 @@ core where the step runs on one core (its dispatch measured one core faster
 there, so that is the achievable limit) and of all cores where it runs on all;
 no dispatch cost is added. The fits' intercepts are kept beside it: the
 fixed cost of one call on one core and, fitted the same way with ``parallel=True``,
-on all cores (the threads' start and join included). They are not a limit of the
+on all cores (the hand-over to the other cores' threads included). They are not a limit of the
 hardware but of a call; where arrays are small they explain the gap to the roof,
 and the report shows the efficiency with and without them. A step can be no faster than
 ``max(traffic roof, arithmetic roof)``: the *limit* the benchmark reports
@@ -217,7 +217,7 @@ def arithmetic_roof(
     a, b = fit_per_element(sizes, seconds)
     cores = cores or os.cpu_count() or 1
     per_core = _all_cores(dtype, sizes, repeats, min_seconds, cores) if cores > 1 else [b]
-    # The fixed cost of a call that runs on all cores (the threads' start and join included): the
+    # The fixed cost of a call that runs on all cores (the hand-over to the other cores included): the
     # intercept of the same fit with parallel=True, each core's share L1-resident.
     par_sizes = [n * cores for n in sizes]
     par_a, _ = fit_per_element(par_sizes, _time_sizes(dtype, par_sizes, repeats, min_seconds, 11, True))
