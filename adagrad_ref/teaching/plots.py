@@ -58,6 +58,8 @@ _STYLE = {
 
 _API_STYLE = {
     "numba_api": ("Numba backend", "tab:blue"),
+    "numba_step": ("Numba backend, solver.step", "navy"),
+    "numba_step_donated": ("Numba backend, step(donate=True)", "tab:purple"),
     "numpy_api": ("NumPy backend", "tab:gray"),
     "optax_jit": ("optax jitted", "tab:green"),
     "optax_donated": ("optax jitted, donated", "tab:olive"),
@@ -86,7 +88,7 @@ def _plot_api(ax, cases: list[dict]) -> None:
         ],
         fontsize=9,
     )
-    ax.set_ylabel("ms per step (update + apply_updates), lower is better")
+    ax.set_ylabel("ms per step (update + apply_updates, or step), lower is better")
     ax.set_title("The optax-shaped API on a model's pytree")
     ax.grid(True, axis="y", alpha=0.3)
     tallest = max(v * 1e3 for c in cases for k, v in c["seconds"].items() if k in _API_STYLE)
