@@ -23,11 +23,12 @@ The states move only by atomic operations:
 * ``IDLE -> PARKED`` by a helper that spun :data:`SPIN_SECONDS` with nothing to do (compare-and-swap:
   a call posting at that moment wins or loses as a whole); it then sleeps in the kernel (Linux
   futex, no GIL), until a call posts to it;
-* ``-> STOP`` at interpreter exit.
+* ``-> STOP`` at interpreter exit, or where a helper's thread failed.
 
 Every element is independent and each share runs the same compiled kernel, so who steps which share
-changes no bit. The first all-cores call of a process starts the helpers (5 ms once: the cycle
-counter's rate, which times the spin, is measured then) and runs Numba's parallel loop itself. Where
+changes no bit. The first all-cores call of a process starts the helpers (once: 5 ms to measure
+the cycle counter's rate, which times the spin, and the helpers' code loaded from Numba's cache, or
+compiled) and runs Numba's parallel loop itself. Where
 no helper can run (one core, one Numba thread, not Linux, no thread could start), :data:`BLOCK` has no
 row and every all-cores call runs Numba's parallel loop.
 
@@ -61,6 +62,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from adagrad_ref.fast.cache import cached_njit
+
 __all__ = [
     "BLOCK",
     "SERVED",
@@ -90,7 +93,8 @@ _NONE = np.zeros((0, _ROW), np.int64)
 BLOCK = _NONE
 
 _MACHINE = platform.machine().lower()
-_X86 = _MACHINE in ("x86_64", "amd64", "i686", "x86")
+#: An x86 CPU (its ``pause`` and ``sfence`` instructions are used where it is).
+X86 = _MACHINE in ("x86_64", "amd64", "i386", "i686", "x86")
 #: Linux's futex system call (its number on this machine; None: no futex, so no helpers), and its
 #: process-private wait and wake operations.
 _SYS_FUTEX = (
@@ -147,7 +151,7 @@ def _pause(typingctx):
     without a memory-order flush."""
 
     def codegen(context, builder, signature, args):
-        if _X86:
+        if X86:
             fn = builder.module.declare_intrinsic(
                 "llvm.x86.sse2.pause", fnty=ir.FunctionType(ir.VoidType(), [])
             )
@@ -301,7 +305,7 @@ def finished(block, row):
 array_at = _array_at
 
 
-@njit(error_model="numpy")
+@cached_njit()
 def _stop(block):
     """Every helper between calls (IDLE or PARKED) ends: STOP, and a wake-up for a sleeping one."""
     for row in range(block.shape[0]):
@@ -309,7 +313,7 @@ def _stop(block):
             _futex(block, row, _FUTEX_WAKE, 1)
 
 
-@njit(error_model="numpy")
+@cached_njit()
 def _now():
     return _ticks()
 
@@ -367,38 +371,59 @@ def started() -> bool:
 def start(serve) -> None:
     """Start the helpers, once per process (again in a forked child): ``serve(block, row, spin_ticks)``
     is the compiled loop a helper runs until STOP. Where no helper can start, :data:`BLOCK` stays empty
-    and all-cores calls run Numba's parallel loop."""
+    and all-cores calls run Numba's parallel loop.
+
+    Everything Numba compiles or loads for the helpers (``serve``, the tick reader, :func:`_stop`) is
+    loaded here, in the calling thread: a helper thread that loaded ``serve`` itself would hold Numba's
+    compiler lock meanwhile, and a child forked then would inherit it held, and wait for it forever at its
+    first compile. An interrupt before the threads start leaves nothing started: the next call tries
+    again."""
     global BLOCK, _tried
     with _lock:
         if _tried:
             return
-        _tried = True
         rows = _helper_count()
         if rows == 0:
+            _tried = True
             return
         try:
             spin = int(SPIN_SECONDS * _ticks_per_second())
             block = _block(rows)
-        except Exception:  # out of memory compiling the tick reader, or for the block: no helpers
+            done = _block(1)
+            done[0, _STATE] = STOP
+            serve(done, 0, spin)  # loaded (or compiled) here; returns at once (STOP)
+            _stop(done)
+        except Exception:  # out of memory compiling or loading them: no helpers
+            _tried = True
             return
-        for row in range(rows):
-            thread = threading.Thread(
-                target=_run, args=(serve, block, row, spin), name=f"adagrad_ref helper {row}"
-            )
-            thread.daemon = True
-            try:
-                thread.start()
-            except Exception:  # "can't start new thread": this row and the rest stay PARKED (taken back)
-                break
-            _threads.append(thread)
-        if _threads:
-            BLOCK = block
+        _tried = True
+        me = threading.get_native_id()
+        try:
+            for row in range(rows):
+                args = (serve, block, row, spin, me)
+                thread = threading.Thread(target=_run, args=args, name=f"adagrad_ref helper {row}")
+                thread.daemon = True
+                try:
+                    thread.start()
+                except Exception:  # "can't start new thread": this row and the rest stay PARKED (taken back)
+                    break
+                _threads.append(thread)
+        finally:
+            if _threads and not (block[:, _STATE] == STOP).all():  # (all STOP: see _run)
+                BLOCK = block
 
 
-def _run(serve, block: np.ndarray, row: int, spin: int) -> None:
-    """A helper thread: ``serve`` until STOP. Anything raised (compiling ``serve`` out of memory) ends the
-    thread quietly, its row STOP: calls step its share themselves."""
+def _run(serve, block: np.ndarray, row: int, spin: int, starter: int) -> None:
+    """A helper thread: ``serve`` until STOP. A "thread" that runs on its starter's own OS thread (gevent's
+    monkey-patched ``threading`` makes greenlets of them) must never spin or sleep there: its row is
+    stopped, and the helpers are dropped (Numba's parallel loop then). Anything raised ends the thread
+    quietly, its row STOP: calls step its share themselves."""
+    global BLOCK
     try:
+        if threading.get_native_id() == starter:
+            block[:, _STATE] = STOP
+            BLOCK = _NONE
+            return
         serve(block, row, spin)
     except BaseException:  # never printed into the user's process: the calls step this row's shares
         block[row, _STATE] = STOP

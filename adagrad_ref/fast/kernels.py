@@ -45,7 +45,8 @@ All cores, without a thread pool's start per call: an all-cores step of :func:`a
 split into one share per core inside the compiled entry; the calling thread steps one, and a helper
 thread per other core, kept spinning between calls (:mod:`adagrad_ref.fast.helpers`), each of the others,
 all with :func:`_step_kernel`. Numba's ``parallel=True`` loop (:func:`_step_kernel_parallel`) runs only
-where the helpers sleep, and costs 3.6 us more a call on the AMD EPYC (its threads' start and join).
+where there is no helper (the process's first all-cores call, which starts them, or where none can run),
+and costs 3.6 us more a call on the AMD EPYC (GNU OpenMP waking its threads and joining them).
 
 Cached: :func:`_step_entry`, :func:`_serve`, :func:`_step_kernel`, :func:`_step_kernel_parallel`,
 :func:`_sparse_entry`, :func:`_update_kernel` (the ``inline="always"`` helpers and the
@@ -373,16 +374,16 @@ def adagrad_step_inplace(
     nd = _ND
     if type(params) is not nd or type(grads) is not nd or type(sum_of_squares) is not nd:
         return _not_plain(params, grads, sum_of_squares, learning_rate, eps, parallel)
-    if parallel is None and params.nbytes < PARALLEL_MIN_BYTES:  # the short path
+    # the short path; not for 2-byte floats (bfloat16, float16), which the entry cannot compile: Numba
+    # keeps no failed compilation, so it would try again on every call (9 ms each for float16)
+    if parallel is None and params.nbytes < PARALLEL_MIN_BYTES and params.itemsize != 2:
         try:
             code = _step_entry(params, grads, sum_of_squares, learning_rate, eps, _NEVER)
         except MemoryError as e:  # Numba's, loading or compiling the kernel
             raise out_of_memory("adagrad_step_inplace", e) from None
-        except Exception:  # an argument Numba cannot type at all (bfloat16, object arrays, ...)
+        except Exception:  # an argument Numba cannot type at all (object arrays, ...)
             code = UNTYPED
-        if code:  # refused; or bfloat16 or float16 (2-byte floats), stepped below
-            if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):
-                return _low_precision_step(params, grads, sum_of_squares, learning_rate, eps, parallel)
+        if code:
             _slow_step(params, grads, sum_of_squares, learning_rate, eps, _NEVER, code)
         return None
     if params.itemsize == 2 and _all_low_precision(params, grads, sum_of_squares):  # bfloat16, float16

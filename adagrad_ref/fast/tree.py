@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import collections
 import operator
-import platform
 import sys
 import threading
 import time
@@ -68,6 +67,7 @@ from numba.extending import intrinsic
 
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.dispatch import ALL, Dispatch
+from adagrad_ref.fast.helpers import X86 as _X86
 from adagrad_ref.fast.kernels import element_step, parallel_or_serial
 from adagrad_ref.validation import C_CONTIGUOUS_OF, DTYPE_OF, SHAPE_OF, in_dtype
 
@@ -85,7 +85,6 @@ __all__ = [
 ]
 
 _KERNEL_TYPES = (np.float32, np.float64)
-_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 #: Elements per piece of work on all cores (a leaf larger than this is split): 256 KiB of float32.
 _CHUNK = 65536
 
