@@ -1,6 +1,6 @@
 """Helper threads kept warm between calls: the all-cores step without a thread pool's start.
 
-Why. Numba's ``parallel=True`` loop starts its threads on every call: on the 2-core machines of
+Why. Numba's ``parallel=True`` loop wakes its threads and joins them on every call: on the 2-core machines of
 this project that costs 3.6 us (AMD EPYC) to 2.3 us (Intel Xeon) a call, measured from compiled
 code, plus ~1 us more from Python. A float32 step of 100,000 elements takes ~15 us on two cores, so
 that start alone kept the core at 0.81 of its limit there. Here each other core has one helper
@@ -29,7 +29,8 @@ Every element is independent and each share runs the same compiled kernel, so wh
 changes no bit. The first all-cores call of a process starts the helpers (once: 5 ms to measure
 the cycle counter's rate, which times the spin, and the helpers' code loaded from Numba's cache, or
 compiled) and runs Numba's parallel loop itself. Where
-no helper can run (one core, one Numba thread, not Linux, no thread could start), :data:`BLOCK` has no
+no helper can run (one core, one Numba thread, not Linux on x86-64, a free-threaded Python, no thread
+could start), :data:`BLOCK` has no
 row and every all-cores call runs Numba's parallel loop.
 
 What it needs to be safe:
@@ -55,6 +56,7 @@ import platform
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from llvmlite import ir
@@ -66,8 +68,12 @@ from adagrad_ref.fast.cache import cached_njit
 
 __all__ = [
     "BLOCK",
+    "IDLE",
+    "PARKED",
     "SERVED",
     "SPIN_SECONDS",
+    "STOP",
+    "X86",
     "array_at",
     "finished",
     "join",
@@ -97,11 +103,9 @@ _MACHINE = platform.machine().lower()
 X86 = _MACHINE in ("x86_64", "amd64", "i386", "i686", "x86")
 #: Linux's futex system call (its number on this machine; None: no futex, so no helpers), and its
 #: process-private wait and wake operations.
-_SYS_FUTEX = (
-    {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}.get(_MACHINE)
-    if sys.platform == "linux"
-    else None
-)
+_SYS_FUTEX = {"x86_64": 202, "amd64": 202}.get(_MACHINE) if sys.platform == "linux" else None
+# (x86-64 only: on AArch64 the LLVM of older llvmlite releases compiles the cycle counter to a register
+# Linux forbids user code to read, SIGILL, or to a constant zero)
 _FUTEX_WAIT, _FUTEX_WAKE = 128, 129
 
 
@@ -331,8 +335,8 @@ def _helper_count() -> int:
     futex."""
     import numba
 
-    if _SYS_FUTEX is None:
-        return 0
+    if _SYS_FUTEX is None or not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return 0  # no futex; or a free-threaded Python, where two calls could post to one helper at once
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -351,7 +355,7 @@ def _ticks_per_second() -> float:
     c0, t0 = _now(), time.perf_counter()
     time.sleep(0.005)
     c1, t1 = _now(), time.perf_counter()
-    return max((c1 - c0) / (t1 - t0), 1e6)
+    return (c1 - c0) / (t1 - t0)
 
 
 def _block(rows: int) -> np.ndarray:
@@ -368,7 +372,7 @@ def started() -> bool:
     return _tried
 
 
-def start(serve) -> None:
+def start(serve: Callable[[np.ndarray, int, int], int]) -> None:
     """Start the helpers, once per process (again in a forked child): ``serve(block, row, spin_ticks)``
     is the compiled loop a helper runs until STOP. Where no helper can start, :data:`BLOCK` stays empty
     and all-cores calls run Numba's parallel loop.
@@ -387,7 +391,11 @@ def start(serve) -> None:
             _tried = True
             return
         try:
-            spin = int(SPIN_SECONDS * _ticks_per_second())
+            rate = _ticks_per_second()
+            if rate < 1e6:  # a counter that does not count (or barely): the spin could never end
+                _tried = True
+                return
+            spin = int(SPIN_SECONDS * rate)
             block = _block(rows)
             done = _block(1)
             done[0, _STATE] = STOP
@@ -398,6 +406,7 @@ def start(serve) -> None:
             return
         _tried = True
         me = threading.get_native_id()
+        interrupted = True
         try:
             for row in range(rows):
                 args = (serve, block, row, spin, me)
@@ -408,9 +417,12 @@ def start(serve) -> None:
                 except Exception:  # "can't start new thread": this row and the rest stay PARKED (taken back)
                     break
                 _threads.append(thread)
+            interrupted = False
         finally:
             if _threads and not (block[:, _STATE] == STOP).all():  # (all STOP: see _run)
                 BLOCK = block
+            elif interrupted and not _threads:  # interrupted before any thread started: try again later
+                _tried = False
 
 
 def _run(serve, block: np.ndarray, row: int, spin: int, starter: int) -> None:

@@ -309,7 +309,8 @@ def _step_types_ok(p, g, G, lr, eps) -> bool:
 
 
 def _step_checked(p, g, G, learning_rate, eps, cores):
-    """Stub: its overload picks :func:`_step_body`, or a bare ``return FOREIGN_TYPES``."""
+    """Stub: its overload picks :func:`_step_body` (``cores`` an int), :func:`_step_body_shared` (an array),
+    or a bare ``return FOREIGN_TYPES``."""
 
 
 @overload(_step_checked)
@@ -410,12 +411,12 @@ def adagrad_step_inplace(
             _run_parallel(params, grads, sum_of_squares, learning_rate, eps)
         except MemoryError as e:  # Numba's, loading or compiling the parallel kernel
             raise out_of_memory("adagrad_step_inplace", e) from None
-        if how & 1:
-            _start_helpers()
     elif code != STEPPED:
         return _slow_step(params, grads, sum_of_squares, learning_rate, eps, limit, code)
     if how > ALL:  # a trial of the dispatch, or a check of its all-cores choice: the time
         STEP_DISPATCH.record(key, how in TIMED_ALL_CORES, time.perf_counter() - t)
+    if code == GO_PARALLEL and how & 1:  # (after the time: starting them is not the step's)
+        _start_helpers()
     return None
 
 

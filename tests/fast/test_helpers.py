@@ -70,33 +70,34 @@ def test_this_machine_has_a_helper_per_other_core():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_helpers_step_their_shares_with_one_cores_bits(dtype):
-    """At sizes whose shares are empty, odd, or not whole cache lines; each size is stepped until a
-    helper stepped a share of it (SERVED counts them), and every call is compared."""
+    """At sizes whose shares are empty, odd, or not whole cache lines, every call compared; each size is
+    stepped until a helper stepped a share of it (SERVED counts them; the caller may take an unclaimed
+    share back, so on a loaded machine that can take many calls: up to 20 s a size)."""
     block = _warm()
     for n in [0, 1, 15, 16, 17, 31, 33, 100, 1000, 4097, 100_003]:
         served = _served()
-        for attempt in range(1000):
+        end = time.monotonic() + 20
+        attempt = 0
+        while not (_served() > served).all():
+            assert time.monotonic() < end, f"no helper stepped a share of {n} elements in 20 s"
             p, g, G = _arrays(n, dtype, seed=n + attempt)
             want_p, want_G = _one_core(p, g, G)
             assert kernels._step_entry(p, g, G, LR, EPS, block) == STEPPED
             assert _same(p, want_p) and _same(G, want_G), (n, attempt)
-            if (_served() > served).all():
-                break
-        else:
-            raise AssertionError(f"no helper stepped a share of {n} elements in 1000 calls")
+            attempt += 1
 
 
 def test_a_call_after_the_helpers_fell_asleep_steps_the_same_and_wakes_them():
     block = _warm()
-    time.sleep(helpers.SPIN_SECONDS * 20)
-    assert (block[:, 0] == helpers.PARKED).all()
+    end = time.monotonic() + 20
+    while not (block[:, 0] == helpers.PARKED).all():  # asleep after their spin
+        assert time.monotonic() < end
+        time.sleep(helpers.SPIN_SECONDS)
     p, g, G = _arrays(2_000_000, np.float32)
     want_p, want_G = _one_core(p, g, G)
     served = _served()
     kernels.adagrad_step_inplace(p, g, G, LR, EPS, parallel=True)  # posted to the sleeper: woken
-    awake = (block[:, 0] != helpers.PARKED).all()  # its share done, or taken back by the caller
     assert _same(p, want_p) and _same(G, want_G)
-    assert awake
     assert _warm() is block and (_served() > served).all()  # the same helpers, stepping again
 
 
@@ -123,9 +124,13 @@ def _private_helpers(rows: int, live: int):
         t.start()
     x = np.ones(1000, np.float32)
     end = time.monotonic() + 60
-    while not (block[:live, helpers.SERVED] > 0).all():  # each live helper has stepped a share
-        assert time.monotonic() < end, block[:, :2]
-        kernels._split_step(block, x, x.copy(), x.copy(), np.float32(-LR), np.float32(EPS))
+    try:
+        while not (block[:live, helpers.SERVED] > 0).all():  # each live helper has stepped a share
+            assert time.monotonic() < end, block[:, :2]
+            kernels._split_step(block, x, x.copy(), x.copy(), np.float32(-LR), np.float32(EPS))
+    except BaseException:
+        _stop(block, threads)  # (they would spin for the rest of the session)
+        raise
     block[:, helpers.SERVED] = 0
     return block, threads
 

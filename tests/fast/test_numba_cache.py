@@ -23,7 +23,7 @@ kernels.adagrad_step_inplace(p, g, G, 0.1, 1e-7, parallel=True)
 kernels.sparse_step_inplace(p.reshape(4, 2), np.array([1, 3]), g.reshape(4, 2)[:2].copy(), G.reshape(4, 2), 0.1)
 kernels.update_leaf(g, G, 0.1, 1e-7)
 import time
-end = time.monotonic() + 60  # the helper threads the all-cores call started load (or compile) _serve
+end = time.monotonic() + 60  # (a guard: the all-cores call that starts the helpers loads _serve)
 while not kernels._serve.signatures and time.monotonic() < end:
     time.sleep(0.01)
 stats = {}

@@ -308,7 +308,7 @@ for n in (3, 300_000):  # a large tree: the tree path times (so compiles) its on
     u, _ = adagrad(0.1, backend="numba").update({"w": np.ones(n)}, adagrad(0.1).init({"w": np.ones(n)}))
     apply_updates({"w": np.ones(n)}, u)
 import time
-end = time.monotonic() + 60  # the helper threads the all-cores steps started load (or compile) _serve
+end = time.monotonic() + 60  # (a guard: the all-cores call that starts the helpers loads _serve)
 while not kernels._serve.signatures and time.monotonic() < end:
     time.sleep(0.01)
 found = {}
