@@ -224,9 +224,11 @@ def _step_body(p, g, G, learning_rate, eps, cores):
     """Run-time checks, then the serial step; compiled only for types :func:`_step_types_ok` takes.
     ``cores``: arrays of this many bytes or more are not stepped (GO_PARALLEL: nothing written)."""
     code = _checks(p, g, G, learning_rate, eps)
+    if code != STEPPED:
+        return code
     n = p.size
-    if code != STEPPED or n * p.itemsize >= cores:
-        return GO_PARALLEL if code == STEPPED else code
+    if n * p.itemsize >= cores:
+        return GO_PARALLEL
     # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float.
     _step_kernel(p.reshape(n), g.reshape(n), G.reshape(n), -G.dtype.type(learning_rate), G.dtype.type(eps))
     return STEPPED

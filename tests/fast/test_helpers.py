@@ -250,18 +250,21 @@ def test_with_one_thread_allowed_there_is_no_helper_and_the_step_is_the_same():
     assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr[-2000:]
 
 
-def test_where_no_helper_thread_can_start_the_step_runs_without_them():
-    """``threading.Thread.start`` refused (a process at its thread limit): no helper, Numba's loop."""
+def _no_helpers_when_thread_start(body: str) -> None:
+    """A process whose ``threading.Thread.start`` runs ``body`` (one line, ``self`` the thread) steps with
+    one core's bits and ends with no helper, having tried to start them."""
     script = (
-        "import threading\n"
-        "def refuse(self):\n"
-        '    raise RuntimeError("can\'t start new thread")\n'
-        "threading.Thread.start = refuse\n"
+        f"import threading\ndef start(self):\n    {body}\nthreading.Thread.start = start\n"
         + _STEP
         + "assert step_and_check()\nprint(helpers.BLOCK.shape[0], helpers.started())\n"
     )
     out = _python(script)
     assert out.returncode == 0 and out.stdout.strip() == "0 True", (out.stdout, out.stderr[-2000:])
+
+
+def test_where_no_helper_thread_can_start_the_step_runs_without_them():
+    """``threading.Thread.start`` refused (a process at its thread limit): no helper, Numba's loop."""
+    _no_helpers_when_thread_start('raise RuntimeError("can\'t start new thread")')
 
 
 def test_a_child_forked_just_after_the_helpers_started_can_compile():
@@ -289,16 +292,7 @@ def test_a_helper_on_its_callers_own_thread_stops_and_the_step_runs_without_help
     """gevent's monkey-patched ``threading`` runs a "thread" as a greenlet on the caller's OS thread, where
     the helper's loop would spin and sleep forever; here ``Thread.start`` runs the target at once, on the
     caller's thread, as such a greenlet would when the caller yields."""
-    script = (
-        "import threading\n"
-        "def run_here(self):\n"
-        "    self._target(*self._args)\n"
-        "threading.Thread.start = run_here\n"
-        + _STEP
-        + "assert step_and_check()\nprint(helpers.BLOCK.shape[0], helpers.started())\n"
-    )
-    out = _python(script)
-    assert out.returncode == 0 and out.stdout.strip() == "0 True", (out.stdout, out.stderr[-2000:])
+    _no_helpers_when_thread_start("self._target(*self._args)")
 
 
 def test_an_interrupt_while_the_helpers_start_leaves_them_to_the_next_call():
