@@ -104,6 +104,7 @@ __all__ = [
     "element_step",
     "parallel_or_serial",
     "sparse_step_inplace",
+    "step_kernel",
     "update_leaf",
 ]
 
@@ -153,6 +154,11 @@ def _step_kernel(p, g, G, neg_lr, eps):
     for i in range(p.size):
         u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
         p[i] = p[i] + u
+
+
+#: The one-core kernel every in-place path runs, ``(p, g, G, -η, ε)`` on 1-D C arrays, unchecked:
+#: :mod:`adagrad_ref.tools.roofs` times it for the arithmetic roof.
+step_kernel = _step_kernel
 
 
 @cached_njit(parallel=True)

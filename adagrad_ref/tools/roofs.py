@@ -8,16 +8,22 @@ not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
 
 **The arithmetic roof** is the step's exact math (correctly rounded square root
 and division, in the kernel's order) with no memory traffic. It is *not* a copy
-of the formula: it is the public kernel itself, ``adagrad_step_inplace``, called
-repeatedly on arrays small enough to stay in the L1 cache (three arrays in 3/4
-of L1). Each call costs a fixed dispatch plus a per-element time; timing several
-such sizes and fitting ``time = a + b·n`` separates the two, and the slope ``b``
-is the math's time per element (L1 loads and stores included: they overlap with
-the divider and the square root, which are the bottleneck; an L1-resident array
-is as close to "no memory traffic" as a real kernel gets). Why not a kernel of
-the same operations: it would be a second copy of the formula, and could drift
-from the one that is measured; calling the kernel makes the roof follow any
-change of the kernel (a different order, an FMA) by construction.
+of the formula: it is the kernel the public call runs (``_step_kernel`` of
+:mod:`adagrad_ref.fast.kernels`), called repeatedly on arrays small enough to stay
+in the L1 cache (three arrays in 3/4 of L1), from a compiled loop: the time of a
+call is a small fixed cost plus a per-element time, and timing five such sizes and
+fitting ``time = a + b·n`` separates the two. The slope ``b`` is the math's time
+per element (L1 loads and stores included: they overlap with the divider and the
+square root, which are the bottleneck; an L1-resident array is as close to "no
+memory traffic" as a real kernel gets). Why not a kernel of the same operations:
+it would be a second copy of the formula, and could drift from the one that is
+measured; calling the kernel makes the roof follow any change of it (a different
+order, an FMA) by construction. Why a compiled loop, not calls from Python (as
+until the AMD EPYC runs of December 2026): a call from Python costs ~0.8 us, more
+than the math of the largest L1 size (~0.6 us), so 50 ns of jitter in one call
+moved the fitted slope by 10-20 % (one run's two concurrent cores fitted 0.242 and
+0.306 ns per element; the kernel in a compiled loop: 0.278 to 0.279 ns on every
+size from 512 to 500,000 elements, any alignment, on the same machine).
 
 "All cores" is measured, not assumed: one process per core runs the same fit at
 the same time (Numba's kernel holds the GIL, so threads would not overlap), and
@@ -28,9 +34,10 @@ shows it.
 The arithmetic roof of a step of ``n`` elements is then ``n·b`` with ``b`` of one
 core where the step runs on one core (its dispatch measured one core faster
 there, so that is the achievable limit) and of all cores where it runs on all;
-no dispatch cost is added. The fits' intercepts are kept beside it: the
-fixed cost of one call on one core and, fitted the same way with ``parallel=True``,
-on all cores (the hand-over to the other cores' threads included). They are not a limit of the
+no dispatch cost is added. The fixed cost of a *public* call is fitted beside it,
+the same way but with the calls made from Python (``adagrad_step_inplace`` at the
+same sizes): on one core and, with ``parallel=True``, on all cores (the hand-over
+to the other cores' threads included). They are not a limit of the
 hardware but of a call; where arrays are small they explain the gap to the roof,
 and the report shows the efficiency with and without them. A step can be no faster than
 ``max(traffic roof, arithmetic roof)``: the *limit* the benchmark reports
@@ -45,10 +52,10 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from adagrad_ref.fast.cache import cached_njit
-from adagrad_ref.fast.kernels import STEP_DISPATCH, adagrad_step_inplace
+from adagrad_ref.fast.kernels import STEP_DISPATCH, adagrad_step_inplace, step_kernel
 
 __all__ = [
     "arithmetic_roof",
@@ -149,9 +156,9 @@ def _step_on(n: int, dtype: str, seed: int, parallel: bool) -> Callable[[], None
 def _time_sizes(
     dtype: str, sizes: list[int], repeats: int, min_seconds: float, seed: int, parallel: bool = False
 ) -> list[float]:
-    """Seconds per call of the one-core public kernel at each size, the sizes interleaved: the *fastest*
-    of the repeats, as a roof (a bound) should be: other processes only ever add time. This makes the
-    roof faster, and the efficiency against it lower, than the median would."""
+    """Seconds per public call from Python (``adagrad_step_inplace``, on one core or all) at each size, the
+    sizes interleaved: the *fastest* of the repeats, as a bound should be: other processes only ever add
+    time. This makes the roof faster, and the efficiency against it lower, than the median would."""
     steps = [_step_on(n, dtype, seed + i, parallel) for i, n in enumerate(sizes)]
     calls = []
     for step in steps:
@@ -170,23 +177,62 @@ def _time_sizes(
     return [min(s) for s in samples]
 
 
-def _child_fit(barrier, results, index: int, dtype: str, sizes: list[int], repeats: int, min_seconds: float):
-    """In a process of its own: wait for the others, then fit the one-core kernel on L1 data."""
+@njit(error_model="numpy")
+def _repeat(kernel, p, g, G, neg_lr, eps, k):
+    """``kernel(p, g, G, -eta, eps)`` k times, with no Python between the calls (not cached: the cache's
+    stamp would not see a change of the kernel it inlines)."""
+    for _ in range(k):
+        kernel(p, g, G, neg_lr, eps)
+
+
+def _time_loop(
+    dtype: str, sizes: list[int], repeats: int, min_seconds: float, seed: int, kernel: Callable = step_kernel
+) -> list[float]:
+    """Seconds per call of ``kernel`` from a compiled loop at each size, the sizes interleaved: the fastest
+    of the repeats (as :func:`_time_sizes`)."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype).type
+    arrays = [
+        (rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype), np.full(n, G0, dtype))
+        for n in sizes
+    ]
+    neg_lr, eps = dt(-LR), dt(EPS)
+    calls = []
+    for p, g, G in arrays:
+        _repeat(kernel, p, g, G, neg_lr, eps, 1)  # compile, and bring the arrays into L1
+        t = time.perf_counter()
+        _repeat(kernel, p, g, G, neg_lr, eps, 100)
+        calls.append(max(100, int(min_seconds / max((time.perf_counter() - t) / 100, 1e-9))))
+    samples: list[list[float]] = [[] for _ in sizes]
+    for _ in range(repeats):
+        for i, ((p, g, G), k) in enumerate(zip(arrays, calls, strict=True)):
+            t = time.perf_counter()
+            _repeat(kernel, p, g, G, neg_lr, eps, k)
+            samples[i].append((time.perf_counter() - t) / k)
+    return [min(s) for s in samples]
+
+
+def _child_fit(
+    barrier, results, index: int, dtype: str, sizes: list[int], repeats: int, min_seconds: float, kernel
+):
+    """In a process of its own: wait for the others, then fit the kernel on L1 data."""
     try:
-        _time_sizes(dtype, sizes, 1, min_seconds / 4, 100 * index)  # warm: load the kernel, fault pages
+        _time_loop(dtype, sizes, 1, min_seconds / 4, 100 * index, kernel)  # warm: compile, fault pages
         barrier.wait(timeout=300)
-        seconds = _time_sizes(dtype, sizes, repeats, min_seconds, 100 * index)
+        seconds = _time_loop(dtype, sizes, repeats, min_seconds, 100 * index, kernel)
         results.put((index, fit_per_element(sizes, seconds)[1]))
     except Exception as e:  # reported by the parent, which then does not wait for this one
         results.put((index, f"{type(e).__name__}: {e}"))
 
 
-def _all_cores(dtype: str, sizes: list[int], repeats: int, min_seconds: float, cores: int) -> list[float]:
+def _all_cores(
+    dtype: str, sizes: list[int], repeats: int, min_seconds: float, cores: int, kernel: Callable
+) -> list[float]:
     """Per-element seconds of each of ``cores`` processes fitting at the same time."""
     ctx = multiprocessing.get_context("spawn")  # no fork of a process with jax, torch or Numba threads
     barrier, results = ctx.Barrier(cores), ctx.Queue()
     procs = [
-        ctx.Process(target=_child_fit, args=(barrier, results, i, dtype, sizes, repeats, min_seconds))
+        ctx.Process(target=_child_fit, args=(barrier, results, i, dtype, sizes, repeats, min_seconds, kernel))
         for i in range(cores)
     ]
     for proc in procs:
@@ -203,32 +249,41 @@ def _all_cores(dtype: str, sizes: list[int], repeats: int, min_seconds: float, c
 
 
 def arithmetic_roof(
-    dtype: str, repeats: int = 7, min_seconds: float = 0.005, cores: int | None = None
+    dtype: str,
+    repeats: int = 7,
+    min_seconds: float = 0.005,
+    cores: int | None = None,
+    kernel: Callable = step_kernel,
 ) -> dict:
     """Per-element seconds of the step's math on L1-resident data: one core alone, and all cores at once.
 
-    Returns ``{"sizes", "seconds", "per_call_s", "per_element_s", "cores", "per_core_per_element_s",
-    "all_cores_per_element_s", "parallel_per_call_s"}`` (the JSON the benchmark keeps): the fits'
-    slopes, and their intercepts, the fixed cost of one call on one core and on all cores (which is
-    not part of the roof: it is what explains an efficiency below 1 where arrays are small).
+    Returns ``{"sizes", "loop_seconds", "per_element_s", "cores", "per_core_per_element_s",
+    "all_cores_per_element_s", "seconds", "per_call_s", "parallel_per_call_s"}`` (the JSON the benchmark
+    keeps): the slopes of ``kernel`` (the public call's kernel; a test passes another) called from a
+    compiled loop, alone and on every core at once; and the fixed cost of one public call from Python,
+    on one core and on all cores, the intercepts of the same fit of ``adagrad_step_inplace`` (not part
+    of the roof: it is what explains an efficiency below 1 where arrays are small).
     """
     sizes = l1_sizes(dtype)
-    seconds = _time_sizes(dtype, sizes, repeats, min_seconds, seed=7)
-    a, b = fit_per_element(sizes, seconds)
+    loop_seconds = _time_loop(dtype, sizes, repeats, min_seconds, 7, kernel)
+    _, b = fit_per_element(sizes, loop_seconds)
     cores = cores or os.cpu_count() or 1
-    per_core = _all_cores(dtype, sizes, repeats, min_seconds, cores) if cores > 1 else [b]
+    per_core = _all_cores(dtype, sizes, repeats, min_seconds, cores, kernel) if cores > 1 else [b]
+    seconds = _time_sizes(dtype, sizes, repeats, min_seconds, seed=7)
+    a, _ = fit_per_element(sizes, seconds)
     # The fixed cost of a call that runs on all cores (the hand-over to the other cores included): the
     # intercept of the same fit with parallel=True, each core's share L1-resident.
     par_sizes = [n * cores for n in sizes]
     par_a, _ = fit_per_element(par_sizes, _time_sizes(dtype, par_sizes, repeats, min_seconds, 11, True))
     return {
         "sizes": sizes,
-        "seconds": seconds,
-        "per_call_s": a,
+        "loop_seconds": loop_seconds,
         "per_element_s": b,
         "cores": cores,
         "per_core_per_element_s": per_core,
         "all_cores_per_element_s": 1.0 / sum(1.0 / x for x in per_core),
+        "seconds": seconds,
+        "per_call_s": a,
         "parallel_per_call_s": par_a,
     }
 
