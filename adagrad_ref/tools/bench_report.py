@@ -81,6 +81,7 @@ def limits(result: dict) -> list[dict]:
         traffic, arithmetic = sec[(dtype, n, "roofline")], arithmetic_roof_seconds(roofs[dtype], n, all_cores)
         limit, t = max(traffic, arithmetic), sec[(dtype, n, "numba")]
         fixed = fixed_cost_seconds(roofs[dtype], all_cores) if "parallel_per_call_s" in roofs[dtype] else 0.0
+        without = max(traffic - fixed, arithmetic) / (t - fixed) if t > fixed else None
         rows.append(
             {
                 "dtype": dtype,
@@ -93,14 +94,12 @@ def limits(result: dict) -> list[dict]:
                 "efficiency": limit / t,
                 "all_cores": all_cores,
                 "fixed_s": fixed,
-                # the explanation of a gap, measured: the step's time less the fixed cost of a call
-                # (dispatch, checks, the hand-over to the other cores), against the roofs less it too
-                # (the traffic roof is a call dispatched like the step; taking the public call's larger
-                # cost out of it is conservative), the arithmetic roof holding none; None where the fitted
-                # fixed cost is not below the step's time (a fit spoiled by a noisy run: nothing to take out)
-                "efficiency_without_fixed": (
-                    max(traffic - fixed, arithmetic) / (t - fixed) if t > fixed else None
-                ),
+                # the explanation of a gap, measured: the step's time less the fixed cost of a call (dispatch,
+                # checks, the hand-over to the other cores), against the roofs less it too (the traffic roof
+                # is a call dispatched like the step; taking the public call's larger cost out of it is
+                # conservative), the arithmetic roof holding none; None where the fitted fixed cost is not
+                # below the step's time (a fit spoiled by a noisy run: nothing to take out)
+                "efficiency_without_fixed": without,
             }
         )
     return rows
@@ -458,11 +457,10 @@ def report(result: dict) -> str:
     for dtype, roof in roofs.items():
         per_core = ", ".join(f"{x * 1e9:.3f}" for x in roof["per_core_per_element_s"])
         lines.append(
-            f"\nArithmetic roof, {dtype}: {roof['per_element_s'] * 1e9:.3f} ns per element on one core "
-            f"(the kernel in a compiled loop, fitted on n = {roof['sizes']}); with all "
-            f"{roof['cores']} cores busy {per_core} ns each, "
-            f"{roof['all_cores_per_element_s'] * 1e9:.3f} ns together. A public call's fixed cost, fitted "
-            f"on the same sizes: {roof['per_call_s'] * 1e6:.2f} µs on one core, "
+            f"\nArithmetic roof, {dtype}: {roof['per_element_s'] * 1e9:.3f} ns per element on one core (the "
+            f"kernel in a compiled loop, fitted on n = {roof['sizes']}); with all {roof['cores']} cores busy "
+            f"{per_core} ns each, {roof['all_cores_per_element_s'] * 1e9:.3f} ns together. A public call's "
+            f"fixed cost, fitted on the same sizes: {roof['per_call_s'] * 1e6:.2f} µs on one core, "
             f"{roof['parallel_per_call_s'] * 1e6:.2f} µs on all."
         )
     return "\n".join(lines)
