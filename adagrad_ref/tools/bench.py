@@ -133,9 +133,11 @@ def implementations(torch_ok: bool, jax_ok: bool) -> dict[str, Callable[[Buffers
     impls: dict[str, Callable[[Buffers], Callable[[], None]]] = {
         "roofline": lambda b: partial(traffic_roof(parallel_dispatch(b.p.size, b.p.dtype)), b.p, b.g, b.G),
         "roofline_serial": lambda b: partial(traffic_roof_serial, b.p, b.g, b.G),
-        "numba": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS),
-        "numba_serial": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=False),
-        "numba_parallel": lambda b: lambda: adagrad_step_inplace(b.p, b.g, b.G, LR, EPS, parallel=True),
+        # the public call with its arguments bound, as the roofs' calls are (a lambda would add a Python
+        # frame and five lookups, ~20 ns of the harness's own at 1e3, that only this row would pay)
+        "numba": lambda b: partial(adagrad_step_inplace, b.p, b.g, b.G, LR, EPS),
+        "numba_serial": lambda b: partial(adagrad_step_inplace, b.p, b.g, b.G, LR, EPS, parallel=False),
+        "numba_parallel": lambda b: partial(adagrad_step_inplace, b.p, b.g, b.G, LR, EPS, parallel=True),
         "numpy_class": _numpy_class,
     }
     if torch_ok:
