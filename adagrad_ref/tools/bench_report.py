@@ -55,7 +55,7 @@ def _dense_seconds(result: dict) -> dict[tuple[str, int, str], float]:
 
 
 def _all_cores(result: dict, dtype: str, n: int) -> bool:
-    """Did the public call run on all cores at this size (its dispatch's choice, in its row; none: one)?"""
+    """Did the public call run on all cores here (its dispatch's choice before or after its timing)?"""
     rows = [r for r in result.get("dense", []) if (r["dtype"], r["n"], r["impl"]) == (dtype, n, "numba")]
     return any(r.get("all_cores", False) for r in rows)
 
