@@ -156,8 +156,9 @@ def _step_kernel(p, g, G, neg_lr, eps):
         p[i] = p[i] + u
 
 
-#: The one-core kernel every in-place path runs, ``(p, g, G, -η, ε)`` on 1-D C arrays, unchecked:
-#: :mod:`adagrad_ref.tools.roofs` times it for the arithmetic roof.
+#: The float32/float64 in-place step's kernel on one core, and of each share of an all-cores step with the
+#: helper threads, ``(p, g, G, -η, ε)`` on 1-D C arrays, unchecked: :mod:`adagrad_ref.tools.roofs` times
+#: it for the arithmetic roof.
 step_kernel = _step_kernel
 
 

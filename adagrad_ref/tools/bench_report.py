@@ -1,11 +1,9 @@
 """The benchmark's verdicts and words: the limit and the efficiency, the targets, the report, the tables.
 
-The tables are the ones ``docs/performance.md`` shows.
-
-Everything here is computed from the benchmark's result (``figures/bench.json``);
-``python -m adagrad_ref bench --tables`` prints :func:`readme` from that file, and
-``tests/tools/test_bench.py`` checks that the block in ``docs/performance.md`` is exactly
-that text, so no number in it is typed by hand.
+The tables are the ones ``docs/performance.md`` shows. Everything here is computed from the benchmark's
+result (``figures/bench.json``); ``python -m adagrad_ref bench --tables`` prints :func:`readme` from that
+file, and ``tests/tools/test_bench.py`` checks that the block in ``docs/performance.md`` is exactly that
+text, so no number in it is typed by hand.
 """
 
 from __future__ import annotations
@@ -54,9 +52,9 @@ def _dense_seconds(result: dict) -> dict[tuple[str, int, str], float]:
     return {(r["dtype"], r["n"], r["impl"]): r["seconds"] for r in result["dense"]}
 
 
-def _all_cores(result: dict, dtype: str, n: int) -> bool:
-    """Did the public call run on all cores here (its dispatch's choice before or after its timing)?"""
-    rows = [r for r in result.get("dense", []) if (r["dtype"], r["n"], r["impl"]) == (dtype, n, "numba")]
+def _all_cores(result: dict, dtype: str, n: int, impl: str = "numba") -> bool:
+    """Did the row run on all cores here (the public call's: its dispatch's choice before or after timing)?"""
+    rows = [r for r in result.get("dense", []) if (r["dtype"], r["n"], r["impl"]) == (dtype, n, impl)]
     return any(r.get("all_cores", False) for r in rows)
 
 
@@ -80,8 +78,10 @@ def limits(result: dict) -> list[dict]:
         all_cores = _all_cores(result, dtype, n)
         traffic, arithmetic = sec[(dtype, n, "roofline")], arithmetic_roof_seconds(roofs[dtype], n, all_cores)
         limit, t = max(traffic, arithmetic), sec[(dtype, n, "numba")]
+        if all_cores and not _all_cores(result, dtype, n, "roofline"):  # one core, then all: no all-cores
+            limit = arithmetic  # traffic roof was timed; the all-cores arithmetic roof is below every limit
         fixed = fixed_cost_seconds(roofs[dtype], all_cores) if "parallel_per_call_s" in roofs[dtype] else 0.0
-        without = max(traffic - fixed, arithmetic) / (t - fixed) if t > fixed else None
+        without = max(min(traffic, limit) - fixed, arithmetic) / (t - fixed) if t > fixed else None
         rows.append(
             {
                 "dtype": dtype,
@@ -89,16 +89,15 @@ def limits(result: dict) -> list[dict]:
                 "traffic_s": traffic,
                 "arithmetic_s": arithmetic,
                 "limit_s": limit,
-                "bound": "traffic" if traffic >= arithmetic else "arithmetic",
+                "bound": "traffic" if limit == traffic else "arithmetic",
                 "numba_s": t,
                 "efficiency": limit / t,
                 "all_cores": all_cores,
                 "fixed_s": fixed,
-                # the explanation of a gap, measured: the step's time less the fixed cost of a call (dispatch,
-                # checks, the hand-over to the other cores), against the roofs less it too (the traffic roof
-                # is a call dispatched like the step; taking the public call's larger cost out of it is
-                # conservative), the arithmetic roof holding none; None where the fitted fixed cost is not
-                # below the step's time (a fit spoiled by a noisy run: nothing to take out)
+                # the explanation of a gap: the step's time less the fixed cost of a call (dispatch, checks,
+                # the hand-over to the other cores), against the roofs less it too (the traffic roof is a call
+                # dispatched like the step: taking the public call's larger cost out is conservative; the
+                # arithmetic roof holds none); None where the fit's fixed cost is not below the step's time
                 "efficiency_without_fixed": without,
             }
         )
@@ -460,8 +459,8 @@ def report(result: dict) -> str:
             f"\nArithmetic roof, {dtype}: {roof['per_element_s'] * 1e9:.3f} ns per element on one core (the "
             f"kernel in a compiled loop, fitted on n = {roof['sizes']}); with all {roof['cores']} cores busy "
             f"{per_core} ns each, {roof['all_cores_per_element_s'] * 1e9:.3f} ns together. A public call's "
-            f"fixed cost, fitted on the same sizes: {roof['per_call_s'] * 1e6:.2f} µs on one core, "
-            f"{roof['parallel_per_call_s'] * 1e6:.2f} µs on all."
+            f"fixed cost, fitted from Python: {roof['per_call_s'] * 1e6:.2f} µs on one core, on all (at "
+            f"{roof['cores']}× those sizes) {roof.get('parallel_per_call_s', float('nan')) * 1e6:.2f} µs."
         )
     return "\n".join(lines)
 

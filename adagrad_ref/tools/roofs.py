@@ -8,7 +8,7 @@ not Adagrad: ``G + |g|`` and ``p + g`` only move the bytes.
 
 **The arithmetic roof** is the step's exact math (correctly rounded square root
 and division, in the kernel's order) with no memory traffic. It is *not* a copy
-of the formula: it is the kernel the public call runs (``_step_kernel`` of
+of the formula: it is the kernel the public call runs (``step_kernel`` of
 :mod:`adagrad_ref.fast.kernels`), called repeatedly on arrays small enough to stay
 in the L1 cache (three arrays in 3/4 of L1), from a compiled loop: the time of a
 call is a small fixed cost plus a per-element time, and timing five such sizes and
@@ -27,18 +27,19 @@ size from 512 to 500,000 elements, any alignment, on the same machine).
 
 "All cores" is measured, not assumed: one process per core runs the same fit at
 the same time (Numba's kernel holds the GIL, so threads would not overlap), and
-the all-core time per element is ``1 / Σ 1/b_i``, each ``b_i`` the fastest of
-:data:`ROUNDS` such rounds. On a machine whose "cores" are the two hyperthreads
-of one physical core, sharing one divider, this is what shows it.
+the all-core time per element is ``1 / Σ 1/b_i``, from the one of :data:`ROUNDS`
+such rounds whose slowest core was fastest. On a machine whose "cores" are the
+two hyperthreads of one physical core, sharing one divider, this is what shows it.
 
 The arithmetic roof of a step of ``n`` elements is then ``n·b`` with ``b`` of one
-core (the fastest of the fit alone and of each core's in the all-cores rounds)
+core (the fastest of the fit alone and of each core's in the all-cores round kept)
 where the step runs on one core (its dispatch measured one core faster
 there, so that is the achievable limit) and of all cores where it runs on all;
 no dispatch cost is added. The fixed cost of a *public* call is fitted beside it,
-the same way but with the calls made from Python (``adagrad_step_inplace`` at the
-same sizes): on one core and, with ``parallel=True``, on all cores (the hand-over
-to the other cores' threads included). They are not a limit of the
+the same way but with the calls made from Python (``adagrad_step_inplace``): on
+one core at the same sizes and, with ``parallel=True``, on all cores at as many
+times the sizes as there are cores (the hand-over to the other cores' threads
+included). They are not a limit of the
 hardware but of a call; where arrays are small they explain the gap to the roof,
 and the report shows the efficiency with and without them. A step can be no faster than
 ``max(traffic roof, arithmetic roof)``: the *limit* the benchmark reports
@@ -72,9 +73,10 @@ __all__ = [
 
 LR, EPS, G0 = 0.01, 1e-7, 0.1
 
-#: Rounds of the all-cores fit (one process per core, all at once); each core keeps its fastest. In one
-#: round of a benchmark on the AMD EPYC one process fitted 0.386 ns per element in float32 (and 1.104 in
-#: float64) while the other fitted 0.276 (0.845), as both do alone: another process had that core.
+#: Rounds of the all-cores fit (one process per core, all at once); the round whose slowest core was
+#: fastest is kept. In one round of a benchmark on the AMD EPYC one process fitted 0.386 ns per element in
+#: float32 (and 1.104 in float64) while the other fitted 0.276 (0.845), as both do alone: another process
+#: had that core.
 ROUNDS = 3
 
 
@@ -164,8 +166,8 @@ def _time_sizes(
     dtype: str, sizes: list[int], repeats: int, min_seconds: float, seed: int, parallel: bool = False
 ) -> list[float]:
     """Seconds per public call from Python (``adagrad_step_inplace``, on one core or all) at each size, the
-    sizes interleaved: the *fastest* of the repeats, as a bound should be: other processes only ever add
-    time. This makes the roof faster, and the efficiency against it lower, than the median would."""
+    sizes interleaved: the *fastest* of the repeats (other processes only ever add time); for the fixed
+    cost of a call only, which the report shows beside the roof."""
     steps = [_step_on(n, dtype, seed + i, parallel) for i, n in enumerate(sizes)]
     calls = []
     for step in steps:
@@ -267,22 +269,27 @@ def arithmetic_roof(
     Returns ``{"sizes", "loop_seconds", "per_element_s", "cores", "per_core_per_element_s",
     "all_cores_per_element_s", "seconds", "per_call_s", "parallel_per_call_s"}`` (the JSON the benchmark
     keeps): the slopes of ``kernel`` (the public call's kernel; a test passes another) called from a
-    compiled loop, alone and on every core at once; and the fixed cost of one public call from Python,
-    on one core and on all cores, the intercepts of the same fit of ``adagrad_step_inplace`` (not part
-    of the roof: it is what explains an efficiency below 1 where arrays are small).
+    compiled loop, on every core at once (the round of :data:`ROUNDS` whose slowest core was fastest:
+    one round's cores ran together) and on one core (the fastest of its fit alone and those); and the
+    fixed cost of one public call from Python, on one core and on all cores, the intercepts of the same
+    fit of ``adagrad_step_inplace`` (not part of the roof: it is what explains an efficiency below 1
+    where arrays are small).
     """
     sizes = l1_sizes(dtype)
     loop_seconds = _time_loop(dtype, sizes, repeats, min_seconds, 7, kernel)
     _, b = fit_per_element(sizes, loop_seconds)
     cores = cores or os.cpu_count() or 1
     per_core = [b]
-    if cores > 1:  # each core's fastest of ROUNDS rounds: in one round one core can be another process's
+    if cores > 1:  # in one round one core can be another process's: the round whose slowest core was
+        # fastest, kept whole (its cores ran together; cores of different rounds never did)
         rounds = [_all_cores(dtype, sizes, repeats, min_seconds, cores, kernel) for _ in range(ROUNDS)]
-        per_core = [min(fits) for fits in zip(*rounds, strict=True)]
-        # one core alone is no slower than any core beside busy others, and this process's own fit can
+        per_core = min(rounds, key=max)
+        # one core alone is no slower than a core beside busy others, and this process's own fit can
         # fall in another process's time too (0.35-0.42 ns per element in float32 against 0.275 in the
-        # same minute, on the AMD EPYC): the fastest of all
+        # same minute, on the AMD EPYC): the fastest of them
         b = min(b, *per_core)
+    if not all(x > 0 for x in [b, *per_core]):
+        raise RuntimeError(f"arithmetic roof: a fitted slope is not positive ({b}, {per_core})")
     seconds = _time_sizes(dtype, sizes, repeats, min_seconds, seed=7)
     a, _ = fit_per_element(sizes, seconds)
     # The fixed cost of a call that runs on all cores (the hand-over to the other cores included): the
