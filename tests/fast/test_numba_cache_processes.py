@@ -311,10 +311,11 @@ import time
 end = time.monotonic() + 60  # (a guard: the all-cores call that starts the helpers loads _serve)
 while not kernels._serve.signatures and time.monotonic() < end:
     time.sleep(0.01)
-found = {}
+found, seen = {}, set()
 for module in (kernels, tree):
-    for name, d in vars(module).items():
-        if isinstance(d, Dispatcher) and d.signatures:
+    for name, d in vars(module).items():  # a second name of one function (kernels.step_kernel) once
+        if isinstance(d, Dispatcher) and d.signatures and id(d) not in seen:
+            seen.add(id(d))
             found[f"{module.__name__.rsplit('.', 1)[1]}.{name}"] = sorted(
                 {"numba_parallel_for" in d.inspect_llvm(s) for s in d.signatures}
             )
