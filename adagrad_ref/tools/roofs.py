@@ -19,8 +19,9 @@ memory traffic" as a real kernel gets). Why not a kernel of the same operations:
 it would be a second copy of the formula, and could drift from the one that is
 measured; calling the kernel makes the roof follow any change of it (a different
 order, an FMA) by construction. Why a compiled loop, not calls from Python (as
-until the AMD EPYC runs of December 2026): a call from Python costs ~0.8 us, more
-than the math of the largest L1 size (~0.6 us), so 50 ns of jitter in one call
+until the AMD EPYC runs of December 2026): a call from Python costs ~0.8 us, as
+much as the math of the largest L1 size (~0.56 us in float32, ~0.86 in float64),
+so 50 ns of jitter in one call
 moved the fitted slope by 10-20 % (one run's two concurrent cores fitted 0.242 and
 0.306 ns per element; the kernel in a compiled loop: 0.278 to 0.279 ns on every
 size from 512 to 500,000 elements, any alignment, on the same machine).
