@@ -40,8 +40,12 @@ __all__ = [
 ]
 
 #: All cores are chosen only if their median time is below this fraction of one core's: on a machine
-#: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them.
-MARGIN = 0.9
+#: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them. Not
+#: lower: a memory-bound call is only a little faster on two cores than on one, and such a call is a user's
+#: largest (measured on the AMD EPYC, the update of a 200-leaf float32 tree of 17.8 M elements: two cores
+#: 0.89 and 0.93 of one core's time in two processes, chosen one core at 0.9, and 0.86 for
+#: ``apply_updates``).
+MARGIN = 0.95
 
 #: All cores chosen, this many timed all-cores calls in a row slower than both one core's median and twice
 #: their own start the trials again: the machine changed (another process took a core). One such call alone

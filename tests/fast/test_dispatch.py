@@ -52,7 +52,7 @@ def test_the_trials_alternate_then_the_faster_runs_until_the_next_revisit():
 
 def test_all_cores_must_win_by_the_margin_and_small_calls_are_not_measured():
     d = Dispatch(serial_below_bytes=1024)
-    trials(d, "k", one_s=1.0, all_s=MARGIN * 1.0 + 0.01)  # faster, but not by 10 %
+    trials(d, "k", one_s=1.0, all_s=MARGIN * 1.0 + 0.01)  # faster, but not by the margin
     assert d.choice("k") is False
     assert d.choose("small", 1023) == ONE and d.choice("small") is None  # nothing measured
     d.force(True)
