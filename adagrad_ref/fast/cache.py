@@ -9,6 +9,11 @@
   or run (one flipped bit in cached machine code otherwise runs: SIGSEGV, SIGILL or wrong bits);
   a file without a matching digest is treated as absent, so the function is compiled again and
   the file rewritten;
+* is stale as soon as any module of this folder changes, not only the function's own file (Numba's
+  stamp): a cached function carries compiled code and constants of its siblings (the helper threads'
+  hand-over of :mod:`adagrad_ref.fast.helpers` inside :func:`adagrad_ref.fast.kernels._serve`, the
+  element of :mod:`adagrad_ref.fast.kernels` inside the tree's loops), which an edit of a sibling
+  alone would otherwise leave running from the old cache;
 * is left out when Numba finds no writable place for it (read-only package folder, no writable
   home, ``NUMBA_CACHE_DIR`` unusable): the functions are then compiled in every process, and one
   :class:`NumbaCacheUnavailableWarning` says so, instead of Numba's ``RuntimeError: cannot cache
@@ -17,8 +22,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import pathlib
 import pickle
 import warnings
 
@@ -32,6 +39,7 @@ __all__ = [
     "NumbaCacheUnavailableWarning",
     "SignatureCheckedCache",
     "cached_njit",
+    "folder_stamp",
     "install_cache",
 ]
 
@@ -99,6 +107,20 @@ class DigestCheckedCacheFile(IndexDataCacheFile):
             f.write(_seal(self._dump(data)))
 
 
+@functools.cache
+def folder_stamp() -> tuple[tuple[str, int, int], ...]:
+    """``(file name, mtime in ns, size)`` of every module of this folder (``adagrad_ref/fast``), read once
+    per process: part of every cache entry's stamp here (an entry written with another is stale)."""
+    stamps = []
+    for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
+        try:
+            st = path.stat()
+        except OSError:  # a module gone meanwhile: no stamp of its own
+            continue
+        stamps.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
 class SignatureCheckedCache(FunctionCache):
     """Numba's cache, refusing an entry compiled for other argument types, a damaged or foreign
     one, or one it cannot read (None: the dispatcher compiles, and its save overwrites the bad
@@ -109,7 +131,7 @@ class SignatureCheckedCache(FunctionCache):
         self._cache_file = DigestCheckedCacheFile(
             cache_path=self._cache_path,
             filename_base=self._impl.filename_base,
-            source_stamp=self._impl.locator.get_source_stamp(),
+            source_stamp=(self._impl.locator.get_source_stamp(), folder_stamp()),
         )
 
     def load_overload(self, sig, target_context):

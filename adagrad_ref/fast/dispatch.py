@@ -77,8 +77,9 @@ class Dispatch:
     cores; the machine's load changes; sooner after
     :data:`SLOW_CALLS` too slow timed all-cores calls in a row). ``force(True/False)``
     fixes the choice (``None``: measure again). At most :data:`KEYS` keys are remembered. A call of
-    fewer than ``serial_below_bytes`` runs on one core, unmeasured (the threads' start would cost more
-    than its whole work).
+    fewer than ``serial_below_bytes`` runs on one core, unmeasured: below it all cores cannot win back
+    what they cost (each caller's bound says what: Numba's parallel loop's start for the tree's calls, the
+    dispatch's own Python for the in-place step's).
     """
 
     TRIALS = 10

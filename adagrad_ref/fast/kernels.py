@@ -50,10 +50,11 @@ and costs 3.6 us more a call on the AMD EPYC (GNU OpenMP waking its threads and 
 
 Cached: :func:`_step_entry`, :func:`_serve`, :func:`_step_kernel`, :func:`_step_kernel_parallel`,
 :func:`_sparse_entry`, :func:`_update_kernel` (the ``inline="always"`` helpers and the
-overloads are part of those). Cost of the design, ``adagrad_step_inplace`` old against new,
-alternating in one process on 2 shared cores, best of 15 rounds: 1,000 float32 elements
-0.855 µs against 0.867 µs (still one call); 10^6 elements 0.159 against 0.164 ms (float32)
-and 0.471 against 0.474 ms (float64): the parallel path's second call, made from Python.
+overloads are part of those). Cost of the design: where Numba's parallel loop runs (no helper threads),
+it is a second compiled call, made from Python (measured when it was introduced, before the helper
+threads, ``adagrad_step_inplace`` old against new, alternating in one process on 2 shared cores, best of
+15 rounds: 10^6 elements 0.159 against 0.164 ms in float32, 0.471 against 0.474 ms in float64); with
+the helper threads every call is one compiled call.
 
 >>> import numpy as np
 >>> p = np.array([1.0, 2.0, 3.0], np.float32)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -87,3 +89,35 @@ def test_numba_still_keeps_a_dispatchers_cache_where_install_cache_sets_it(tmp_p
     del moved._cache  # a Numba without the slot: refused loudly, naming the version
     with pytest.raises(RuntimeError, match=re.escape(f"Numba {numba.__version__} no longer keeps")):
         install_cache(moved, SignatureCheckedCache(numba_slot_probe.f))
+
+
+def test_an_edit_of_a_sibling_module_makes_every_entry_stale(tmp_path):
+    """Numba's stamp is the function's own file; ``_serve`` (kernels.py) carries the hand-over compiled
+    from helpers.py. After helpers.py alone changes, every cached function compiles again (and the next
+    process loads the new entries): on a copy of the package, so that the checkout is not touched."""
+    import shutil
+
+    import adagrad_ref
+
+    copy = tmp_path / "src"
+    shutil.copytree(pathlib.Path(adagrad_ref.__file__).parent, copy / "adagrad_ref",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy)}
+
+    def run_copy(script: str = SCRIPT) -> Any:
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    where = run_copy("import json, adagrad_ref.fast.kernels as k; print(json.dumps(k.__file__))")
+    assert pathlib.Path(where).is_relative_to(copy)  # the copy is what the processes run
+
+    assert all(v["misses"] and not v["hits"] for v in run_copy().values())
+    assert all(v["hits"] and not v["misses"] for v in run_copy().values())  # (loaded from the copy's cache)
+    helpers = copy / "adagrad_ref" / "fast" / "helpers.py"
+    st = helpers.stat()
+    os.utime(helpers, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # helpers.py "edited": a new mtime
+    again = run_copy()
+    assert all(v["misses"] and not v["hits"] for v in again.values()), again
+    assert all(v["hits"] and not v["misses"] for v in run_copy().values())
