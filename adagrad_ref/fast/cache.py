@@ -9,8 +9,8 @@
   or run (one flipped bit in cached machine code otherwise runs: SIGSEGV, SIGILL or wrong bits);
   a file without a matching digest is treated as absent, so the function is compiled again and
   the file rewritten;
-* is stale as soon as any module of this folder changes, not only the function's own file (Numba's
-  stamp): a cached function carries compiled code and constants of its siblings (the helper threads'
+* is stale as soon as the source of any module of this folder changes, not only the function's own file
+  (Numba's stamp): a cached function carries compiled code and constants of its siblings (the helper threads'
   hand-over of :mod:`adagrad_ref.fast.helpers` inside :func:`adagrad_ref.fast.kernels._serve`, the
   element of :mod:`adagrad_ref.fast.kernels` inside the tree's loops), which an edit of a sibling
   alone would otherwise leave running from the old cache;
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import io
-import pathlib
 import pickle
 import warnings
 
@@ -108,16 +108,19 @@ class DigestCheckedCacheFile(IndexDataCacheFile):
 
 
 @functools.cache
-def folder_stamp() -> tuple[tuple[str, int, int], ...]:
-    """``(file name, mtime in ns, size)`` of every module of this folder (``adagrad_ref/fast``), read once
-    per process: part of every cache entry's stamp here (an entry written with another is stale)."""
+def folder_stamp() -> tuple[tuple[str, bytes], ...]:
+    """``(module name, SHA-256 of its source)`` of every module of this package folder
+    (``adagrad_ref.fast``), read once per process, from a folder or a zip alike: part of every cache entry's
+    stamp here (an entry written with another is stale). The contents, as Numba stamps a function's own
+    file: a touched, copied or reinstalled module with the same source keeps the cache. Only this folder:
+    a cached kernel compiling in code from another package folder would need that folder stamped too."""
     stamps = []
-    for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
-        try:
-            st = path.stat()
-        except OSError:  # a module gone meanwhile: no stamp of its own
-            continue
-        stamps.append((path.name, st.st_mtime_ns, st.st_size))
+    try:
+        modules = [m for m in importlib.resources.files(__package__).iterdir() if m.name.endswith(".py")]
+        for module in sorted(modules, key=lambda m: m.name):
+            stamps.append((module.name, hashlib.sha256(module.read_bytes()).digest()))
+    except Exception:  # a folder that cannot be listed or read: the stamp of what could be read
+        pass
     return tuple(stamps)
 
 

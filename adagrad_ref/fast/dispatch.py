@@ -41,10 +41,11 @@ __all__ = [
 
 #: All cores are chosen only if their median time is below this fraction of one core's: on a machine
 #: shared with other busy processes all cores can be far slower, and a noisy trial must not pick them. Not
-#: lower: a memory-bound call is only a little faster on two cores than on one, and such a call is a user's
-#: largest (measured on the AMD EPYC, the update of a 200-leaf float32 tree of 17.8 M elements: two cores
-#: 0.89 and 0.93 of one core's time in two processes, chosen one core at 0.9, and 0.86 for
-#: ``apply_updates``).
+#: lower: a step large enough to be memory-bound is only a little faster on two cores than on one (measured
+#: on the AMD EPYC, the update of a 200-leaf float32 tree of 17.8 M elements: all cores' trial median 0.93
+#: and 0.90 of one core's in two processes, the first put on one core when this was 0.9; in the benchmark
+#: run before the change, ``update``, ``step`` and ``step(donate=True)`` of that tree in its ``(k, 64)``
+#: form ran on one core).
 MARGIN = 0.95
 
 #: All cores chosen, this many timed all-cores calls in a row slower than both one core's median and twice
@@ -72,9 +73,9 @@ class Dispatch:
 
     The first :data:`TRIALS` calls of a key alternate one core and all cores, timing each (for
     :meth:`run`, a first call runs both, untimed: it loads and warms each kernel); from then on the
-    faster of the two medians runs (all cores only if faster by :data:`MARGIN`), and every
-    :data:`REVISIT` calls the trials are run again (:data:`REVISIT_ALL` where :meth:`choose` chose all
-    cores; the machine's load changes; sooner after
+    faster of the two medians runs (all cores only if their median is below :data:`MARGIN` times one
+    core's), and every :data:`REVISIT` calls the trials are run again (:data:`REVISIT_ALL` where
+    :meth:`choose` chose all cores; the machine's load changes; sooner after
     :data:`SLOW_CALLS` too slow timed all-cores calls in a row). ``force(True/False)``
     fixes the choice (``None``: measure again). At most :data:`KEYS` keys are remembered. A call of
     fewer than ``serial_below_bytes`` runs on one core, unmeasured: below it all cores cannot win back

@@ -390,3 +390,18 @@ def test_every_timed_block_starts_after_untimed_calls_of_the_same_step():
     # step is timed once per block (min_seconds 1 ms), so only the settle calls make a run this long
     assert [name for name, _ in runs] == ["a", "b", "a", "b"]
     assert all(length >= 2 * blocks for (_, length), blocks in zip(runs, [1, 2, 2, 1], strict=True))
+
+
+def test_the_api_ceiling_is_said_only_where_optax_was_measured():
+    """Without jax there is no optax row: the table has no ceiling column and its text no ceiling."""
+    case = {
+        "dtype": "float32", "leaves": 2, "layout": "1-D", "elements": 10, "smallest": 4, "largest": 6,
+        "traffic_limit_s": 0.010, "seconds": {"numba_api": 0.020, "optax_jit": 0.030, "traffic_roof": 0.007},
+    }  # fmt: skip
+    with_optax = "\n".join(bench_api.api_lines({"api": [case]}))
+    assert (
+        "*Ceiling*" in with_optax and "| tree | limit | ceiling |" in with_optax and "| 3.00× |" in with_optax
+    )
+    del case["seconds"]["optax_jit"]
+    without = "\n".join(bench_api.api_lines({"api": [case]}))
+    assert "eiling" not in without and "| tree | limit | **Numba backend** |" in without
