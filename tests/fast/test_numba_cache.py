@@ -12,9 +12,11 @@ import pathlib
 import re
 import subprocess
 import sys
+from functools import partial
 from typing import Any
 
 import pytest
+from helpers.paths import package_copy
 
 SCRIPT = """
 import json, numpy as np
@@ -36,9 +38,15 @@ print(json.dumps(stats))
 """
 
 
-def run(cache_dir) -> dict:
+def run(cache_dir, script: str = SCRIPT, source: pathlib.Path | None = None) -> Any:
+    """The JSON ``script`` prints last, run in a fresh process with this Numba cache (``source``: a copy of
+    the package to import instead of the checkout's, run from there)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    command = [sys.executable, "-c", script]
+    out = subprocess.run(command, env=env, cwd=source, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -95,23 +103,9 @@ def test_an_edit_of_a_sibling_module_makes_every_entry_stale(tmp_path):
     """Numba's stamp is the function's own file; ``_serve`` (kernels.py) carries the hand-over compiled
     from helpers.py. After helpers.py's source alone changes, every cached function compiles again (and the
     next process loads the new entries): on a copy of the package, so that the checkout is not touched."""
-    import shutil
-
-    import adagrad_ref
-
-    copy = tmp_path / "src"
-    shutil.copytree(pathlib.Path(adagrad_ref.__file__).parent, copy / "adagrad_ref",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy)}
-
-    def run_copy(script: str = SCRIPT) -> Any:
-        out = subprocess.run(
-            [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True
-        )
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    where = run_copy("import json, adagrad_ref.fast.kernels as k; print(json.dumps(k.__file__))")
+    copy = package_copy(tmp_path / "src")
+    run_copy = partial(run, tmp_path / "cache", source=copy)
+    where = run_copy(script="import json, adagrad_ref.fast.kernels as k; print(json.dumps(k.__file__))")
     assert pathlib.Path(where).is_relative_to(copy)  # the copy is what the processes run
 
     assert all(v["misses"] and not v["hits"] for v in run_copy().values())

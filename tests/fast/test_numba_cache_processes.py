@@ -53,7 +53,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers.paths import ROOT
+from helpers.paths import ROOT, package_copy
 
 WORKER = r"""
 import json, sys
@@ -159,10 +159,7 @@ def environment(cache: str, where: pathlib.Path) -> tuple[dict, pathlib.Path]:
         env["NUMBA_CACHE_DIR"] = str(where / "numba_cache")
         root = ROOT
     else:  # the default: __pycache__ next to the sources, so run a private copy of the package
-        root = where / "pkg"
-        shutil.copytree(
-            ROOT / "adagrad_ref", root / "adagrad_ref", ignore=shutil.ignore_patterns("__pycache__", "data")
-        )
+        root = package_copy(where / "pkg", "data")
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
     return env, root
 

@@ -20,7 +20,7 @@ import sys
 import tomllib
 import zipfile
 
-from helpers.paths import ROOT
+from helpers.paths import ROOT, package_copy
 from packaging.specifiers import SpecifierSet
 
 IMPORT = r"""
@@ -40,7 +40,7 @@ runpy.run_module("adagrad_ref", run_name="__main__", alter_sys=True)
 def test_the_installed_package_wins_in_the_folder_holding_a_clone_named_adagrad_ref(tmp_path):
     home = tmp_path / "home"
     clone = home / "adagrad_ref"
-    shutil.copytree(ROOT / "adagrad_ref", clone / "adagrad_ref", ignore=shutil.ignore_patterns("__pycache__"))
+    package_copy(clone)
     for name in ("pyproject.toml", "README.md"):
         shutil.copyfile(ROOT / name, clone / name)
     wheels = tmp_path / "wheels"
