@@ -73,7 +73,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from adagrad_ref.errors import AdagradError, out_of_memory
 from adagrad_ref.fast import helpers
@@ -228,17 +228,37 @@ def _checks(p, g, G, learning_rate, eps):
     return STEPPED
 
 
+@intrinsic
+def _flat(typingctx, a):
+    """A C-contiguous array of any shape as its 1-D view, borrowed: no owner, valid while ``a`` is (the
+    call). ``a.reshape(a.size)`` is the same view, but calls Numba's run-time reshape and counts a
+    reference: measured on the AMD EPYC with AVX-512, three of them cost ~60 ns of a 1,000-element
+    float32 step's ~375 ns in a compiled loop."""
+    if not (isinstance(a, types.Array) and a.layout == "C"):
+        return None
+    flat = types.Array(a.dtype, 1, "C")
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(a)(context, builder, args[0])
+        out = context.make_array(flat)(context, builder)
+        size = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(a.dtype)))
+        n = builder.load(src._get_ptr_by_name("nitems"))
+        context.populate_array(out, data=src.data, shape=[n], strides=[size], itemsize=size, meminfo=None)
+        return out._getvalue()
+
+    return flat(a), codegen
+
+
 def _step_body(p, g, G, learning_rate, eps, cores):
     """Run-time checks, then the serial step; compiled only for types :func:`_step_types_ok` takes.
     ``cores``: arrays of this many bytes or more are not stepped (GO_PARALLEL: nothing written)."""
     code = _checks(p, g, G, learning_rate, eps)
     if code != STEPPED:
         return code
-    n = p.size
-    if n * p.itemsize >= cores:
+    if p.size * p.itemsize >= cores:
         return GO_PARALLEL
     # η and ε rounded to the arrays' dtype, as NumPy rounds a Python float.
-    _step_kernel(p.reshape(n), g.reshape(n), G.reshape(n), -G.dtype.type(learning_rate), G.dtype.type(eps))
+    _step_kernel(_flat(p), _flat(g), _flat(G), -G.dtype.type(learning_rate), G.dtype.type(eps))
     return STEPPED
 
 
@@ -248,9 +268,8 @@ def _step_body_shared(p, g, G, learning_rate, eps, cores):
     code = _checks(p, g, G, learning_rate, eps)
     if code != STEPPED:
         return code
-    n = p.size
     dt = G.dtype.type
-    return _split_step(cores, p.reshape(n), g.reshape(n), G.reshape(n), -dt(learning_rate), dt(eps))
+    return _split_step(cores, _flat(p), _flat(g), _flat(G), -dt(learning_rate), dt(eps))
 
 
 @njit(error_model="numpy", inline="always")
