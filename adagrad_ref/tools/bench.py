@@ -337,6 +337,8 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                             "samples": s,
                             "gb_per_s": ARRAYS_MOVED * n * dtype.itemsize / med / 1e9,
                             **({"all_cores": ran_all[name]} if name in ran_all else {}),
+                            # where the size's p, g, G (the Numba rows', the roof's) begin, modulo 4 KiB
+                            "offsets_4k": [a.ctypes.data % 4096 for a in (b.p, b.g, b.G)],
                         }
                     )
                 del steps, b

@@ -51,6 +51,10 @@ def test_small_run_measures_everything(tmp_path):
     }  # fmt: skip
     for r in result["dense"]:
         assert len(r["samples"]) == 2 and r["seconds"] > 0 and np.isfinite(r["gb_per_s"])
+    # where each size's shared arrays began modulo 4,096 bytes (the in-place step's speed depends on it)
+    offsets = {(r["dtype"], r["n"], tuple(r["offsets_4k"])) for r in result["dense"]}
+    assert len(offsets) == len({(r["dtype"], r["n"]) for r in result["dense"]})  # one triple per size
+    assert all(0 <= o < 4096 for *_, triple in offsets for o in triple)
     roof = result["arithmetic_roof"]["float32"]
     assert roof["cores"] == len(roof["per_core_per_element_s"]) >= 1
     assert roof["all_cores_per_element_s"] <= min(roof["per_core_per_element_s"])  # 1 / sum(1 / b_i)
