@@ -173,6 +173,20 @@ def test_the_arithmetic_roof_is_the_fitted_cost_of_the_kernel_it_calls(monkeypat
     assert roof["per_element_s"] < 25e-9  # the compiled kernel's slope, not the public call's 100 ns
 
 
+@pytest.mark.parametrize("slopes", [(3e-10, 2e-10), (2e-10, 3e-10)], ids=["faster after", "faster before"])
+def test_the_arithmetic_roof_is_fitted_before_and_after_the_rows_and_the_faster_fit_kept(monkeypatch, slopes):
+    """A fit that fell in a slow minute would loosen the limit and overstate every efficiency under it."""
+    real = roofs.arithmetic_roof("float32", repeats=3, min_seconds=0.0005, cores=1)
+    fits = iter(dict(real, all_cores_per_element_s=b, per_element_s=2 * b) for b in slopes)
+    monkeypatch.setattr(bench, "arithmetic_roof", lambda *a, **k: next(fits))
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    result = run(_small(sizes=[1000]), progress=False)
+    assert next(fits, None) is None  # both fits were made
+    assert result["arithmetic_roof"]["float32"]["all_cores_per_element_s"] == 2e-10
+    assert result["arithmetic_roof"]["float32"]["per_element_s"] == 4e-10
+    assert result["limits"][0]["arithmetic_s"] == pytest.approx(1000 * 4e-10)  # one core at n = 1,000
+
+
 def test_the_benchmark_keeps_no_copy_of_the_formula():
     """No square root and no division by one in the tools: every Adagrad step is a call."""
     for path in TOOLS.glob("*.py"):
