@@ -231,18 +231,18 @@ def _checks(p, g, G, learning_rate, eps):
 @intrinsic
 def _flat(typingctx, a):
     """A C-contiguous array of any shape as its 1-D view, borrowed: no owner, valid while ``a`` is (the
-    call). ``a.reshape(a.size)`` is the same view, but calls Numba's run-time reshape and counts a
-    reference: measured on the AMD EPYC with AVX-512, three of them cost ~60 ns of a 1,000-element
-    float32 step's ~375 ns in a compiled loop."""
+    call), read-only where ``a`` is. ``a.reshape(a.size)`` is the same view, but calls Numba's run-time
+    reshape and counts a reference: measured on the AMD EPYC with AVX-512, in a compiled loop, a
+    1,000-element float32 step took 366 ns with three of them and 314 with this."""
     if not (isinstance(a, types.Array) and a.layout == "C"):
         return None
-    flat = types.Array(a.dtype, 1, "C")
+    flat = a.copy(ndim=1, layout="C")
 
     def codegen(context, builder, signature, args):
         src = context.make_array(a)(context, builder, args[0])
         out = context.make_array(flat)(context, builder)
         size = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(a.dtype)))
-        n = builder.load(src._get_ptr_by_name("nitems"))
+        n = src.nitems
         context.populate_array(out, data=src.data, shape=[n], strides=[size], itemsize=size, meminfo=None)
         return out._getvalue()
 

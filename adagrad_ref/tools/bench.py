@@ -47,6 +47,7 @@ from adagrad_ref.tools.roofs import (
     G0,
     LR,
     arithmetic_roof,
+    faster_fit,
     parallel_dispatch,
     traffic_roof,
     traffic_roof_serial,
@@ -166,8 +167,7 @@ class BenchConfig:
     low_precision: bool = True
     low_precision_sizes: list[int] = field(default_factory=lambda: [10**3, 10**5, 10**6, 10**7])
     api: bool = True
-    #: The optax-shaped API's cases: (dtype, leaves, layout), each a model-shaped tree of api_elements
-    #: parameters (bench_api.model_tree).
+    #: The optax-shaped API's cases: (dtype, leaves, layout), model-shaped trees (bench_api.model_tree).
     api_cases: list[tuple[str, int, str]] = field(
         default_factory=lambda: [
             ("float32", 200, "1-D"),
@@ -275,8 +275,8 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
     }
 
     # The arithmetic roof before any implementation has run (after the rows, the threads they leave slowed a
-    # roof's process: 0.327 ns per element against 0.275, AMD EPYC), and after them, settled; the faster fit
-    # is kept (one run's first fit fell in a slow minute: 0.302 in float32, its 1e6 step 0.302 a core).
+    # roof's process: 0.327 ns per element against 0.275, AMD EPYC), and after them, settled; both are kept,
+    # and the tighter of each part (roofs.faster_fit): one run's first fit fell in a slow minute (0.302).
     def fit_roofs(when: str) -> dict:  # many short samples, the fastest kept: some escape others' time
         if progress:
             print(f"arithmetic roof ({when}): the kernel on L1-resident arrays, each core", file=sys.stderr)
@@ -308,11 +308,10 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                     G=np.full(n, G0, dtype),
                 )
                 bar.set_postfix_str(f"{dtype_name} n={n:.0e}")
-                # the public call's one-core/all-cores trials first, so that the traffic roof (dispatched
-                # like the step) and the clock see the choice they made; after the threads the previous
-                # size's last implementation left spinning have stopped (GNU OpenMP's: 8 ms, measured on
-                # the AMD EPYC), or they share the second core with the trials (float64 1e6 chose one
-                # core in one run: 988 us a step against ~460 on two)
+                # the public call's one-core/all-cores trials first, so that the traffic roof (dispatched like
+                # the step) and the clock see their choice; after the threads the last size's implementation
+                # left spinning have stopped (GNU OpenMP's: 8 ms, AMD EPYC), or they share the second core
+                # with the trials (float64 1e6 chose one core in one run: 988 us a step against ~460 on two)
                 time.sleep(2 * SETTLE_SECONDS)
                 for _ in range(1 + STEP_DISPATCH.TRIALS):
                     adagrad_step_inplace(b.p, b.g, b.G, LR, EPS)
@@ -325,6 +324,7 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                 # won): one core at the start, all cores at the end (float64 1e4, one run on the AMD EPYC)
                 # judges the step against the tighter all-cores limit
                 ran_all = {"numba": all_cores or parallel_dispatch(n, dtype), "roofline": all_cores}
+                offsets = [a.ctypes.data % 4096 for a in (b.p, b.g, b.G)]
                 for name, s in samples.items():
                     med = statistics.median(s)
                     result["dense"].append(
@@ -336,16 +336,16 @@ def run(config: BenchConfig, progress: bool = True) -> dict:
                             "samples": s,
                             "gb_per_s": ARRAYS_MOVED * n * dtype.itemsize / med / 1e9,
                             **({"all_cores": ran_all[name]} if name in ran_all else {}),
-                            # where the size's p, g, G (the Numba rows', the roof's) begin, modulo 4 KiB
-                            "offsets_4k": [a.ctypes.data % 4096 for a in (b.p, b.g, b.G)],
+                            # where the p, g, G the Numba rows and the traffic roof step begin, modulo 4 KiB
+                            **({"offsets_4k": offsets} if name.startswith(("numba", "roofline")) else {}),
                         }
                     )
                 del steps, b
     result["skipped"] = skipped
     time.sleep(2 * SETTLE_SECONDS)
     after = fit_roofs("after them")
-    slope = "all_cores_per_element_s"
-    result["arithmetic_roof"] = {dt: min(r, after[dt], key=lambda f: f[slope]) for dt, r in roofs.items()}
+    result["arithmetic_roof_fits"] = {"before": roofs, "after": after}
+    result["arithmetic_roof"] = {dt: faster_fit(r, after[dt]) for dt, r in roofs.items()}
     if config.many_leaves:
         result["many_leaves"] = bench_many_leaves(
             config.repeats, config.min_seconds, torch_ok, jax_ok, progress

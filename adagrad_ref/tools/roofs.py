@@ -64,6 +64,7 @@ __all__ = [
     "ROUNDS",
     "arithmetic_roof",
     "arithmetic_roof_seconds",
+    "faster_fit",
     "fit_per_element",
     "fixed_cost_seconds",
     "l1_sizes",
@@ -308,6 +309,28 @@ def arithmetic_roof(
         "per_call_s": a,
         "parallel_per_call_s": par_a,
     }
+
+
+def faster_fit(first: dict, second: dict) -> dict:
+    """Two fits of :func:`arithmetic_roof` (a benchmark's, before and after its rows) as one, each part at its
+    tighter: one core's slope the smaller; the all-cores slope with the per-core slopes of its round, from
+    the fit whose all-cores slope is smaller (that round's cores ran together); each fixed cost of a call
+    the smaller (the less it explains). The other fields are the kept round's fit's.
+
+    >>> a = {"per_element_s": 1.5, "per_core_per_element_s": [2.0, 4.0], "all_cores_per_element_s": 4 / 3,
+    ...      "per_call_s": 1.0, "parallel_per_call_s": 3.0}
+    >>> b = {"per_element_s": 2.0, "per_core_per_element_s": [2.0, 2.0], "all_cores_per_element_s": 1.0,
+    ...      "per_call_s": 2.0, "parallel_per_call_s": 2.5}
+    >>> f = faster_fit(a, b)
+    >>> [f[k] for k in ("per_element_s", "per_core_per_element_s", "all_cores_per_element_s")]
+    [1.5, [2.0, 2.0], 1.0]
+    >>> f["per_call_s"], f["parallel_per_call_s"]
+    (1.0, 2.5)
+    """
+    kept = dict(min(first, second, key=lambda fit: fit["all_cores_per_element_s"]))
+    for key in ("per_element_s", "per_call_s", "parallel_per_call_s"):
+        kept[key] = min(first[key], second[key])
+    return kept
 
 
 def fixed_cost_seconds(roof: dict, all_cores: bool) -> float:

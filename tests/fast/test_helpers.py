@@ -87,6 +87,21 @@ def test_the_helpers_step_their_shares_with_one_cores_bits(dtype):
             attempt += 1
 
 
+@pytest.mark.parametrize("shape", [(), (3, 0), (40, 50), (7, 11, 13)])
+def test_both_entries_step_any_c_shape_views_at_an_offset_and_read_only_grads_with_one_cores_bits(shape):
+    """The entry steps each array as its 1-D view (borrowed, of any C shape): on one core and with the
+    helpers, 0-d, empty and n-d arrays, views that start past their buffer's start, a read-only g."""
+    block = _warm()
+    n = int(np.prod(shape))
+    for offset, cores in [(0, sys.maxsize), (3, sys.maxsize), (0, block), (3, block)]:
+        arrays = _arrays(n, np.float32, seed=n + offset)
+        p, g, G = (np.concatenate([np.zeros(offset, a.dtype), a])[offset:].reshape(shape) for a in arrays)
+        g.flags.writeable = False
+        want_p, want_G = _one_core(p.ravel(), g.ravel(), G.ravel())
+        assert kernels._step_entry(p, g, G, LR, EPS, cores) == STEPPED
+        assert _same(p.ravel(), want_p) and _same(G.ravel(), want_G), (shape, offset)
+
+
 def test_a_call_after_the_helpers_fell_asleep_steps_the_same_and_wakes_them():
     block = _warm()
     end = time.monotonic() + 20
