@@ -381,7 +381,8 @@ def adagrad_step_inplace(
     The same bits as ``update`` followed by ``apply_updates`` in the NumPy
     reference, in one pass over memory and with no allocation. ``params``,
     ``grads`` and ``sum_of_squares`` must be C-contiguous float32 or float64
-    arrays (native byte order) of one shape and dtype, the first and last
+    arrays (or all three bfloat16, or all three float16: the low-precision
+    kernel, on one core; native byte order) of one shape and dtype, the first and last
     writeable, none sharing memory with another (an alias would read an
     element after it was written). ``learning_rate`` is this step's η (evaluate
     a schedule yourself) and both hyperparameters are rounded to the arrays'
