@@ -16,6 +16,10 @@ for bit. What keeps them equal:
   ``error_model="numpy"`` drops Python's zero-division check from the
   division, so LLVM vectorises the loop (packed ``vsqrtps``/``vdivps``).
 
+The in-place loop runs forward, or backward where its arrays lie so that the forward loop's stores
+would slow its own next loads (4K aliasing: :func:`_backward`); each element is stepped alone, so the
+direction changes no bit.
+
 What is cached, and why (Numba 0.68.1). Numba's on-disk cache (``cache=True``:
 ``__pycache__`` next to this file, or ``NUMBA_CACHE_DIR``) has two faults that
 crash a later process, so the design keeps clear of both:
@@ -147,14 +151,64 @@ def _update_kernel(g, G_in, neg_lr, eps, u_out, G_out):
         u_out[i], G_out[i] = _adagrad_element(g[i], G_in[i], neg_lr, eps, one, zero)
 
 
-@cached_njit()
-def _step_kernel(p, g, G, neg_lr, eps):
-    """In place, one pass: G and p are overwritten; w_{t+1} = w_t + u_t."""
+#: Bytes: an array that begins this near past another, modulo 4,096, is "near" it (:func:`_near`).
+ALIAS_WINDOW = 256
+
+
+@njit(error_model="numpy", inline="always")
+def _near(a, b):
+    """1 if array ``a`` begins 1 to :data:`ALIAS_WINDOW` bytes past array ``b`` modulo 4,096, else 0.
+
+    A CPU first compares a load with the stores still in flight by the low 12 bits of their addresses
+    (4K aliasing): a load that matches an earlier store there waits as if it read that store. A loop
+    that runs forward stores element ``i`` and then loads elements just past it; where a written array
+    begins a little past a read one, those loads match the stores of the step before."""
+    d = (a.ctypes.data - b.ctypes.data) & 4095
+    return 1 if 0 < d <= ALIAS_WINDOW else 0
+
+
+@njit(error_model="numpy", inline="always")
+def _backward(p, g, G):
+    """Should the step run from the last element to the first? Where the forward loop's stores would
+    meet its own next loads (:func:`_near`) more than the backward loop's: a written array (p, G) just
+    past a read one (g, G) slows the forward loop, just before it the backward one. Measured on the AMD
+    EPYC with AVX-512, one core, 50,000 to 10^6 float32 elements: 0.29 ns per element clear of any;
+    0.40 forward with p 64 bytes past g and G, 0.29 backward; the stores of p cost about twice those of
+    G (0.31 forward with G 64 bytes past p and g; 0.32 backward), and G's against a later load of p
+    nothing measurable, hence the weights."""
+    forward = 2 * (_near(p, g) + _near(p, G)) + _near(G, g)
+    backward = 2 * (_near(g, p) + _near(G, p)) + _near(g, G)
+    return backward < forward
+
+
+@njit(error_model="numpy", inline="always")
+def _forward_loop(p, g, G, neg_lr, eps):
     one = G.dtype.type(1)
     zero = G.dtype.type(0)
     for i in range(p.size):
         u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
         p[i] = p[i] + u
+
+
+@njit(error_model="numpy", inline="always")
+def _backward_loop(p, g, G, neg_lr, eps):
+    one = G.dtype.type(1)
+    zero = G.dtype.type(0)
+    n = p.size
+    for j in range(n):
+        i = np.uintp(n - 1 - j)  # unsigned: no wrap-around of a negative index, so LLVM vectorises it
+        u, G[i] = _adagrad_element(g[i], G[i], neg_lr, eps, one, zero)
+        p[i] = p[i] + u
+
+
+@cached_njit()
+def _step_kernel(p, g, G, neg_lr, eps):
+    """In place, one pass: G and p are overwritten; w_{t+1} = w_t + u_t. Each element alone, so the
+    loop runs in whichever direction its stores slow its loads less (:func:`_backward`): the same bits."""
+    if _backward(p, g, G):
+        _backward_loop(p, g, G, neg_lr, eps)
+    else:
+        _forward_loop(p, g, G, neg_lr, eps)
 
 
 #: The float32/float64 in-place step's kernel on one core, and of each share of an all-cores step with the

@@ -33,7 +33,8 @@ def test_serial_kernels_use_packed_sqrt_and_division(dtype, suffix):
     p, g, G = np.zeros(n, dtype), np.ones(n, dtype), np.ones(n, dtype)
     hyper = (dtype(-0.1), dtype(1e-7))
     for asm in (
-        assembly(kernels._step_kernel, p, g, G, *hyper),
+        assembly(kernels._forward_loop, p, g, G, *hyper),  # the in-place kernel's two directions
+        assembly(kernels._backward_loop, p, g, G, *hyper),
         assembly(kernels._update_kernel, g, G, *hyper, np.empty(n, dtype), np.empty(n, dtype)),
     ):
         ops = set(re.findall(r"\bv?(?:sqrt|div)[ps][sd]\b", asm))

@@ -1,0 +1,90 @@
+"""The in-place kernel runs forward or backward, as its arrays lie (kernels._backward): the same bits either
+way, the direction the rule says, and both loops vectorised (tests/fast/test_vectorisation.py).
+
+Placements are made by carving each array out of its own buffer at a chosen byte offset modulo 4,096, the
+address bits 4K aliasing compares (kernels._near)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import random_floats
+from test_backends_bitwise import assert_same_bits
+
+from adagrad_ref import adagrad_step_inplace, apply_updates
+from adagrad_ref.fast import kernels
+from adagrad_ref.reference import update_leaf
+
+#: (p, g, G) offsets in bytes modulo 4,096, and whether the rule runs the loop backward: the placements
+#: the rule's docstring quotes measurements of.
+PLACEMENTS = {
+    "clear": ((0, 1024, 2048), False),
+    "same offset (fresh large arrays)": ((16, 16, 16), False),
+    "p 64 bytes past g and G": ((64, 0, 0), True),
+    "p 64 bytes before g and G": ((4032, 0, 0), False),
+    "p 96 bytes past g": ((96, 0, 2048), True),
+    "g and G 64 bytes past p (p 64 before)": ((0, 64, 64), False),
+    "G 64 bytes past p and g (G's stores weigh half)": ((0, 0, 64), False),
+    "G 64 bytes before p and g": ((0, 0, 4032), True),
+    "G 128 bytes past g, p clear": ((2048, 0, 128), True),
+    "g 64 bytes past p and G": ((0, 64, 0), False),
+    "g 64 bytes before p and G": ((0, 4032, 0), True),
+}
+
+
+def _carve(values: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``values`` that begins ``offset`` bytes past a multiple of 4,096."""
+    buf = np.zeros(values.nbytes + 8192, np.uint8)
+    start = (-buf.ctypes.data) % 4096 + offset
+    out = buf[start : start + values.nbytes].view(values.dtype)
+    out[...] = values
+    return out
+
+
+def _placed(rng, n, dtype, offsets):
+    p, g = random_floats(rng, n, dtype), random_floats(rng, n, dtype)
+    G = np.abs(random_floats(rng, n, dtype))
+    G[:3], g[:3] = 0, 0  # the guard's zero update, at the end the backward loop steps last
+    G[-3:], g[-3:] = 0, 0
+    return tuple(_carve(a, o) for a, o in zip((p, g, G), offsets, strict=True))
+
+
+@pytest.mark.parametrize("name", list(PLACEMENTS))
+def test_the_rule_picks_the_direction_its_measurements_favour(rng, name):
+    offsets, backward = PLACEMENTS[name]
+    p, g, G = _placed(rng, 100, np.float32, offsets)
+    assert [a.ctypes.data % 4096 for a in (p, g, G)] == list(offsets)
+    assert kernels._backward(p, g, G) is backward
+
+
+def test_near_is_the_window_past_modulo_4096(rng):
+    base = _carve(np.zeros(64, np.float32), 0)
+    for offset, near in ((0, 0), (4, 1), (kernels.ALIAS_WINDOW, 1), (kernels.ALIAS_WINDOW + 4, 0), (4092, 0)):
+        a = _carve(np.zeros(64, np.float32), offset)
+        assert kernels._near(a, base) == near, offset
+        assert kernels._near(base, a) == (1 if 0 < 4096 - offset <= kernels.ALIAS_WINDOW else 0), offset
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(PLACEMENTS))
+@pytest.mark.parametrize("n", [1, 15, 1003, 300_001])
+def test_every_direction_and_placement_gives_the_references_bits(rng, dtype, name, n):
+    offsets, backward = PLACEMENTS[name]
+    values = _placed(rng, n, dtype, offsets)
+    u, G_ref = update_leaf(values[1], values[2], 0.3, 1e-7)
+    p_ref = apply_updates(values[0], u)
+    steps = {
+        "the kernel (the rule's direction)": kernels._step_kernel,
+        "forward": kernels._forward_loop,
+        "backward": kernels._backward_loop,
+    }
+    for what, step in steps.items():
+        p, g, G = (_carve(a, o) for a, o in zip(values, offsets, strict=True))
+        assert kernels._backward(p, g, G) is backward
+        step(p, g, G, -dtype(0.3), dtype(1e-7))
+        assert_same_bits(p, p_ref, f"params, {what}")
+        assert_same_bits(G, G_ref, f"sum_of_squares, {what}")
+    p, g, G = (_carve(a, o) for a, o in zip(values, offsets, strict=True))
+    adagrad_step_inplace(p, g, G, 0.3, 1e-7)  # one core below 16 KiB, then as the dispatch measures
+    assert_same_bits(p, p_ref, "params, the public call")
+    assert_same_bits(G, G_ref, "sum_of_squares, the public call")
