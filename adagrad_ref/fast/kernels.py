@@ -108,6 +108,7 @@ __all__ = [
     "adagrad_step_inplace",
     "element_step",
     "parallel_or_serial",
+    "runs_backward",
     "sparse_step_inplace",
     "step_kernel",
     "update_leaf",
@@ -179,6 +180,11 @@ def _backward(p, g, G):
     forward = 2 * (_near(p, g) + _near(p, G)) + _near(G, g)
     backward = 2 * (_near(g, p) + _near(G, p)) + _near(g, G)
     return backward < forward
+
+
+#: ``(p, g, G) -> bool``: should an in-place step of these arrays run from the last element to the first
+#: (:func:`_backward`)? ``step(..., donate=True)`` of :mod:`adagrad_ref.fast.tree` asks it too.
+runs_backward = _backward
 
 
 @njit(error_model="numpy", inline="always")

@@ -68,7 +68,7 @@ from numba.extending import intrinsic
 from adagrad_ref.fast.cache import cached_njit
 from adagrad_ref.fast.dispatch import ALL, Dispatch
 from adagrad_ref.fast.helpers import X86 as _X86
-from adagrad_ref.fast.kernels import element_step, parallel_or_serial
+from adagrad_ref.fast.kernels import element_step, parallel_or_serial, runs_backward
 from adagrad_ref.validation import C_CONTIGUOUS_OF, DTYPE_OF, SHAPE_OF, in_dtype
 
 __all__ = [
@@ -436,12 +436,21 @@ def _step_parallel(p_at, g_at, G_at, chunks, neg_lr, eps, w_out, G_out, stream):
 
 @njit(error_model="numpy")
 def _inplace_run(p, g, G, neg_lr, eps):
-    """One run of the step in place (``step(..., donate=True)``), as the in-place core's loop."""
+    """One run of the step in place (``step(..., donate=True)``), as the in-place core's loop: forward, or
+    backward where the arrays lie so that the forward loop's stores would slow its next loads
+    (:data:`adagrad_ref.fast.kernels.runs_backward`; each element alone, the same bits)."""
     one = G.dtype.type(1)
     zero = G.dtype.type(0)
-    for i in range(p.size):
-        u, G[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
-        p[i] = _plus(p[i], u)  # w_{t+1} = w_t + u_t
+    n = p.size
+    if runs_backward(p, g, G):
+        for j in range(n):
+            i = np.uintp(n - 1 - j)  # unsigned: no wrap-around of a negative index (vectorised)
+            u, G[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
+            p[i] = _plus(p[i], u)
+    else:
+        for i in range(n):
+            u, G[i] = element_step(g[i], G[i], neg_lr, eps, one, zero)
+            p[i] = _plus(p[i], u)  # w_{t+1} = w_t + u_t
 
 
 @cached_njit()

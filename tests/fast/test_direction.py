@@ -11,7 +11,7 @@ import pytest
 from conftest import random_floats
 from test_backends_bitwise import assert_same_bits
 
-from adagrad_ref import adagrad_step_inplace, apply_updates
+from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates
 from adagrad_ref.fast import kernels
 from adagrad_ref.reference import update_leaf
 
@@ -88,3 +88,22 @@ def test_every_direction_and_placement_gives_the_references_bits(rng, dtype, nam
     adagrad_step_inplace(p, g, G, 0.3, 1e-7)  # one core below 16 KiB, then as the dispatch measures
     assert_same_bits(p, p_ref, "params, the public call")
     assert_same_bits(G, G_ref, "sum_of_squares, the public call")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(PLACEMENTS))
+def test_a_donated_step_runs_the_rules_direction_with_the_references_bits(rng, dtype, name):
+    """``solver.step(..., donate=True)`` on the Numba backend steps each leaf in place with the same rule
+    (:data:`adagrad_ref.fast.kernels.runs_backward`): the bits of update then apply_updates."""
+    offsets, backward = PLACEMENTS[name]
+    values = _placed(rng, 1003, dtype, offsets)
+    u, G_ref = update_leaf(values[1], values[2], 0.3, 1e-7)
+    p_ref = apply_updates(values[0], u)
+    p, g, G = (_carve(a, o) for a, o in zip(values, offsets, strict=True))
+    assert kernels.runs_backward(p, g, G) is backward
+    solver = adagrad(0.3, eps=1e-7, backend="numba")
+    state = solver.init({"w": p})._replace(sum_of_squares={"w": G})
+    new_p, new_state = solver.step({"w": p}, {"w": g}, state, donate=True)
+    assert new_p["w"] is p and new_state.sum_of_squares["w"] is G
+    assert_same_bits(p, p_ref, "params")
+    assert_same_bits(G, G_ref, "sum_of_squares")
