@@ -1,5 +1,6 @@
 """The in-place kernel runs forward or backward, as its arrays lie (kernels._backward): the same bits either
-way, the direction the rule says, and both loops vectorised (tests/fast/test_vectorisation.py).
+way, the direction the rule says (seen where it changes the result: arrays that overlap on purpose), and
+both loops vectorised (tests/fast/test_vectorisation.py).
 
 Placements are made by carving each array out of its own buffer at a chosen byte offset modulo 4,096, the
 address bits 4K aliasing compares (kernels._near)."""
@@ -12,11 +13,11 @@ from conftest import random_floats
 from test_backends_bitwise import assert_same_bits
 
 from adagrad_ref import adagrad, adagrad_step_inplace, apply_updates
-from adagrad_ref.fast import kernels
+from adagrad_ref.fast import kernels, tree
 from adagrad_ref.reference import update_leaf
 
-#: (p, g, G) offsets in bytes modulo 4,096, and whether the rule runs the loop backward: the placements
-#: the rule's docstring quotes measurements of.
+#: (p, g, G) offsets in bytes modulo 4,096, and whether the rule runs the loop backward: placements
+#: measured in docs/performance.md (the 4K-aliasing section), and others around them.
 PLACEMENTS = {
     "clear": ((0, 1024, 2048), False),
     "same offset (fresh large arrays)": ((16, 16, 16), False),
@@ -67,7 +68,7 @@ def test_near_is_the_window_past_modulo_4096(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(PLACEMENTS))
-@pytest.mark.parametrize("n", [1, 15, 1003, 300_001])
+@pytest.mark.parametrize("n", [0, 1, 15, 1003, 300_001])
 def test_every_direction_and_placement_gives_the_references_bits(rng, dtype, name, n):
     offsets, backward = PLACEMENTS[name]
     values = _placed(rng, n, dtype, offsets)
@@ -80,14 +81,50 @@ def test_every_direction_and_placement_gives_the_references_bits(rng, dtype, nam
     }
     for what, step in steps.items():
         p, g, G = (_carve(a, o) for a, o in zip(values, offsets, strict=True))
-        assert kernels._backward(p, g, G) is backward
+        assert n == 0 or kernels._backward(p, g, G) is backward  # (an empty view need not lie where carved)
         step(p, g, G, -dtype(0.3), dtype(1e-7))
         assert_same_bits(p, p_ref, f"params, {what}")
         assert_same_bits(G, G_ref, f"sum_of_squares, {what}")
-    p, g, G = (_carve(a, o) for a, o in zip(values, offsets, strict=True))
-    adagrad_step_inplace(p, g, G, 0.3, 1e-7)  # one core below 16 KiB, then as the dispatch measures
-    assert_same_bits(p, p_ref, "params, the public call")
-    assert_same_bits(G, G_ref, "sum_of_squares, the public call")
+    # the public call: one core; all cores, twice (the first all-cores call of a process runs Numba's
+    # parallel loop and starts the helper threads, whose shares the second one uses); the dispatch's choice
+    for parallel in (False, True, True, None):
+        p, g, G = (_carve(a, o) for a, o in zip(values, offsets, strict=True))
+        adagrad_step_inplace(p, g, G, 0.3, 1e-7, parallel=parallel)
+        assert_same_bits(p, p_ref, f"params, the public call, parallel={parallel}")
+        assert_same_bits(G, G_ref, f"sum_of_squares, the public call, parallel={parallel}")
+
+
+def _overlapping(dtype, n: int, p_past_g: bool):
+    """p and g overlapping on purpose, one of them 64 bytes past the other; G clear of both. A loop's direction
+    then changes what it computes (an element of p written before or after it is read as g), which shows
+    the direction taken; nothing else can (apart, both give the same bits). Unchecked kernels only: the
+    public call refuses overlapping arrays."""
+    lanes = 64 // np.dtype(dtype).itemsize
+    f = _carve(np.linspace(-2, 2, n + lanes).astype(dtype), 0)
+    g, p = (f[:n], f[lanes:]) if p_past_g else (f[lanes:], f[:n])
+    G = _carve(np.full(n, 0.5, dtype), 2048)
+    return p, g, G
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p_past_g", [True, False], ids=["p 64 bytes past g", "p 64 bytes before g"])
+def test_the_kernels_take_the_direction_the_rule_says(dtype, p_past_g):
+    n, hyper = 1003, (-dtype(0.3), dtype(1e-7))
+    results = {}
+    for what, step in {
+        "forward": kernels._forward_loop,
+        "backward": kernels._backward_loop,
+        "the in-place kernel": kernels._step_kernel,
+        "the donated step's leaf loop": tree._inplace_run,
+    }.items():
+        p, g, G = _overlapping(dtype, n, p_past_g)
+        assert kernels._backward(p, g, G) is p_past_g
+        step(p, g, G, *hyper)
+        results[what] = p.copy()
+    assert not np.array_equal(results["forward"], results["backward"], equal_nan=True)  # the probe can tell
+    taken = results["backward" if p_past_g else "forward"]
+    for what in ("the in-place kernel", "the donated step's leaf loop"):
+        assert_same_bits(results[what], taken, what)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adagrad_ref.fast import kernels
+from adagrad_ref.fast import kernels, tree
 
 
 def assembly(dispatcher, *args) -> str:
@@ -35,6 +35,7 @@ def test_serial_kernels_use_packed_sqrt_and_division(dtype, suffix):
     for asm in (
         assembly(kernels._forward_loop, p, g, G, *hyper),  # the in-place kernel's two directions
         assembly(kernels._backward_loop, p, g, G, *hyper),
+        assembly(tree._inplace_run, p, g, G, *hyper),  # step(donate=True)'s, both directions in one
         assembly(kernels._update_kernel, g, G, *hyper, np.empty(n, dtype), np.empty(n, dtype)),
     ):
         ops = set(re.findall(r"\bv?(?:sqrt|div)[ps][sd]\b", asm))
