@@ -165,23 +165,22 @@ def _near(a, b):
     A CPU first compares a load with the stores still in flight by the low 12 bits of their addresses
     (4K aliasing): a load that matches an earlier store there waits as if it read that store. A loop
     that runs forward stores element ``i`` and then loads elements just past it; where a written array
-    begins a little past a read one, those loads match the stores of the step before."""
+    begins a little past a read one, those loads match stores made a few iterations earlier. (Nothing to
+    do with arrays sharing memory, which the step refuses.)"""
     d = (a.ctypes.data - b.ctypes.data) & 4095
     return 1 if 0 < d <= ALIAS_WINDOW else 0
 
 
 @njit(error_model="numpy", inline="always")
 def _backward(p, g, G):
-    """Should the step run from the last element to the first? Where the forward loop's stores would
-    meet its own next loads (:func:`_near`) more than the backward loop's: a written array (p, G) just
-    past an array it reads slows the forward loop, just before it the backward one. Counted: p against
-    g and G (weight 2), G against g (weight 1); G's place against p is not (G just past p added nothing
-    measurable to G past g). Measured on the AMD EPYC with AVX-512, one core, the kernel in a compiled
-    loop: clear of any, 0.28-0.29 ns per element in float32; p 64 bytes past g and G, forward 0.35-0.44
-    (50,000 and 10^6 elements), backward 0.28-0.29; in float64 1.07-1.09 against 0.87-0.88. The weights were
-    fitted on float32, where the stores of p cost 1 to 2 times those of G in most runs (the excess over
-    clear: +0.03 to +0.08 ns against +0.02 to +0.05); in float64 2 to 4 times. Placements where both
-    directions lose keep the lower count (forward on a tie) and stay slower."""
+    """True if an in-place step of ``p, g, G`` (1-D or any C arrays) should run from the last element to
+    the first: where the forward loop's stores would meet its own next loads (:func:`_near`) more than the
+    backward loop's. A written array (p, G) just past an array it reads slows the forward loop, just
+    before it the backward one. Scores: p against g and against G, 2 points each; G against g, 1; G's
+    place against p is not counted (it added nothing measurable). The weights were fitted on float32 on
+    the AMD EPYC with AVX-512 (one core, p 64 bytes past g and G: forward 0.35-0.44 ns per element,
+    backward 0.28-0.29, as clear); the measurements are in docs/performance.md (4K aliasing). Where both
+    directions lose, the lower score wins (forward on a tie) and the step stays slower."""
     forward = 2 * (_near(p, g) + _near(p, G)) + _near(G, g)
     backward = 2 * (_near(g, p) + _near(G, p)) + _near(g, G)
     return backward < forward
@@ -457,7 +456,8 @@ def adagrad_step_inplace(
     machine for this dtype and size), ``True`` or ``False``; every element
     is independent, so it changes no bit. An ndarray subclass (``np.memmap``)
     is stepped through its plain view; a masked array is refused (its mask
-    would be ignored).
+    would be ignored). The loop runs forward or backward, as the arrays lie
+    in memory (:data:`runs_backward`: the faster direction, the same bits).
 
     Every check runs inside one compiled call (the argument types at compile
     time, shapes, overlap and hyperparameters at run time), which also runs
